@@ -1,0 +1,25 @@
+"""hunter's embedded EQL engine: Elasticsearch's EQL semantics over JSON events, with no cluster.
+
+``compile_query(text)`` parses and checks a query (errors carry line and column);
+``CompiledQuery.search(events, ...)`` returns what Elasticsearch's EQL search API would return
+in ``hits``. This package imports nothing else from hunter.
+"""
+
+from .errors import EqlError, EqlSemanticError, EqlSyntaxError
+from .query import MISSING_EVENT, CompiledQuery, FieldUse, compile_query
+from .schema import FieldInfo, Schema
+from .values import format_date_ns, parse_date_ns
+
+__all__ = [
+    "MISSING_EVENT",
+    "CompiledQuery",
+    "EqlError",
+    "EqlSemanticError",
+    "EqlSyntaxError",
+    "FieldInfo",
+    "FieldUse",
+    "Schema",
+    "compile_query",
+    "format_date_ns",
+    "parse_date_ns",
+]

@@ -1,0 +1,535 @@
+"""Parse EQL text into the syntax tree of :mod:`hunter.eql.ast` (Lark, LALR, basic lexer)."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.tree import Meta
+
+from . import ast
+from .errors import EqlError, EqlSemanticError, EqlSyntaxError
+
+_TIME_UNITS_NS = {
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
+    "d": 86_400_000_000_000,
+}
+_SUPPORTED_PIPES = ("head", "tail")
+_UNSUPPORTED_PIPES = ("count", "filter", "sort", "unique", "unique_count")
+_MAX_RUNS = 100
+
+_TOKEN_NAMES = {
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "COMMA": "','",
+    "DOT": "'.'",
+    "VBAR": "'|'",
+    "MISSING_OPEN": "'!['",
+    "COMPARISON": "comparison operator",
+    "ASGN": "'='",
+    "SEQ": "':'",
+    "$END": "end of query",
+}
+
+
+@cache
+def _parser() -> Lark:
+    grammar = resources.files(__package__).joinpath("eql.lark").read_text(encoding="utf-8")
+    return Lark(grammar, parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=False)
+
+
+def parse(text: str) -> ast.Statement:
+    """Parse a whole EQL statement; raise :class:`EqlSyntaxError` or :class:`EqlSemanticError`."""
+    try:
+        tree = _parser().parse(text)
+    except UnexpectedInput as exc:
+        raise _syntax_error(exc, text) from None
+    try:
+        statement = _Builder().transform(tree)
+    except VisitError as exc:
+        if isinstance(exc.orig_exc, EqlError):
+            raise exc.orig_exc from None
+        raise
+    assert isinstance(statement, ast.Statement)
+    return statement
+
+
+def _syntax_error(exc: UnexpectedInput, text: str) -> EqlSyntaxError:
+    line, column = exc.line, exc.column
+    if isinstance(exc, UnexpectedCharacters):
+        at = exc.pos_in_stream or 0
+        char = text[at] if at < len(text) else ""
+        return EqlSyntaxError(f"token recognition error at: '{char}'", line, column)
+    if isinstance(exc, UnexpectedToken):
+        token = exc.token
+        shown = "<EOF>" if token.type == "$END" else str(token)
+        expected = sorted({_TOKEN_NAMES.get(name, name.lower()) for name in exc.accepts or exc.expected})
+        hint = f", expecting {{{', '.join(expected)}}}" if 0 < len(expected) <= 12 else ""
+        if token.type == "$END":
+            return EqlSyntaxError(f"mismatched input '<EOF>'{hint}", line if line > 0 else 1, max(column, 1))
+        return EqlSyntaxError(f"mismatched input '{shown}'{hint}", line, column)
+    if isinstance(exc, UnexpectedEOF):
+        return EqlSyntaxError("mismatched input '<EOF>'", line, column)
+    return EqlSyntaxError(str(exc), line, column)
+
+
+def _pos(item: Meta | Token) -> ast.Pos:
+    if isinstance(item, Token):
+        return ast.Pos(item.line or 0, item.column or 0)
+    if getattr(item, "empty", True):
+        return ast.NO_POS
+    return ast.Pos(item.line, item.column)
+
+
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
+_ESCAPE_RE = re.compile(r"\\(u\{([0-9A-Fa-f]*)\}|.)", re.DOTALL)
+
+
+def unescape_string(token: Token) -> str:
+    """Turn the text of a double-quoted EQL string literal into its value."""
+    body = str(token)[1:-1]
+
+    def replace(match: re.Match[str]) -> str:
+        escape = match.group(1)
+        if escape.startswith("u{"):
+            digits = match.group(2)
+            if not 2 <= len(digits) <= 8:
+                raise EqlSyntaxError(
+                    f"Unicode sequence should use [2-8] hex digits; [{digits}] has [{len(digits)}]",
+                    token.line or 0,
+                    token.column or 0,
+                )
+            code = int(digits, 16)
+            if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+                raise EqlSyntaxError(
+                    f"Invalid unicode character code [{digits}]", token.line or 0, token.column or 0
+                )
+            return chr(code)
+        if escape in _ESCAPES:
+            return _ESCAPES[escape]
+        raise EqlSyntaxError(f"Illegal escape sequence [\\{escape}]", token.line or 0, token.column or 0)
+
+    return _ESCAPE_RE.sub(replace, body)
+
+
+def _time_ns(value: ast.Literal, unit: Token | None, pos: ast.Pos) -> int:
+    number = value.value
+    if not isinstance(number, int) or isinstance(number, bool):
+        raise EqlSemanticError(
+            f"Decimal time interval [{number}] not supported; please use an positive integer",
+            pos.line,
+            pos.column,
+        )
+    if unit is None:
+        raise EqlSemanticError(
+            f"No time unit specified, did you mean [s] as in [{number}s]?", pos.line, pos.column
+        )
+    name = str(unit)
+    if name not in _TIME_UNITS_NS:
+        raise EqlSemanticError(
+            f"Unrecognized time unit [{name}] in [{number}{name}], please specify one of "
+            f"[{', '.join(_TIME_UNITS_NS)}]",
+            unit.line or 0,
+            unit.column or 0,
+        )
+    if number < 0:
+        raise EqlSemanticError(
+            f"A positive maxspan value is required; found [{number}{name}]", pos.line, pos.column
+        )
+    return number * _TIME_UNITS_NS[name]
+
+
+def _identifier(token: Token) -> str:
+    text = str(token)
+    if token.type == "QUOTED_IDENTIFIER":
+        return text[1:-1].replace("``", "`")
+    return text
+
+
+class _Builder(Transformer[Token, Any]):
+    """Turns Lark's parse tree into :mod:`hunter.eql.ast` nodes."""
+
+    # ---- statements ----------------------------------------------------------------------
+
+    def start(self, children: list[Any]) -> ast.Statement:
+        result = children[0]
+        assert isinstance(result, ast.Statement)
+        return result
+
+    def statement(self, children: list[Any]) -> ast.Statement:
+        query, *pipes = children
+        if isinstance(query, ast.SampleQuery) and pipes:
+            pipe = pipes[0]
+            raise EqlSemanticError("Samples do not support pipes yet", pipe.pos.line, pipe.pos.column)
+        return ast.Statement(query, tuple(pipes))
+
+    @v_args(meta=True)
+    def pipe(self, meta: Meta, children: list[Any]) -> ast.Pipe:
+        name_token, *args = children
+        name = str(name_token)
+        pos = _pos(name_token)
+        if name in _UNSUPPORTED_PIPES:
+            raise EqlSemanticError(f"Pipe [{name}] is not supported", pos.line, pos.column)
+        if name not in _SUPPORTED_PIPES:
+            raise EqlSemanticError(f"Unrecognized pipe [{name}]", pos.line, pos.column)
+        if len(args) != 1:
+            raise EqlSemanticError(
+                f"Pipe [{name}] expects exactly one argument but found [{len(args)}]", pos.line, pos.column
+            )
+        arg = args[0]
+        if not (
+            isinstance(arg, ast.Literal) and isinstance(arg.value, int) and not isinstance(arg.value, bool)
+        ) or (arg.value < 0):
+            shown = arg.value if isinstance(arg, ast.Literal) else type(arg).__name__
+            raise EqlSemanticError(
+                f"Pipe [{name}] expects a positive integer but found [{shown}]", pos.line, pos.column
+            )
+        return ast.Pipe(name, arg.value, pos)
+
+    @v_args(meta=True)
+    def event_query(self, meta: Meta, children: list[Any]) -> ast.EventQuery:
+        return ast.EventQuery(children[0], _pos(meta))
+
+    @v_args(meta=True)
+    def event_filter(self, meta: Meta, children: list[Any]) -> ast.EventFilter:
+        category, _where, condition = children
+        return ast.EventFilter(category, condition, _pos(meta))
+
+    def any_category(self, children: list[Token]) -> None:
+        return None
+
+    def named_category(self, children: list[Token]) -> str:
+        return str(children[0])
+
+    def quoted_category(self, children: list[Token]) -> str:
+        return _identifier(children[0])
+
+    def string_category(self, children: list[ast.Literal]) -> str:
+        value = children[0].value
+        assert isinstance(value, str)
+        return value
+
+    # ---- sequences, samples, joins -------------------------------------------------------
+
+    @v_args(meta=True)
+    def sequence(self, meta: Meta, children: list[Any]) -> ast.SequenceQuery:
+        keys: tuple[ast.Expr, ...] = ()
+        maxspan: int | None = None
+        terms: list[ast.Term] = []
+        until: ast.Term | None = None
+        for child in children[1:]:
+            if isinstance(child, tuple) and child and child[0] == "head":
+                keys, maxspan = child[1], child[2]
+            elif isinstance(child, ast.Term):
+                terms.append(child)
+            elif isinstance(child, tuple) and child and child[0] == "until":
+                until = child[1]
+        pos = _pos(meta)
+        expanded: list[ast.Term] = []
+        for term in terms:
+            expanded.extend([ast.Term(term.filter, term.keys, 1, term.missing, term.pos)] * term.runs)
+        if until is not None and until.missing:
+            raise EqlSemanticError(
+                "Missing events are not allowed in [until]", until.pos.line, until.pos.column
+            )
+        if any(term.missing for term in terms):
+            if maxspan is None:
+                first = next(term for term in terms if term.missing)
+                raise EqlSemanticError(
+                    "[maxspan] is required for sequences with missing events",
+                    first.pos.line,
+                    first.pos.column,
+                )
+            if all(term.missing for term in terms):
+                raise EqlSemanticError(
+                    "A sequence requires at least one positive event query; found none", pos.line, pos.column
+                )
+        if len(expanded) < 2:
+            raise EqlSemanticError("A sequence requires a minimum of 2 queries", pos.line, pos.column)
+        _check_key_counts(keys, expanded + ([until] if until else []), "sequence")
+        return ast.SequenceQuery(keys, maxspan, tuple(expanded), until, pos)
+
+    def seq_by_params(self, children: list[Any]) -> tuple[str, tuple[ast.Expr, ...], int | None]:
+        keys = children[0]
+        maxspan = children[1] if len(children) > 1 else None
+        return ("head", keys, maxspan)
+
+    def seq_params_by(self, children: list[Any]) -> tuple[str, tuple[ast.Expr, ...], int | None]:
+        if len(children) > 1:
+            keys = children[1]
+            first = keys[0] if keys else None
+            pos = _expr_pos(first) if first is not None else ast.NO_POS
+            raise EqlSemanticError(
+                "Please specify sequence [by] before [with] not after", pos.line, pos.column
+            )
+        return ("head", (), children[0])
+
+    def sequence_params(self, children: list[Any]) -> int:
+        return int(children[-1])
+
+    @v_args(meta=True)
+    def time_unit(self, meta: Meta, children: list[Any]) -> int:
+        value = children[0]
+        unit = children[1] if len(children) > 1 else None
+        return _time_ns(value, unit, _pos(meta))
+
+    def until_term(self, children: list[Any]) -> tuple[str, ast.Term]:
+        return ("until", children[1])
+
+    @v_args(meta=True)
+    def sample(self, meta: Meta, children: list[Any]) -> ast.SampleQuery:
+        keys: tuple[ast.Expr, ...] = ()
+        terms: list[ast.Term] = []
+        for child in children[1:]:
+            if isinstance(child, ast.Term):
+                terms.append(child)
+            else:
+                keys = child
+        pos = _pos(meta)
+        if len(terms) > 5:
+            raise EqlSemanticError(
+                f"A sample must contain at most 5 queries; found [{len(terms)}]", pos.line, pos.column
+            )
+        if not keys and not any(term.keys for term in terms):
+            raise EqlSemanticError("A sample requires at least one join key", pos.line, pos.column)
+        _check_key_counts(keys, terms, "sample")
+        return ast.SampleQuery(keys, tuple(terms), pos)
+
+    @v_args(meta=True)
+    def join(self, meta: Meta, children: list[Any]) -> None:
+        pos = _pos(meta)
+        raise EqlSemanticError("JOIN command is not supported", pos.line, pos.column)
+
+    def until_join(self, children: list[Any]) -> None:  # pragma: no cover - join always fails first
+        return None
+
+    def join_keys(self, children: list[Any]) -> tuple[ast.Expr, ...]:
+        keys = tuple(children[1:])
+        for key in keys:
+            if not isinstance(key, ast.Field):
+                pos = key.pos
+                raise EqlSemanticError(
+                    "Unsupported join key; only fields can be join keys", pos.line, pos.column
+                )
+        return keys
+
+    @v_args(meta=True)
+    def join_term(self, meta: Meta, children: list[Any]) -> ast.Term:
+        event_filter = children[0]
+        keys = children[1] if len(children) > 1 else ()
+        return ast.Term(event_filter, keys, 1, False, _pos(meta))
+
+    @v_args(meta=True)
+    def sequence_term(self, meta: Meta, children: list[Any]) -> ast.Term:
+        head = children[0]
+        missing = isinstance(head, tuple)
+        event_filter = head[1] if missing else head
+        keys: tuple[ast.Expr, ...] = ()
+        runs = 1
+        for child in children[1:]:
+            if isinstance(child, int):
+                runs = child
+            else:
+                keys = child
+        return ast.Term(event_filter, keys, runs, missing, _pos(meta))
+
+    def runs(self, children: list[Any]) -> int:
+        _with, key, _asgn, value = children
+        pos = _pos(key)
+        if str(key) != "runs":
+            raise EqlSemanticError(f"Unrecognized option [{key}], expecting [runs]", pos.line, pos.column)
+        number = value.value
+        if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= _MAX_RUNS:
+            raise EqlSemanticError(
+                f"A positive runs value greater than 0 and less than or equal to {_MAX_RUNS} is required; "
+                f"found [{number}]",
+                pos.line,
+                pos.column,
+            )
+        return number
+
+    def subquery(self, children: list[Any]) -> ast.EventFilter:
+        result = children[0]
+        assert isinstance(result, ast.EventFilter)
+        return result
+
+    def missing_subquery(self, children: list[Any]) -> tuple[str, ast.EventFilter]:
+        return ("missing", children[1])
+
+    # ---- expressions ---------------------------------------------------------------------
+
+    @v_args(meta=True)
+    def logical_or(self, meta: Meta, children: list[Any]) -> ast.Or:
+        return ast.Or(children[0], children[2], _pos(meta))
+
+    @v_args(meta=True)
+    def logical_and(self, meta: Meta, children: list[Any]) -> ast.And:
+        return ast.And(children[0], children[2], _pos(meta))
+
+    @v_args(meta=True)
+    def logical_not(self, meta: Meta, children: list[Any]) -> ast.Not:
+        return ast.Not(children[1], _pos(meta))
+
+    @v_args(meta=True)
+    def process_check(self, meta: Meta, children: list[Any]) -> None:
+        pos = _pos(meta)
+        raise EqlSemanticError("Process relationships are not supported", pos.line, pos.column)
+
+    @v_args(meta=True)
+    def comparison(self, meta: Meta, children: list[Any]) -> ast.Comparison:
+        left, op, right = children
+        return ast.Comparison(str(op), left, right, _pos(meta))
+
+    def bad_assignment(self, children: list[Any]) -> None:
+        pos = _pos(children[1])
+        raise EqlSyntaxError("Use == instead of = for comparisons", pos.line, pos.column)
+
+    @v_args(meta=True)
+    def arithmetic(self, meta: Meta, children: list[Any]) -> ast.Arithmetic:
+        left, op, right = children
+        return ast.Arithmetic(str(op), left, right, _pos(meta))
+
+    @v_args(meta=True)
+    def negate(self, meta: Meta, children: list[Any]) -> ast.Expr:
+        inner = children[1]
+        if (
+            isinstance(inner, ast.Literal)
+            and isinstance(inner.value, int | float)
+            and not isinstance(inner.value, bool)
+        ):
+            return ast.Literal(-inner.value, _pos(meta))
+        return ast.Negate(inner, _pos(meta))
+
+    def unary_plus(self, children: list[Any]) -> ast.Expr:
+        result: ast.Expr = children[1]
+        return result
+
+    @v_args(meta=True)
+    def in_list(self, meta: Meta, children: list[Any]) -> ast.InList:
+        value = children[0]
+        rest = children[1:]
+        negated = False
+        if isinstance(rest[0], Token) and rest[0].type == "NOT":
+            negated = True
+            rest = rest[1:]
+        op = rest[0]
+        items = tuple(rest[1:])
+        return ast.InList(value, items, op.type == "IN_INSENSITIVE", negated, _pos(meta))
+
+    @v_args(meta=True)
+    def match_one(self, meta: Meta, children: list[Any]) -> ast.Match:
+        return self._match(meta, children[0], children[1], children[2:])
+
+    @v_args(meta=True)
+    def match_many(self, meta: Meta, children: list[Any]) -> ast.Match:
+        return self._match(meta, children[0], children[1], children[2:])
+
+    def match_kind(self, children: list[Token]) -> Token:
+        return children[0]
+
+    def _match(self, meta: Meta, value: ast.Expr, op: Token, constants: list[Any]) -> ast.Match:
+        patterns: list[str] = []
+        for constant in constants:
+            if not (isinstance(constant, ast.Literal) and isinstance(constant.value, str)):
+                pos = constant.pos if isinstance(constant, ast.Literal) else _pos(meta)
+                raise EqlSemanticError(
+                    f"[{op}] requires string patterns; found [{_show(constant)}]", pos.line, pos.column
+                )
+            patterns.append(constant.value)
+        kind = "regex" if op.type in ("REGEX", "REGEX_INSENSITIVE") else "wildcard"
+        insensitive = op.type in ("SEQ", "LIKE_INSENSITIVE", "REGEX_INSENSITIVE")
+        return ast.Match(value, kind, tuple(patterns), insensitive, _pos(meta))
+
+    @v_args(meta=True)
+    def function_call(self, meta: Meta, children: list[Any]) -> ast.FunctionCall:
+        name_token, *args = children
+        name = str(name_token)
+        insensitive = name.endswith("~")
+        if insensitive:
+            name = name[:-1]
+        return ast.FunctionCall(name, tuple(args), insensitive, _pos(meta))
+
+    @v_args(meta=True)
+    def field(self, meta: Meta, children: list[Any]) -> ast.Field:
+        optional = False
+        if isinstance(children[0], Token) and children[0].type == "OPTIONAL":
+            optional = True
+            children = children[1:]
+        return ast.Field(tuple(children), optional, _pos(meta))
+
+    def name_part(self, children: list[Token]) -> str:
+        return _identifier(children[0])
+
+    # ---- constants -----------------------------------------------------------------------
+
+    def null_literal(self, children: list[Token]) -> ast.Literal:
+        return ast.Literal(None, _pos(children[0]))
+
+    def true_literal(self, children: list[Token]) -> ast.Literal:
+        return ast.Literal(True, _pos(children[0]))
+
+    def false_literal(self, children: list[Token]) -> ast.Literal:
+        return ast.Literal(False, _pos(children[0]))
+
+    def integer_literal(self, children: list[Token]) -> ast.Literal:
+        token = children[0]
+        value = int(str(token))
+        if value > 2**63 - 1:
+            raise EqlSemanticError(f"Number [{token}] is too large", token.line or 0, token.column or 0)
+        return ast.Literal(value, _pos(token))
+
+    def decimal_literal(self, children: list[Token]) -> ast.Literal:
+        token = children[0]
+        return ast.Literal(float(str(token)), _pos(token))
+
+    def string_literal(self, children: list[Token]) -> ast.Literal:
+        token = children[0]
+        return ast.Literal(unescape_string(token), _pos(token))
+
+    def raw_string_literal(self, children: list[Token]) -> ast.Literal:
+        token = children[0]
+        return ast.Literal(str(token)[3:-3], _pos(token))
+
+    def single_quoted_string(self, children: list[Token]) -> ast.Literal:
+        token = children[0]
+        raise EqlSyntaxError(
+            "Use double quotes [\"] to define string literals, not single quotes [']",
+            token.line or 0,
+            token.column or 0,
+        )
+
+
+def _expr_pos(expr: ast.Expr) -> ast.Pos:
+    return expr.pos
+
+
+def _show(node: Any) -> str:
+    if isinstance(node, ast.Field):
+        return node.name
+    if isinstance(node, ast.Literal):
+        return repr(node.value)
+    return type(node).__name__
+
+
+def _check_key_counts(keys: tuple[ast.Expr, ...], terms: list[ast.Term], what: str) -> None:
+    counts = {len(term.keys) for term in terms}
+    if len(counts) > 1:
+        first = terms[0]
+        for term in terms[1:]:
+            if len(term.keys) != len(first.keys):
+                pos = term.pos
+                raise EqlSemanticError(
+                    f"Inconsistent number of join keys specified; expected [{len(first.keys)}] but found "
+                    f"[{len(term.keys)}]",
+                    pos.line,
+                    pos.column,
+                )

@@ -1,0 +1,187 @@
+"""Field types from Elasticsearch mappings (explicit and dynamic), so comparisons follow the index."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .values import DateFormats, parse_iso_ns
+
+KEYWORD = "keyword"
+LONG = "long"
+DOUBLE = "double"
+BOOLEAN = "boolean"
+DATE = "date"
+DATE_NANOS = "date_nanos"
+IP = "ip"
+VERSION = "version"
+OBJECT = "object"
+UNSUPPORTED = "unsupported"
+
+_TYPE_MAP = {
+    "keyword": KEYWORD,
+    "constant_keyword": KEYWORD,
+    "wildcard": KEYWORD,
+    "text": KEYWORD,
+    "match_only_text": KEYWORD,
+    "long": LONG,
+    "integer": LONG,
+    "short": LONG,
+    "byte": LONG,
+    "unsigned_long": LONG,
+    "double": DOUBLE,
+    "float": DOUBLE,
+    "half_float": DOUBLE,
+    "scaled_float": DOUBLE,
+    "boolean": BOOLEAN,
+    "date": DATE,
+    "date_nanos": DATE_NANOS,
+    "ip": IP,
+    "version": VERSION,
+    "object": OBJECT,
+    "nested": OBJECT,
+    "flattened": OBJECT,
+}
+
+STRING_TYPES = frozenset({KEYWORD})
+NUMERIC_TYPES = frozenset({LONG, DOUBLE})
+DATE_TYPES = frozenset({DATE, DATE_NANOS})
+
+
+@dataclass(frozen=True, slots=True)
+class FieldInfo:
+    """What a mapping says of one field: its type, where its value is read from, and its options."""
+
+    type: str
+    source_path: tuple[str, ...]
+    es_type: str = ""
+    null_value: Any = None
+    ignore_above: int | None = None
+    date_format: DateFormats | None = None
+
+
+class Schema:
+    """The fields of one index (or several merged), by dotted name."""
+
+    def __init__(self, fields: Mapping[str, FieldInfo] | None = None) -> None:
+        self.fields: dict[str, FieldInfo] = dict(fields or {})
+
+    def lookup(self, name: str) -> FieldInfo | None:
+        """The field named ``name`` (dotted), or None when unmapped."""
+        return self.fields.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.fields
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any]) -> Schema:
+        """Read an index mapping (``{"properties": ...}``, optionally under ``"mappings"``)."""
+        schema = cls()
+        body = mapping.get("mappings", mapping)
+        aliases: list[tuple[str, str]] = []
+        schema._walk(body.get("properties", {}), (), aliases)
+        schema._walk(body.get("runtime", {}), (), aliases)
+        for name, target in aliases:
+            info = schema.fields.get(target)
+            if info is not None:
+                schema.fields[name] = info
+        return schema
+
+    def _walk(
+        self, properties: Mapping[str, Any], prefix: tuple[str, ...], aliases: list[tuple[str, str]]
+    ) -> None:
+        for key, spec in properties.items():
+            path = (*prefix, *key.split("."))
+            name = ".".join(path)
+            es_type = spec.get("type", "object" if "properties" in spec else "")
+            if es_type == "alias":
+                aliases.append((name, str(spec.get("path", ""))))
+                continue
+            ftype = _TYPE_MAP.get(es_type, UNSUPPORTED)
+            fmt = spec.get("format")
+            self.fields[name] = FieldInfo(
+                type=ftype,
+                source_path=path,
+                es_type=es_type,
+                null_value=spec.get("null_value"),
+                ignore_above=spec.get("ignore_above"),
+                date_format=DateFormats(str(fmt)) if fmt and ftype in DATE_TYPES else None,
+            )
+            if "properties" in spec:
+                self._walk(spec["properties"], path, aliases)
+            for sub_name, sub_spec in spec.get("fields", {}).items():
+                sub_type = sub_spec.get("type", "")
+                self.fields[f"{name}.{sub_name}"] = FieldInfo(
+                    type=_TYPE_MAP.get(sub_type, UNSUPPORTED),
+                    source_path=path,
+                    es_type=sub_type,
+                    null_value=sub_spec.get("null_value"),
+                    ignore_above=sub_spec.get("ignore_above"),
+                )
+
+    def add_dynamic(self, documents: Iterable[Mapping[str, Any]]) -> Schema:
+        """Add the fields Elasticsearch's default dynamic mapping would create for ``documents``."""
+        for document in documents:
+            self._dynamic(document, ())
+        return self
+
+    def _dynamic(self, obj: Mapping[str, Any], prefix: tuple[str, ...]) -> None:
+        for key, value in obj.items():
+            path = (*prefix, *key.split("."))
+            for index in range(1, len(path)):
+                parent = ".".join(path[:index])
+                if parent not in self.fields:
+                    self.fields[parent] = FieldInfo(OBJECT, path[:index], "object")
+            name = ".".join(path)
+            sample = _first_non_null(value)
+            if sample is None:
+                continue
+            if isinstance(sample, Mapping):
+                if name not in self.fields:
+                    self.fields[name] = FieldInfo(OBJECT, path, "object")
+                for item in value if isinstance(value, list) else [value]:
+                    if isinstance(item, Mapping):
+                        self._dynamic(item, path)
+                continue
+            if name in self.fields:
+                continue
+            if isinstance(sample, bool):
+                self.fields[name] = FieldInfo(BOOLEAN, path, "boolean")
+            elif isinstance(sample, int):
+                self.fields[name] = FieldInfo(LONG, path, "long")
+            elif isinstance(sample, float):
+                self.fields[name] = FieldInfo(DOUBLE, path, "float")
+            elif isinstance(sample, str) and _looks_like_date(sample):
+                self.fields[name] = FieldInfo(DATE, path, "date")
+            else:
+                self.fields[name] = FieldInfo(KEYWORD, path, "text")
+                self.fields[f"{name}.keyword"] = FieldInfo(KEYWORD, path, "keyword", ignore_above=256)
+
+
+def merge(schemas: Iterable[Schema]) -> Schema:
+    """One schema with the fields of all (the first definition of a name wins)."""
+    merged = Schema()
+    for schema in schemas:
+        for name, info in schema.fields.items():
+            merged.fields.setdefault(name, info)
+    return merged
+
+
+def _first_non_null(value: Any) -> Any:
+    if isinstance(value, list):
+        for item in value:
+            found = _first_non_null(item)
+            if found is not None:
+                return found
+        return None
+    return value
+
+
+def _looks_like_date(text: str) -> bool:
+    # Elasticsearch's default dynamic_date_formats: strict_date_optional_time and yyyy/MM/dd forms.
+    if len(text) < 8 or not text[:4].isdigit():
+        return False
+    if text[4] == "-":
+        return parse_iso_ns(text) is not None and text.count("-") >= 2
+    return text[4] == "/" and len(text) >= 10 and text[7] == "/"

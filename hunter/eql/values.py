@@ -1,0 +1,339 @@
+"""Typed values the way Elasticsearch reads them: dates (integer nanoseconds), versions, IPs, numbers."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from datetime import UTC, datetime, timedelta
+from functools import total_ordering
+from typing import Any
+
+NS_PER_MS = 1_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# strict_date_optional_time(_nanos): yyyy[-MM[-dd]][THH[:mm[:ss[.fraction]]]][zone]
+_ISO_RE = re.compile(
+    r"""
+    (?P<year>[+-]?\d{4,9})
+    (?:-(?P<month>\d{2})
+      (?:-(?P<day>\d{2})
+        (?:[Tt ](?P<hour>\d{2})
+          (?::(?P<minute>\d{2})
+            (?::(?P<second>\d{2})
+              (?:[.,](?P<fraction>\d{1,9}))?
+            )?
+          )?
+          (?P<zone>[Zz]|[+-]\d{2}(?::?\d{2})?)?
+        )?
+      )?
+    )?
+    """,
+    re.VERBOSE,
+)
+_EPOCH_RE = re.compile(r"[+-]?\d+(?:\.\d+)?")
+
+
+def parse_iso_ns(text: str) -> int | None:
+    """Epoch nanoseconds of an ISO-8601 date (Elasticsearch's strict_date_optional_time_nanos), else None."""
+    match = _ISO_RE.fullmatch(text.strip())
+    if match is None:
+        return None
+    parts = match.groupdict()
+    try:
+        base = datetime(
+            int(parts["year"]),
+            int(parts["month"] or 1),
+            int(parts["day"] or 1),
+            int(parts["hour"] or 0),
+            int(parts["minute"] or 0),
+            int(parts["second"] or 0),
+            tzinfo=UTC,
+        )
+    except ValueError:
+        return None
+    delta = base - _EPOCH
+    ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000
+    fraction = parts["fraction"]
+    if fraction:
+        ns += int(fraction.ljust(9, "0"))
+    zone = parts["zone"]
+    if zone and zone not in ("Z", "z"):
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        offset = int(digits[:2]) * 3600 + (int(digits[2:4]) if len(digits) > 2 else 0) * 60
+        ns -= sign * offset * 1_000_000_000
+    return ns
+
+
+def parse_epoch_millis_ns(value: int | float | str) -> int | None:
+    """Epoch nanoseconds of an epoch-milliseconds number or numeric string, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value * NS_PER_MS
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        whole = int(value)
+        return whole * NS_PER_MS + round((value - whole) * NS_PER_MS)
+    text = value.strip()
+    if not _EPOCH_RE.fullmatch(text):
+        return None
+    if "." in text:
+        whole_text, frac_text = text.split(".", 1)
+        whole = int(whole_text)
+        frac = int(frac_text[:6].ljust(6, "0"))
+        return whole * NS_PER_MS + (-frac if text.startswith("-") else frac)
+    return int(text) * NS_PER_MS
+
+
+def parse_date_ns(value: Any, formats: DateFormats | None = None) -> int | None:
+    """Epoch nanoseconds of a date as Elasticsearch's default ``strict_date_optional_time||epoch_millis``."""
+    if formats is not None:
+        return formats.parse(value)
+    if isinstance(value, str):
+        parsed = parse_iso_ns(value)
+        if parsed is not None:
+            return parsed
+        return parse_epoch_millis_ns(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return parse_epoch_millis_ns(value)
+    return None
+
+
+def format_date_ns(ns: int, *, nanos: bool = False) -> str:
+    """ISO-8601 UTC text of epoch nanoseconds: milliseconds, or nine fraction digits when ``nanos``."""
+    seconds, rest = divmod(ns, 1_000_000_000)
+    moment = _EPOCH + timedelta(seconds=seconds)
+    fraction = f"{rest:09d}" if nanos else f"{rest // NS_PER_MS:03d}"
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{fraction}Z"
+
+
+def _epoch_second(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    millis = parse_epoch_millis_ns(value)
+    return None if millis is None else millis * 1000
+
+
+_JAVA_TOKEN_RE = re.compile(r"(y+|M+|d+|H+|h+|m+|s+|S+|'[^']*'|[A-Za-z]+|.)")
+
+
+class DateFormats:
+    """A mapping's ``format``: ``||``-separated named formats and Java-style patterns."""
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+        self._parsers: list[Any] = [self._compile(part.strip()) for part in spec.split("||") if part.strip()]
+
+    def parse(self, value: Any) -> int | None:
+        """Epoch nanoseconds of ``value`` under the first format that reads it, else None."""
+        for parser in self._parsers:
+            result = parser(value)
+            if result is not None:
+                return int(result)
+        return None
+
+    @staticmethod
+    def _compile(name: str) -> Any:
+        if name in ("epoch_millis",):
+            return lambda v: parse_epoch_millis_ns(v) if isinstance(v, int | float | str) else None
+        if name == "epoch_second":
+            return _epoch_second
+        if name in (
+            "strict_date_optional_time",
+            "date_optional_time",
+            "strict_date_optional_time_nanos",
+            "strict_date_time",
+            "date_time",
+            "strict_date",
+            "date",
+            "iso8601",
+        ):
+            return lambda v: parse_iso_ns(v) if isinstance(v, str) else None
+        regex, fields = _java_pattern(name)
+
+        def parse_pattern(value: Any) -> int | None:
+            if not isinstance(value, str):
+                return None
+            match = regex.fullmatch(value)
+            if match is None:
+                return None
+            got = {key: int(match.group(group)) for key, group in fields.items()}
+            fraction = match.groupdict().get("S")
+            try:
+                moment = datetime(
+                    got.get("y", 1970),
+                    got.get("M", 1),
+                    got.get("d", 1),
+                    got.get("H", 0),
+                    got.get("m", 0),
+                    got.get("s", 0),
+                    tzinfo=UTC,
+                )
+            except ValueError:
+                return None
+            delta = moment - _EPOCH
+            ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000
+            if fraction:
+                ns += int(fraction.ljust(9, "0")[:9])
+            return ns
+
+        return parse_pattern
+
+
+def _java_pattern(pattern: str) -> tuple[re.Pattern[str], dict[str, str]]:
+    out: list[str] = []
+    fields: dict[str, str] = {}
+    for token in _JAVA_TOKEN_RE.findall(pattern):
+        letter = token[0]
+        if letter in "yMdHhms" and set(token) == {letter}:
+            key = "H" if letter == "h" else letter
+            fields[key] = key
+            width = (
+                "{4}"
+                if letter == "y" and len(token) >= 4
+                else "{1,2}"
+                if len(token) <= 2
+                else f"{{{len(token)}}}"
+            )
+            out.append(f"(?P<{key}>\\d{width})")
+        elif letter == "S" and set(token) == {"S"}:
+            out.append(f"(?P<S>\\d{{1,{len(token)}}})")
+        elif token.startswith("'"):
+            out.append(re.escape(token[1:-1]))
+        else:
+            out.append(re.escape(token))
+    return re.compile("".join(out)), fields
+
+
+# ---- versions ------------------------------------------------------------------------------
+
+_VERSION_RE = re.compile(r"(\d+(?:\.\d+)*)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?")
+
+
+@total_ordering
+class Version:
+    """A value of Elasticsearch's ``version`` field type (semver ordering; invalid ones sort last)."""
+
+    __slots__ = ("_key", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._key = _version_key(text)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Version) and self._key == other._key
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
+        return self._key < other._key
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"Version({self.text!r})"
+
+
+def _version_key(text: str) -> tuple[Any, ...]:
+    match = _VERSION_RE.fullmatch(text)
+    if match is None or any(len(p) > 1 and p.startswith("0") for p in match.group(1).split(".")):
+        return (1, text)
+    main = tuple(int(p) for p in match.group(1).split("."))
+    pre = match.group(2)
+    if pre is None:
+        return (0, main, 1, ())
+    ids: list[tuple[int, int | str]] = []
+    for part in pre.split("."):
+        ids.append((0, int(part)) if part.isdigit() else (1, part))
+    return (0, main, 0, tuple(ids))
+
+
+# ---- IP addresses --------------------------------------------------------------------------
+
+
+def parse_ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address of a string, else None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+
+
+# ---- numbers -------------------------------------------------------------------------------
+
+
+def java_double_str(value: float) -> str:
+    """``Double.toString``: ``5.0``, ``1.0E20``, ``1.0E-5``, ``NaN``, ``Infinity``."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value == 0:
+        return "-0.0" if math.copysign(1.0, value) < 0 else "0.0"
+    sign = "-" if value < 0 else ""
+    text = repr(abs(value))
+    mantissa, _, exp_text = text.partition("e")
+    int_part, _, frac_part = mantissa.partition(".")
+    all_digits = int_part + frac_part
+    zeros = len(all_digits) - len(all_digits.lstrip("0"))
+    digits = all_digits.strip("0") or "0"
+    exponent = len(int_part) - 1 + int(exp_text or 0) - zeros
+    if 1e-3 <= abs(value) < 1e7:
+        if exponent >= 0:
+            whole = digits[: exponent + 1].ljust(exponent + 1, "0")
+            return f"{sign}{whole}.{digits[exponent + 1 :] or '0'}"
+        return f"{sign}0.{'0' * (-exponent - 1)}{digits}"
+    return f"{sign}{digits[0]}.{digits[1:] or '0'}E{exponent}"
+
+
+def to_display_string(value: Any) -> str:
+    """A value as Elasticsearch's ``string()``/``concat()`` print it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return java_double_str(value)
+    if isinstance(value, DateValue):
+        return value.iso()
+    return str(value)
+
+
+class DateValue(int):
+    """Epoch nanoseconds that remember whether the field holds nanoseconds (for printing)."""
+
+    nanos: bool = False
+
+    def iso(self) -> str:
+        """ISO-8601 text as Elasticsearch prints this date."""
+        return format_date_ns(int(self), nanos=self.nanos)
+
+
+class NanosDateValue(DateValue):
+    """A ``date_nanos`` value."""
+
+    nanos = True
+
+
+def java_int_div(left: int, right: int) -> int:
+    """Java's integer division (truncates toward zero)."""
+    quotient = abs(left) // abs(right)
+    return quotient if (left >= 0) == (right >= 0) else -quotient
+
+
+def java_int_mod(left: int, right: int) -> int:
+    """Java's ``%`` on integers (the sign follows the dividend)."""
+    return left - right * java_int_div(left, right)
+
+
+def wrap_long(value: int) -> int:
+    """Wrap an integer to a signed 64-bit long as Java arithmetic does."""
+    value &= (1 << 64) - 1
+    return value - (1 << 64) if value >= 1 << 63 else value
