@@ -6,7 +6,8 @@ in ``hits``. This package imports nothing else from hunter.
 """
 
 from .errors import EqlError, EqlSemanticError, EqlSyntaxError
-from .query import MISSING_EVENT, CompiledQuery, FieldUse, compile_query
+from .query import CompiledQuery, FieldUse, compile_query, search_many
+from .runs import MISSING_EVENT, Run
 from .schema import FieldInfo, Schema
 from .values import format_date_ns, parse_date_ns
 
@@ -18,8 +19,10 @@ __all__ = [
     "EqlSyntaxError",
     "FieldInfo",
     "FieldUse",
+    "Run",
     "Schema",
     "compile_query",
     "format_date_ns",
     "parse_date_ns",
+    "search_many",
 ]

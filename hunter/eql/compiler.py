@@ -22,9 +22,9 @@ from typing import Any
 
 from . import ast
 from .analyzer import IsNull, Node, arithmetic, call_function, comparable, compare_values, in_values
-from .fields import flatten, make_getter
+from .fields import flatten, make_getter, strings
 from .functions import cidr_match
-from .patterns import StrMatcher, lucene_wildcard_matcher, regex_matcher, wildcard_matcher
+from .patterns import WildcardSet, lucene_wildcard_matcher, regex_matcher, wildcard_matcher
 from .schema import (
     BOOLEAN,
     DATE,
@@ -42,7 +42,9 @@ from .values import (
     DateValue,
     NanosDateValue,
     Version,
+    fast_iso_ns,
     parse_date_ns,
+    parse_epoch_millis_ns,
     parse_ip,
     to_display_string,
 )
@@ -332,6 +334,33 @@ class Compiler:
             self._access[name] = found
         return found
 
+    def timestamp_reader(self, access: FieldAccess) -> Callable[[Doc], int | None]:
+        """Epoch nanoseconds of an event's timestamp (milliseconds precision for ``date`` fields)."""
+        info = access.info
+        if info is None or info.date_format is not None or info.type not in (DATE, DATE_NANOS):
+            first = access.first
+            return lambda doc: None if (value := first(doc)) is None else int(value)
+        raw = access.raw
+        first = access.first
+        millis = info.type == DATE
+
+        def read(doc: Doc) -> int | None:
+            value = raw(doc)
+            if value.__class__ is str:
+                ns = fast_iso_ns(value)
+                if ns is None:
+                    ns = parse_epoch_millis_ns(value)
+            elif value.__class__ is int:
+                ns = value * NS_PER_MS
+            else:
+                found = first(doc)
+                return None if found is None else int(found)
+            if ns is None:
+                return None
+            return ns - ns % NS_PER_MS if millis else ns
+
+        return read
+
     def _literal_for(self, node: Node, value: Any) -> Any:
         if isinstance(node, ast.Field):
             return coerce_literal(value, self.access(node.name).info)
@@ -349,11 +378,9 @@ class Compiler:
         if isinstance(node, ast.Literal):
             return (_always if node.value is True else _never), False
         if isinstance(node, ast.And | ast.Or):
-            left, _ = self._pred(node.left)
-            right, _ = self._pred(node.right)
-            if isinstance(node, ast.And):
-                return (lambda doc: left(doc) and right(doc)), False
-            return (lambda doc: left(doc) or right(doc)), False
+            is_and = isinstance(node, ast.And)
+            parts = [self._pred(child)[0] for child in _flatten_logic(node, ast.And if is_and else ast.Or)]
+            return (_all_of(parts) if is_and else _any_of(parts)), False
         if isinstance(node, ast.Not):
             inner, script = self._pred(node.expr)
             if script:
@@ -464,27 +491,34 @@ class Compiler:
                 return any(isinstance(value, str) and value.lower() in lowered for value in values(doc))
 
         else:
-            strings = frozenset(t for t in targets if isinstance(t, str))
+            texts = frozenset(t for t in targets if isinstance(t, str))
             others = [t for t in targets if not isinstance(t, str)]
-            raw = access.raw
-            dynamic = access.dynamic
 
-            def contains(doc: Doc) -> bool:
-                if dynamic:
-                    value = raw(doc)
-                    if value.__class__ is str:
-                        return value in strings
-                    if value is None:
-                        return False
+            def contains_typed(doc: Doc) -> bool:
                 for value in values(doc):
                     if value.__class__ is str:
-                        if value in strings:
+                        if value in texts:
                             return True
-                    else:
-                        for other in others:
-                            if comparable(value, other) and value == other:
-                                return True
+                    elif any(comparable(value, other) and value == other for other in others):
+                        return True
                 return False
+
+            contains = contains_typed
+            if access.dynamic and not others:
+                raw = access.raw
+
+                def contains(doc: Doc) -> bool:
+                    value = raw(doc)
+                    if value.__class__ is str:
+                        return value in texts
+                    if value.__class__ is list:
+                        try:
+                            if not texts.isdisjoint(value):
+                                return True
+                        except TypeError:
+                            return contains_typed(doc)
+                        return list in map(type, value) and contains_typed(doc)
+                    return False
 
         if node.negated:
             return lambda doc: not contains(doc)
@@ -493,12 +527,24 @@ class Compiler:
     def _field_match(self, node: ast.Match) -> Pred:
         assert isinstance(node.value, ast.Field)
         access = self.access(node.value.name)
-        matcher: StrMatcher = (
-            regex_matcher(node.patterns, node.insensitive)
-            if node.kind == "regex"
-            else wildcard_matcher(node.patterns, node.insensitive)
-        )
-        return _any_string(access, matcher)
+        if node.kind == "regex":
+            return _any_string(access, regex_matcher(node.patterns, node.insensitive))
+        patterns = WildcardSet(node.patterns, node.insensitive)
+        one, any_of = patterns.one, patterns.any_of
+        if access.dynamic:
+            raw = access.raw
+
+            def match_raw(doc: Doc) -> bool:
+                value = raw(doc)
+                if value.__class__ is str:
+                    return one(value)
+                if value.__class__ is list:
+                    return any_of(strings(value))
+                return False
+
+            return match_raw
+        values = access.values
+        return lambda doc: any_of([value for value in values(doc) if value.__class__ is str])
 
     # ---- script expressions (three-valued, over bound field values) ----------------------
 
@@ -662,38 +708,36 @@ _RANGE_OPS: dict[str, Callable[[Any, Any], bool]] = {
 def _equals_pred(access: FieldAccess, target: Any) -> Pred:
     if target is None or isinstance(target, _Incomparable):
         return _never
-    raw = access.raw
+    values = access.values
+
+    def equals(doc: Doc) -> bool:
+        return any(value == target and comparable(value, target) for value in values(doc))
+
     if access.dynamic and isinstance(target, str):
+        raw = access.raw
 
         def equals_str(doc: Doc) -> bool:
             value = raw(doc)
             if value.__class__ is str:
                 return bool(value == target)
             if value.__class__ is list:
-                return target in flatten(value)
+                return target in value or (list in map(type, value) and target in flatten(value))
             return False
 
         return equals_str
-    values = access.values
-
-    def equals(doc: Doc) -> bool:
-        return any(value == target and comparable(value, target) for value in values(doc))
-
     return equals
 
 
 def _any_string(access: FieldAccess, matcher: Callable[[str], bool]) -> Pred:
-    raw = access.raw
     if access.dynamic:
+        raw = access.raw
 
         def any_raw(doc: Doc) -> bool:
             value = raw(doc)
             if value.__class__ is str:
                 return matcher(value)
             if value.__class__ is list:
-                for item in flatten(value):
-                    if item.__class__ is str and matcher(item):
-                        return True
+                return any(matcher(item) for item in strings(value))
             return False
 
         return any_raw
@@ -703,3 +747,37 @@ def _any_string(access: FieldAccess, matcher: Callable[[str], bool]) -> Pred:
         return any(value.__class__ is str and matcher(value) for value in values(doc))
 
     return any_typed
+
+
+def _flatten_logic(node: Any, kind: type) -> list[Node]:
+    if isinstance(node, kind):
+        return [*_flatten_logic(node.left, kind), *_flatten_logic(node.right, kind)]  # type: ignore[attr-defined]
+    return [node]
+
+
+def _all_of(parts: list[Pred]) -> Pred:
+    if len(parts) == 2:
+        first, second = parts
+        return lambda doc: first(doc) and second(doc)
+    if len(parts) == 3:
+        first, second, third = parts
+        return lambda doc: first(doc) and second(doc) and third(doc)
+
+    def all_parts(doc: Doc) -> bool:
+        return all(part(doc) for part in parts)
+
+    return all_parts
+
+
+def _any_of(parts: list[Pred]) -> Pred:
+    if len(parts) == 2:
+        first, second = parts
+        return lambda doc: first(doc) or second(doc)
+    if len(parts) == 3:
+        first, second, third = parts
+        return lambda doc: first(doc) or second(doc) or third(doc)
+
+    def any_part(doc: Doc) -> bool:
+        return any(part(doc) for part in parts)
+
+    return any_part

@@ -27,3 +27,7 @@ class EqlSyntaxError(EqlError):
 
 class EqlSemanticError(EqlError):
     """The query parses but is not valid (Elasticsearch's verification_exception)."""
+
+
+class UnsortedInputError(ValueError):
+    """``search(..., presorted=True)`` met an event older than one before it."""

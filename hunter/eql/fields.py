@@ -2,7 +2,8 @@
 
 ``{"process": {"name": "a"}}``, ``{"process.name": "a"}`` and ``{"process": [{"name": "a"}]}``
 all give ``process.name`` the value ``a``; values found at several places are merged, and
-nested arrays are flattened.
+nested arrays are flattened. Getters are specialised by path length because they run for every
+event and every field a query reads.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 Getter = Callable[[Mapping[str, Any]], Any]
+
+SCALARS = frozenset({str, int, float, bool})
 
 
 def make_getter(path: tuple[str, ...]) -> Getter:
@@ -22,28 +25,46 @@ def make_getter(path: tuple[str, ...]) -> Getter:
             return doc.get(key)
 
         return get_leaf
+    head = path[0]
+    sub = make_getter(path[1:])
+    if len(path) == 2:
+        leaf = path[1]
+        dotted = f"{head}.{leaf}"
+
+        def get_pair(doc: Mapping[str, Any]) -> Any:
+            value = doc.get(head)
+            if value is None:
+                found = None
+            elif value.__class__ is dict:
+                found = value.get(leaf)
+            else:
+                found = _descend(value, sub)
+            other = doc.get(dotted)
+            if other is None:
+                return found
+            return other if found is None else _as_list(found) + _as_list(other)
+
+        return get_pair
     routes: list[tuple[str, Getter | None]] = []
-    for split in range(1, len(path) + 1):
-        key = ".".join(path[:split])
+    for split in range(2, len(path) + 1):
         rest = path[split:]
-        routes.append((key, make_getter(rest) if rest else None))
-    head_key, head_rest = routes[0]
-    assert head_rest is not None
-    others = routes[1:]
+        routes.append((".".join(path[:split]), make_getter(rest) if rest else None))
 
     def get(doc: Mapping[str, Any]) -> Any:
-        found: Any = None
-        value = doc.get(head_key)
-        if value is not None:
-            found = _descend(value, head_rest)
-        for key, rest in others:
+        value = doc.get(head)
+        if value is None:
+            found = None
+        elif value.__class__ is dict:
+            found = sub(value)
+        else:
+            found = _descend(value, sub)
+        for key, rest_getter in routes:
             value = doc.get(key)
             if value is None:
                 continue
-            got = value if rest is None else _descend(value, rest)
-            if got is None:
-                continue
-            found = got if found is None else _as_list(found) + _as_list(got)
+            got = value if rest_getter is None else _descend(value, rest_getter)
+            if got is not None:
+                found = got if found is None else _as_list(found) + _as_list(got)
         return found
 
     return get
@@ -74,13 +95,15 @@ def flatten(value: Any) -> list[Any]:
     """All non-null leaf values of a raw field value, nested lists flattened, objects dropped."""
     if value is None:
         return []
-    if value.__class__ is not list:
-        return [] if isinstance(value, Mapping) else [value]
-    for item in value:
-        if item is None or item.__class__ is list or isinstance(item, Mapping):
+    cls = value.__class__
+    if cls is not list:
+        return [value] if cls in SCALARS or not isinstance(value, Mapping) else []
+    items: list[Any] = value
+    for item in items:
+        if item.__class__ not in SCALARS:
             break
     else:
-        return value
+        return items
     out: list[Any] = []
     _flatten_into(value, out)
     return out
@@ -96,10 +119,13 @@ def _flatten_into(value: list[Any], out: list[Any]) -> None:
             out.append(item)
 
 
-def has_explicit_null(value: Any) -> bool:
-    """True when a raw value is, or contains, an explicit JSON null."""
-    if value is None:
-        return True
+def strings(value: Any) -> list[str]:
+    """The string values of a raw field value (for pattern matching), flattened."""
+    if value.__class__ is str:
+        return [value]
     if value.__class__ is list:
-        return any(has_explicit_null(item) for item in value) if value else False
-    return False
+        for item in value:
+            if item.__class__ is not str:
+                return [item for item in flatten(value) if item.__class__ is str]
+        return value
+    return []

@@ -75,7 +75,8 @@ def _syntax_error(exc: UnexpectedInput, text: str) -> EqlSyntaxError:
         expected = sorted({_TOKEN_NAMES.get(name, name.lower()) for name in exc.accepts or exc.expected})
         hint = f", expecting {{{', '.join(expected)}}}" if 0 < len(expected) <= 12 else ""
         if token.type == "$END":
-            return EqlSyntaxError(f"mismatched input '<EOF>'{hint}", line if line > 0 else 1, max(column, 1))
+            lines = text.split("\n")
+            return EqlSyntaxError(f"mismatched input '<EOF>'{hint}", len(lines), len(lines[-1]) + 1)
         return EqlSyntaxError(f"mismatched input '{shown}'{hint}", line, column)
     if isinstance(exc, UnexpectedEOF):
         return EqlSyntaxError("mismatched input '<EOF>'", line, column)

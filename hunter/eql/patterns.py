@@ -4,73 +4,126 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from .errors import EqlSemanticError
+from .fields import strings
 
 StrMatcher = Callable[[str], bool]
 
 
-def wildcard_matcher(patterns: Iterable[str], insensitive: bool) -> StrMatcher:
-    """A test for "matches any of ``patterns``"; ``*`` is any run of characters, ``?`` one character.
+_SEP = "\x00"
+_CACHE_LIMIT = 4_096  # distinct single values remembered per pattern set (process names repeat a lot)
 
-    Plain strings, ``prefix*``, ``*suffix`` and ``*infix*`` patterns are checked with ``str``
-    methods; everything else with one compiled regular expression.
+
+class WildcardSet:
+    """Tests for "matches any of these EQL wildcard patterns" (``*`` any run, ``?`` one character).
+
+    Plain strings, ``prefix*``, ``*suffix`` and ``*infix*`` patterns (nearly all patterns in
+    detection rules) become substrings to look for in the values joined by a NUL separator, so a
+    multi-valued field is tested with a few C-level ``in`` checks; other patterns use a regex.
     """
-    exact: set[str] = set()
-    prefixes: list[str] = []
-    suffixes: list[str] = []
-    infixes: list[str] = []
-    general: list[str] = []
-    for raw in patterns:
-        pattern = raw.lower() if insensitive else raw
-        if "?" in pattern:
-            general.append(pattern)
-            continue
-        stars = pattern.count("*")
-        core = pattern.strip("*")
-        if stars == 0:
-            exact.add(pattern)
-        elif "*" in core:
-            general.append(pattern)
-        elif pattern == "*" * stars:
-            return _always
-        elif pattern.startswith("*") and pattern.endswith("*"):
-            infixes.append(core)
-        elif pattern.endswith("*") and not pattern.startswith("*"):
-            prefixes.append(core)
-        elif pattern.startswith("*"):
-            suffixes.append(core)
-        else:
-            general.append(pattern)
-    prefix_t = tuple(prefixes)
-    suffix_t = tuple(suffixes)
-    infix_t = tuple(infixes)
-    regex = re.compile("|".join(f"(?:{_wildcard_regex(p)})" for p in general), re.DOTALL) if general else None
-    fullmatch = regex.fullmatch if regex is not None else None
 
-    def match(value: str) -> bool:
-        if insensitive:
-            value = value.lower()
-        if value in exact:
+    __slots__ = ("_cache", "_needles", "_regex", "always", "insensitive")
+
+    def __init__(self, patterns: Iterable[str], insensitive: bool) -> None:
+        self.insensitive = insensitive
+        self.always = False
+        self._cache: dict[str, bool] = {}
+        needles: list[str] = []
+        general: list[str] = []
+        for raw in patterns:
+            pattern = raw.lower() if insensitive else raw
+            stars = pattern.count("*")
+            core = pattern.strip("*")
+            if "?" in pattern or _SEP in pattern or ("*" in core):
+                general.append(pattern)
+            elif stars and not core:
+                self.always = True
+            elif stars == 0:
+                needles.append(_SEP + pattern + _SEP)
+            elif pattern.startswith("*") and pattern.endswith("*"):
+                needles.append(core)
+            elif pattern.endswith("*"):
+                needles.append(_SEP + core)
+            else:
+                needles.append(core + _SEP)
+        self._needles = tuple(dict.fromkeys(needles))
+        self._regex = (
+            re.compile("|".join(f"(?:{_wildcard_regex(p)})" for p in general), re.DOTALL).fullmatch
+            if general
+            else None
+        )
+
+    def one(self, value: str) -> bool:
+        """True when the string matches a pattern (results of recent values are remembered)."""
+        cache = self._cache
+        found = cache.get(value)
+        if found is not None:
+            return found
+        result = self._one(value)
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[value] = result
+        return result
+
+    def _one(self, value: str) -> bool:
+        if self.always:
             return True
-        if prefix_t and value.startswith(prefix_t):
+        joined = _SEP + value + _SEP
+        if self.insensitive:
+            joined = joined.lower()
+        for needle in self._needles:
+            if needle in joined:
+                return _SEP not in value or self._slow(joined[1:-1])
+        regex = self._regex
+        return regex is not None and regex(joined[1:-1]) is not None
+
+    def any_of(self, values: list[Any]) -> bool:
+        """True when one of the string values matches a pattern (other values are ignored)."""
+        if not values:
+            return False
+        try:
+            joined = _SEP + _SEP.join(values) + _SEP
+        except TypeError:
+            values = strings(values)
+            if not values:
+                return False
+            joined = _SEP + _SEP.join(values) + _SEP
+        if self.always:
             return True
-        if suffix_t and value.endswith(suffix_t):
-            return True
-        for infix in infix_t:
-            if infix in value:
+        if self.insensitive:
+            joined = joined.lower()
+        if joined.count(_SEP) != len(values) + 1:
+            return any(self._slow(value.lower() if self.insensitive else value) for value in values)
+        for needle in self._needles:
+            if needle in joined:
                 return True
-        return fullmatch is not None and fullmatch(value) is not None
+        regex = self._regex
+        if regex is not None:
+            return any(regex(part) is not None for part in joined[1:-1].split(_SEP))
+        return False
 
-    return match
+    def _slow(self, value: str) -> bool:
+        """Exact test of one (already case-folded) value, for values that contain a NUL."""
+        for needle in self._needles:
+            body = needle.strip(_SEP)
+            if needle.startswith(_SEP) and needle.endswith(_SEP):
+                ok = value == body
+            elif needle.startswith(_SEP):
+                ok = value.startswith(body)
+            elif needle.endswith(_SEP):
+                ok = value.endswith(body)
+            else:
+                ok = body in value
+            if ok:
+                return True
+        return self._regex is not None and self._regex(value) is not None
 
 
-def _always(value: str) -> bool:
-    return True
-
-
-def _wildcard_regex(pattern: str) -> str:
-    return "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
+def wildcard_matcher(patterns: Iterable[str], insensitive: bool) -> StrMatcher:
+    """A test for "one string matches any of ``patterns``"."""
+    return WildcardSet(patterns, insensitive).one
 
 
 def regex_matcher(patterns: Iterable[str], insensitive: bool) -> StrMatcher:
@@ -200,3 +253,7 @@ def lucene_wildcard_matcher(pattern: str, insensitive: bool) -> StrMatcher:
     compiled = re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if insensitive else 0))
     fullmatch = compiled.fullmatch
     return lambda value: fullmatch(value) is not None
+
+
+def _wildcard_regex(pattern: str) -> str:
+    return "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)

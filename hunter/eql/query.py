@@ -1,32 +1,34 @@
-"""``CompiledQuery``: run a parsed EQL statement over an iterable of events, as Elasticsearch would.
+"""``CompiledQuery``: a checked EQL statement, planned per schema and run over events.
 
-Events are read once, in a single pass; only events that match a stage, an ``until`` or a
-missing-event stage are kept, so memory follows the candidates, not the input. Results have the
-shape of the ``hits`` object of Elasticsearch's EQL search response.
+Planning turns the analysed where-clauses into generated predicates (:mod:`.codegen`) and join
+key readers; running (:mod:`.runs`) makes one pass over the events and returns the shape of the
+``hits`` object of Elasticsearch's EQL search response.
 """
 
 from __future__ import annotations
 
-import heapq
 import itertools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from . import ast
 from .analyzer import Analyzer, Node
-from .compiler import Compiler, Pred, ValuesFn, sort_key
+from .codegen import generate, generate_keys, generate_mask
+from .compiler import Compiler, Pred, ValuesFn
 from .errors import EqlSemanticError
 from .parser import parse
-from .samples import build_samples
-from .schema import Schema, merge
-from .sequences import Candidate, MissingChecker, MissingStage, SequenceMatcher
-from .values import DateValue, NanosDateValue
-
-ResultPosition = Literal["head", "tail"]
-SchemaArg = Schema | Mapping[str, Schema] | None
-
-MISSING_EVENT: dict[str, Any] = {"_index": "", "_id": "", "_source": {}, "missing": True}
+from .runs import (
+    EventRun,
+    PlanResolver,
+    ResultPosition,
+    Run,
+    SampleRun,
+    SchemaArg,
+    SequenceRun,
+    limits_for,
+)
+from .schema import Schema
 
 
 def compile_query(text: str) -> CompiledQuery:
@@ -49,9 +51,8 @@ class FieldUse:
 
 @dataclass(slots=True)
 class _Stage:
-    category: str | None
-    pred: Pred
-    keys: list[ValuesFn]
+    test: Pred  # event category and where-clause
+    keys: Callable[[Mapping[str, Any]], list[tuple[Any, ...]]]
 
 
 @dataclass(slots=True)
@@ -59,11 +60,9 @@ class _Plan:
     kind: str
     stages: list[_Stage]
     until: _Stage | None
+    mask: Callable[[Mapping[str, Any]], int]  # bit i: stage i matches; bit len(stages): until
     timestamp: Callable[[Mapping[str, Any]], Any]
     tiebreaker: Callable[[Mapping[str, Any]], Any] | None
-    category_values: Callable[[Mapping[str, Any]], Any]
-    category_raw: Callable[[Mapping[str, Any]], Any]
-    category_dynamic: bool
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -146,16 +145,25 @@ class CompiledQuery:
                 if resolution.lookup(name) is None:
                     raise EqlSemanticError(f"Unknown column [{name}]")
         query = self.statement.query
-        category_access = compiler.access(category_field)
+
+        conditions: list[tuple[Node, str | None]] = []
 
         def stage(term_filter: ast.EventFilter, keys: tuple[ast.Expr, ...]) -> _Stage:
             condition: Node = analyzer.condition(term_filter.condition)
+            conditions.append((condition, term_filter.category))
             key_fns = []
+            key_fields = []
             for key in keys:
                 resolved = analyzer.key(key)
                 optional = isinstance(key, ast.Field) and key.optional
                 key_fns.append(compiler.key_values(resolved, optional))
-            return _Stage(term_filter.category, compiler.condition(condition), key_fns)
+                key_fields.append(resolved.name if isinstance(resolved, ast.Field) and not optional else "")
+
+            def composite(source: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+                return _composite_keys(key_fns, source)
+
+            keys_fn = generate_keys(compiler, key_fields, composite) if all(key_fields) else composite
+            return _Stage(generate(compiler, condition, term_filter.category, category_field), keys_fn)
 
         if isinstance(query, ast.EventQuery):
             stages = [stage(query.filter, ())]
@@ -166,16 +174,19 @@ class CompiledQuery:
             if isinstance(query, ast.SequenceQuery) and query.until is not None:
                 until = stage(query.until.filter, (*query.keys, *query.until.keys))
         timestamp = compiler.access(timestamp_field)
+        mask = (
+            generate_mask(compiler, conditions, category_field)
+            if len(conditions) > 1
+            else _first_only(stages)
+        )
         tiebreaker = compiler.access(tiebreaker_field).first if tiebreaker_field else None
         plan = _Plan(
             kind=self.kind,
             stages=stages,
             until=until,
-            timestamp=timestamp.first,
+            mask=mask,
+            timestamp=compiler.timestamp_reader(timestamp),
             tiebreaker=tiebreaker,
-            category_values=category_access.values,
-            category_raw=category_access.raw,
-            category_dynamic=category_access.dynamic,
             extra={"nanos": timestamp.info is not None and timestamp.info.type == "date_nanos"},
         )
         self._plans[cache_key] = plan
@@ -194,240 +205,76 @@ class CompiledQuery:
         result_position: ResultPosition = "tail",
         max_samples_per_key: int = 1,
         schema: SchemaArg = None,
+        presorted: bool = False,
     ) -> dict[str, Any]:
         """Run the query over ``events`` and return Elasticsearch's ``hits`` object.
 
         ``events`` yields hits (``{"_index", "_id", "_source"}``) or plain documents (given
         ``_index`` ``""`` and ``_id`` their position). ``schema`` is a :class:`Schema` for all
         events, a mapping of index name to schema, or None to read values as they come.
+
+        Sequence queries keep every candidate event (one that matches some stage) until the end
+        and then sort them, which is exact for input in any order. With ``presorted=True`` the
+        caller promises non-decreasing timestamps; candidates then stream through the state
+        machine as they come, so memory stays bounded by the pending sequences, and an event
+        older than an earlier candidate raises :class:`UnsortedInputError` rather than give a
+        wrong answer.
         """
+        run = self.run(
+            size=size,
+            timestamp_field=timestamp_field,
+            event_category_field=event_category_field,
+            tiebreaker_field=tiebreaker_field,
+            result_position=result_position,
+            max_samples_per_key=max_samples_per_key,
+            schema=schema,
+            presorted=presorted,
+        )
+        for position, item in enumerate(events):
+            run.accept(position, item)
+        return run.finish()
+
+    def run(
+        self,
+        *,
+        size: int = 10,
+        timestamp_field: str = "@timestamp",
+        event_category_field: str = "event.category",
+        tiebreaker_field: str | None = None,
+        result_position: ResultPosition = "tail",
+        max_samples_per_key: int = 1,
+        schema: SchemaArg = None,
+        presorted: bool = False,
+    ) -> Run:
+        """A consumer of events for this query (see :func:`search_many`); same options as :meth:`search`."""
         if result_position not in ("head", "tail"):
             raise ValueError("result_position must be 'head' or 'tail'")
-        resolver = _PlanResolver(self, schema, timestamp_field, event_category_field, tiebreaker_field)
-        kind = self.kind
-        if kind == "event":
-            return self._search_events(events, resolver, self._limits(size, result_position))
-        if kind == "sequence":
-            return self._search_sequences(events, resolver, self._limits(size, result_position))
-        return self._search_samples(events, resolver, size, max_samples_per_key)
-
-    def _limits(self, size: int, result_position: ResultPosition) -> list[tuple[str, int]]:
-        # Elasticsearch inserts the default limit (size, in the result_position direction) below
-        # the first head/tail pipe, taking the pipe's direction; without pipes it applies alone.
-        limits: list[tuple[str, int]] = []
-        pipes = self.statement.pipes
-        if pipes:
-            limits.append((pipes[0].kind, size))
-            limits.extend((pipe.kind, pipe.count) for pipe in pipes)
-        else:
-            limits.append((result_position, size))
-        return limits
-
-    def _search_events(
-        self, events: Iterable[Mapping[str, Any]], resolver: _PlanResolver, limits: list[tuple[str, int]]
-    ) -> dict[str, Any]:
-        first_kind, window = limits[0]
-        heap: list[tuple[Any, ...]] = []
-        keep_latest = first_kind == "tail"
-        for position, item in enumerate(events):
-            source, _index, plan = resolver.resolve(item)
-            stage = plan.stages[0]
-            if not _category_matches(plan, stage.category, source):
-                continue
-            if not stage.pred(source):
-                continue
-            ordinal = _ordinal(plan, source, position, null_tiebreaker=0)
-            if ordinal is None:
-                continue
-            entry_key = ordinal if keep_latest else _Reversed(ordinal)
-            entry = (entry_key, position, item)
-            if len(heap) < window:
-                heapq.heappush(heap, entry)
-            elif window > 0 and entry_key > heap[0][0]:
-                heapq.heapreplace(heap, entry)
-        chosen = sorted(heap, key=lambda e: e[0] if keep_latest else e[0].inner)
-        selected = _apply_limits([(entry[2], entry[1]) for entry in chosen], limits[1:])
-        hits = [_hit(item, position) for item, position in selected]
-        return {"total": {"value": len(hits), "relation": "eq"}, "events": hits}
-
-    def _search_sequences(
-        self, events: Iterable[Mapping[str, Any]], resolver: _PlanResolver, limits: list[tuple[str, int]]
-    ) -> dict[str, Any]:
+        resolver = PlanResolver(self, schema, timestamp_field, event_category_field, tiebreaker_field)
         query = self.statement.query
-        assert isinstance(query, ast.SequenceQuery)
-        terms = query.terms
-        positive = [index for index, term in enumerate(terms) if not term.missing]
-        missing_stages: list[MissingStage] = []
-        for index, term in enumerate(terms):
-            if term.missing:
-                before = sum(1 for p in positive if p < index)
-                missing_stages.append(MissingStage(index, before))
-        candidates: list[Candidate] = []
+        if isinstance(query, ast.SequenceQuery):
+            return SequenceRun(query, resolver, limits_for(self.statement, size, result_position), presorted)
+        if isinstance(query, ast.SampleQuery):
+            return SampleRun(query, resolver, size, max_samples_per_key)
+        return EventRun(resolver, limits_for(self.statement, size, result_position))
+
+
+def search_many(runs: Sequence[Run], events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Feed one pass over ``events`` to several runs (from :meth:`CompiledQuery.run`)."""
+    accepts = [run.accept for run in runs]
+    if len(accepts) == 1:
+        accept = accepts[0]
         for position, item in enumerate(events):
-            source, _index, plan = resolver.resolve(item)
-            stage_keys: dict[int, list[tuple[Any, ...]]] = {}
-            for term_index, stage in enumerate(plan.stages):
-                if not _category_matches(plan, stage.category, source) or not stage.pred(source):
-                    continue
-                keys = _composite_keys(stage.keys, source)
-                if keys:
-                    stage_keys[term_index] = keys
-            until_keys: list[tuple[Any, ...]] = []
-            until = plan.until
-            if until is not None and _category_matches(plan, until.category, source) and until.pred(source):
-                until_keys = _composite_keys(until.keys, source)
-            if not stage_keys and not until_keys:
-                continue
-            ordinal = _ordinal(plan, source, position)
-            if ordinal is None:
-                continue
-            candidates.append(Candidate(ordinal, ordinal[0], (item, position), stage_keys, until_keys))
-        candidates.sort(key=lambda c: c.ordinal)
-        matcher = SequenceMatcher(positive, query.maxspan_ns, query.until is not None)
-        checker = (
-            MissingChecker(missing_stages, len(positive), query.maxspan_ns or 0) if missing_stages else None
-        )
-        for candidate in candidates:
-            matcher.feed(candidate)
-            if checker is not None:
-                for missing in missing_stages:
-                    for key in candidate.stage_keys.get(missing.term_index, ()):
-                        checker.add(missing.term_index, key, candidate.ts)
-        completed = matcher.completed
-        if checker is not None:
-            completed = [match for match in completed if checker.keeps(match)]
-        completed.sort(key=lambda m: (m.events[-1].ordinal, tuple(sort_key(v) for v in m.key)))
-        selected = _apply_limits(completed, limits)
-        nanos = resolver.nanos
-        sequences = []
-        for match in selected:
-            hits: list[dict[str, Any]] = []
-            positive_events = iter(match.events)
-            for term in terms:
-                if term.missing:
-                    hits.append(dict(MISSING_EVENT))
-                else:
-                    item, position = next(positive_events).hit
-                    hits.append(_hit(item, position))
-            sequences.append(
-                {"join_keys": [_key_json(v, sample=False, nanos=nanos) for v in match.key], "events": hits}
-            )
-        return {"total": {"value": len(sequences), "relation": "eq"}, "sequences": sequences}
-
-    def _search_samples(
-        self, events: Iterable[Mapping[str, Any]], resolver: _PlanResolver, size: int, max_per_key: int
-    ) -> dict[str, Any]:
-        query = self.statement.query
-        assert isinstance(query, ast.SampleQuery)
-        filters = len(query.terms)
-        per_key: dict[tuple[Any, ...], list[list[tuple[int, Any]]]] = {}
+            accept(position, item)
+    else:
         for position, item in enumerate(events):
-            source, _index, plan = resolver.resolve(item)
-            for term_index, stage in enumerate(plan.stages):
-                if not _category_matches(plan, stage.category, source) or not stage.pred(source):
-                    continue
-                for key in _composite_keys(stage.keys, source):
-                    slots = per_key.setdefault(key, [[] for _ in range(filters)])
-                    slots[term_index].append((position, (item, position)))
-        samples = build_samples(
-            per_key, filters, max_per_key, size, key_order=lambda key: tuple(sort_key(v) for v in key)
-        )
-        result = []
-        for key, chosen in samples:
-            result.append(
-                {
-                    "join_keys": [_key_json(v, sample=True, nanos=False) for v in key],
-                    "events": [_hit(item, position) for item, position in chosen],
-                }
-            )
-        return {"total": {"value": len(result), "relation": "eq"}, "sequences": result}
+            for accept in accepts:
+                accept(position, item)
+    return [run.finish() for run in runs]
 
 
-class _PlanResolver:
-    """Picks the compiled plan for each event (per-index schemas) and splits hits from documents."""
-
-    def __init__(
-        self,
-        query: CompiledQuery,
-        schema: SchemaArg,
-        timestamp_field: str,
-        category_field: str,
-        tiebreaker_field: str | None,
-    ) -> None:
-        self.query = query
-        self.args = (timestamp_field, category_field, tiebreaker_field)
-        self.by_index: dict[str, _Plan] = {}
-        if schema is None or isinstance(schema, Schema):
-            self.default = query.plan(schema, *self.args)
-        else:
-            merged = merge(schema.values())
-            self.default = query.plan(merged, *self.args)
-            for name, index_schema in schema.items():
-                self.by_index[name] = query.plan(index_schema, *self.args, resolve_with=merged)
-        self.nanos = bool(self.default.extra.get("nanos"))
-
-    def resolve(self, item: Mapping[str, Any]) -> tuple[Mapping[str, Any], str, _Plan]:
-        source = item.get("_source")
-        if source is None:
-            return item, "", self.default
-        index = item.get("_index", "")
-        if self.by_index:
-            return source, index, self.by_index.get(index, self.default)
-        return source, index, self.default
-
-
-class _Reversed:
-    """Inverts the ordering of an ordinal, so a min-heap keeps the earliest entries."""
-
-    __slots__ = ("inner",)
-
-    def __init__(self, inner: tuple[Any, ...]) -> None:
-        self.inner = inner
-
-    def __lt__(self, other: _Reversed) -> bool:
-        return self.inner > other.inner
-
-    def __gt__(self, other: _Reversed) -> bool:
-        return self.inner < other.inner
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Reversed) and self.inner == other.inner
-
-    def __hash__(self) -> int:
-        return hash(self.inner)
-
-
-def _category_matches(plan: _Plan, category: str | None, source: Mapping[str, Any]) -> bool:
-    if category is None:
-        return True
-    if plan.category_dynamic:
-        value = plan.category_raw(source)
-        if value.__class__ is str:
-            return bool(value == category)
-        if value.__class__ is list:
-            return category in value
-        return False
-    return category in plan.category_values(source)
-
-
-def _ordinal(
-    plan: _Plan, source: Mapping[str, Any], position: int, *, null_tiebreaker: int = 1
-) -> tuple[Any, ...] | None:
-    """(timestamp, tiebreaker presence, tiebreaker, input position).
-
-    Sequences order events without a tiebreaker after those with one (``Ordinal.compareTo``);
-    event queries sort them first (the search sorts with ``missing: _first`` ascending).
-    """
-    ts = plan.timestamp(source)
-    if ts is None:
-        return None
-    tiebreaker = plan.tiebreaker
-    if tiebreaker is None:
-        return (int(ts), 0, 0, position)
-    value = tiebreaker(source)
-    if value is None:
-        return (int(ts), null_tiebreaker, 0, position)
-    return (int(ts), 1 - null_tiebreaker, sort_key(value), position)
+def _first_only(stages: list[_Stage]) -> Callable[[Mapping[str, Any]], int]:
+    test = stages[0].test
+    return lambda source: 1 if test(source) else 0
 
 
 def _composite_keys(key_fns: list[ValuesFn], source: Mapping[str, Any]) -> list[tuple[Any, ...]]:
@@ -442,32 +289,6 @@ def _composite_keys(key_fns: list[ValuesFn], source: Mapping[str, Any]) -> list[
     if all(len(p) == 1 for p in parts):
         return [tuple(p[0] for p in parts)]
     return list(itertools.product(*parts))
-
-
-def _apply_limits(items: list[Any], limits: list[tuple[str, int]]) -> list[Any]:
-    for kind, count in limits:
-        items = items[:count] if kind == "head" else (items[-count:] if count > 0 else [])
-    return items
-
-
-def _hit(item: Mapping[str, Any], position: int) -> dict[str, Any]:
-    source = item.get("_source")
-    if source is None:
-        return {"_index": "", "_id": str(position), "_source": item}
-    return {"_index": item.get("_index", ""), "_id": item.get("_id", str(position)), "_source": source}
-
-
-def _key_json(value: Any, *, sample: bool, nanos: bool) -> Any:
-    if isinstance(value, DateValue):
-        if sample:
-            return str(int(value) // 1_000_000)
-        return value.iso()
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    ipv4 = getattr(value, "ipv4_mapped", None)
-    if ipv4 is not None:
-        return str(ipv4)
-    return str(value)
 
 
 def _collect(node: Any, role: str, stage: int | None, out: list[FieldUse]) -> None:
@@ -485,5 +306,3 @@ def _collect(node: Any, role: str, stage: int | None, out: list[FieldUse]) -> No
         if isinstance(child, ast.Field | tuple) or hasattr(child, "__slots__"):
             _collect(child, role, stage, out)
 
-
-_ = NanosDateValue

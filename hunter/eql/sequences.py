@@ -56,7 +56,7 @@ class SequenceMatcher:
         self.pending: list[dict[Key, _Pending]] = [{} for _ in self.positive[:-1]]
         self.until: dict[Key, Ordinal] = {}
         self.completed: list[Match] = []
-        self._since_prune = 0
+        self._pruned_at: int | None = None
 
     def feed(self, candidate: Candidate) -> None:
         """Advance the machine with the next event in ordinal order."""
@@ -87,11 +87,16 @@ class SequenceMatcher:
                 else:
                     self.pending[stage][key] = _Pending(previous.first_ts, candidate.ordinal, events)
         for key in candidate.until_keys:
-            self.until[key] = candidate.ordinal
+            # Like Elasticsearch, remember until events only for keys with sequences in flight.
+            if any(key in stage for stage in self.pending):
+                self.until[key] = candidate.ordinal
         if self.maxspan is not None:
-            self._since_prune += 1
-            if self._since_prune >= 4096:
-                self._since_prune = 0
+            # Sequences older than maxspan can never complete: forget them once per maxspan of
+            # event time, so memory follows the window, not the input.
+            if self._pruned_at is None:
+                self._pruned_at = candidate.ts
+            elif candidate.ts - self._pruned_at > self.maxspan:
+                self._pruned_at = candidate.ts
                 self._prune(candidate.ts)
 
     def _prune(self, now_ts: int) -> None:
@@ -101,6 +106,8 @@ class SequenceMatcher:
             stale = [key for key, seq in stage.items() if seq.first_ts < horizon]
             for key in stale:
                 del stage[key]
+        for key in [key for key in self.until if not any(key in stage for stage in self.pending)]:
+            del self.until[key]
 
 
 @dataclass(frozen=True, slots=True)

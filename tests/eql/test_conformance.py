@@ -44,27 +44,30 @@ def _all_cases() -> list[Any]:
 
 
 def run_case(case: eql_spec.Case) -> list[str]:
-    """Run one case in both result positions; return the problems found (empty when it passes)."""
+    """Run one case in both result positions (and streamed, for sequences); return the problems."""
     hits, schemas = eql_spec.suite_data(case.suite)
     problems: list[str] = []
     query = compile_query(case.query)
-    positions: tuple[ResultPosition, ...] = ("head", "tail")
-    for position in positions:
+    runs: list[tuple[str, ResultPosition, bool]] = [("head", "head", False), ("tail", "tail", False)]
+    if query.kind == "sequence":
+        runs += [("head, streamed", "head", True), ("tail, streamed", "tail", True)]
+    for label, position, presorted in runs:
         result = query.search(
-            hits,
+            eql_spec.sorted_by_timestamp(hits, schemas) if presorted else hits,
             size=case.size,
             tiebreaker_field=case.suite.tiebreaker,
             result_position=position,
             max_samples_per_key=case.max_samples_per_key,
             schema=schemas,
+            presorted=presorted,
         )
         ids = tuple(eql_spec.flatten_ids(result, case.suite.id_field))
         if ids not in case.expected:
-            problems.append(f"{position}: ids {list(ids)} not in {[list(e) for e in case.expected]}")
+            problems.append(f"{label}: ids {list(ids)} not in {[list(e) for e in case.expected]}")
         if case.join_keys and "sequences" in result:
             keys = tuple(eql_spec.flatten_join_keys(result))
             if keys != case.join_keys:
-                problems.append(f"{position}: join keys {list(keys)} != {list(case.join_keys)}")
+                problems.append(f"{label}: join keys {list(keys)} != {list(case.join_keys)}")
         # The embedded engine never reports shard failures; a case that expects them fails here.
         if case.expect_shard_failures:
             problems.append("expected shard failures, the embedded engine reports none")

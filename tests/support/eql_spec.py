@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from hunter.eql import Schema
+from hunter.eql import Schema, parse_date_ns
 from hunter.eql.values import java_double_str
 
 SPEC_DIR = Path(__file__).resolve().parents[3] / "shared" / "eql-spec"
@@ -180,6 +180,17 @@ def suite_data(suite: Suite) -> tuple[list[dict[str, Any]], dict[str, Schema]]:
         hits.extend(index_hits)
         schemas[index] = schema
     return hits, schemas
+
+
+def sorted_by_timestamp(hits: list[dict[str, Any]], schemas: dict[str, Schema]) -> list[dict[str, Any]]:
+    """The hits in timestamp order (stable), as a streamed export would deliver them."""
+
+    def ts(hit: dict[str, Any]) -> int:
+        info = schemas[hit["_index"]].lookup("@timestamp")
+        value = parse_date_ns(hit["_source"].get("@timestamp"), info.date_format if info else None)
+        return value if value is not None else -1
+
+    return sorted(hits, key=ts)
 
 
 def flatten_ids(hits: dict[str, Any], id_field: str) -> list[int]:

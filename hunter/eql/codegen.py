@@ -1,0 +1,279 @@
+"""Generate one Python function per where-clause for the hot path (documents read as they come).
+
+The closures of :mod:`hunter.eql.compiler` cost a Python call per node and per field read. For
+schema-less searches, the common pushed-down checks (category, ``==``/``!=`` against a string,
+``in``, ``:``/``like``/``like~`` wildcards, ``and``/``or``/``not``) are emitted as inline
+statements instead: fields are read lazily (only on the branch that needs them) and at most once
+per path, and parent objects are looked up once. Everything else (typed fields, scripts,
+regexes) is embedded as a call to the compiler's closure, so semantics stay in one place.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+from . import ast
+from .analyzer import Node
+from .compiler import Compiler, Pred
+from .fields import _descend, flatten, make_getter, strings
+from .patterns import WildcardSet
+
+_Category = tuple[str, str, str]  # ("category", field, value)
+
+
+class _Emitter:
+    """Collects the generated statements, their constants, and which variables hold which fields."""
+
+    def __init__(self, compiler: Compiler) -> None:
+        self.compiler = compiler
+        self.namespace: dict[str, Any] = {
+            "_flatten": flatten,
+            "_strings": strings,
+            "_in_list": _in_list,
+            "_descend": _descend,
+            "_KEY_SCALARS": frozenset({str, int, float}),
+        }
+        self.fields: dict[str, str] = {}
+        self.used: dict[str, None] = {}  # fields referenced by the expression being emitted
+        self._names = itertools.count()
+
+    def constant(self, value: Any, prefix: str = "k") -> str:
+        name = f"_{prefix}{next(self._names)}"
+        self.namespace[name] = value
+        return name
+
+    def temp(self) -> str:
+        return f"r{next(self._names)}"
+
+    def field_var(self, name: str) -> str:
+        var = self.fields.get(name)
+        if var is None:
+            var = f"v{len(self.fields)}"
+            self.fields[name] = var
+        self.used[name] = None
+        return var
+
+    def reads(self, read: set[str], indent: str) -> list[str]:
+        """Statements reading the fields used since the last call that this path has not read."""
+        lines: list[str] = []
+        for name in self.used:
+            if name in read:
+                continue
+            read.add(name)
+            var = self.fields[name]
+            path = tuple(name.split("."))
+            if len(path) == 1:
+                lines.append(f"{indent}{var} = doc.get({path[0]!r})")
+                continue
+            if len(path) > 2:
+                lines.append(f"{indent}{var} = {self.constant(make_getter(path), 'g')}(doc)")
+                continue
+            head, leaf = path
+            parent = f"p_{head}" if head.isidentifier() else f"p{next(self._names)}"
+            marker = f"@{head}"
+            if marker not in read:
+                read.add(marker)
+                lines.append(f"{indent}{parent} = doc.get({head!r})")
+            sub = self.constant(make_getter((leaf,)), "g")
+            lines += [
+                f"{indent}if {parent} is None: {var} = None",
+                f"{indent}elif {parent}.__class__ is dict: {var} = {parent}.get({leaf!r})",
+                f"{indent}else: {var} = _descend({parent}, {sub})",
+                f"{indent}_t = doc.get({name!r})",
+                f"{indent}if _t is not None: {var} = _t if {var} is None else "
+                f"({var} if {var}.__class__ is list else [{var}]) + (_t if _t.__class__ is list else [_t])",
+            ]
+        self.used.clear()
+        return lines
+
+    def test(self, node: Any, read: set[str], indent: str) -> tuple[list[str], str]:
+        """Statements that leave the truth of ``node`` in a variable, reading fields lazily."""
+        if isinstance(node, _AllOf):
+            return self._logic(list(node.parts), True, read, indent)
+        if isinstance(node, ast.And | ast.Or):
+            return self._logic(_parts(node, type(node)), isinstance(node, ast.And), read, indent)
+        if isinstance(node, ast.Not) and not self.compiler._pred(node.expr)[1]:
+            lines, inner = self.test(node.expr, read, indent)
+            result = self.temp()
+            return [*lines, f"{indent}{result} = not {inner}"], result
+        expr = _leaf(self, node)
+        result = self.temp()
+        return [*self.reads(read, indent), f"{indent}{result} = {expr}"], result
+
+    def _logic(self, parts: list[Any], is_and: bool, read: set[str], indent: str) -> tuple[list[str], str]:
+        result = self.temp()
+        lines, first = self.test(parts[0], read, indent)
+        lines.append(f"{indent}{result} = {first}")
+        if len(parts) == 1:
+            return lines, result
+        branch_read = set(read)
+        rest_lines, rest = self._logic(parts[1:], is_and, branch_read, indent + "    ")
+        lines.append(f"{indent}if {'' if is_and else 'not '}{result}:")
+        lines += rest_lines
+        lines.append(f"{indent}    {result} = {rest}")
+        return lines, result
+
+
+def generate(compiler: Compiler, node: Node, category: str | None, category_field: str) -> Pred:
+    """One function testing the event category and the where-clause ``node``."""
+    emitter = _Emitter(compiler)
+    lines, result = emitter.test(_with_category(node, category, category_field), set(), "    ")
+    function: Callable[[Any], bool] = _build(
+        emitter, ["def _pred(doc):", *lines, f"    return {result}"], "_pred"
+    )
+    return function
+
+
+def generate_mask(
+    compiler: Compiler, stages: list[tuple[Node, str | None]], category_field: str
+) -> Callable[[Any], int]:
+    """One function returning a bit mask of the stages (where-clause and category) an event matches.
+
+    The category field is read once for all stages; other fields are read again by a later stage
+    when an earlier stage read them only on some branch.
+    """
+    emitter = _Emitter(compiler)
+    lines = ["def _mask(doc):", "    m = 0"]
+    shared: set[str] = set()
+    if any(category is not None for _node, category in stages):
+        emitter.field_var(category_field)
+        lines += emitter.reads(shared, "    ")
+    for bit, (node, category) in enumerate(stages):
+        test_lines, result = emitter.test(_with_category(node, category, category_field), set(shared), "    ")
+        lines += test_lines
+        lines.append(f"    if {result}: m |= {1 << bit}")
+    lines.append("    return m")
+    function: Callable[[Any], int] = _build(emitter, lines, "_mask")
+    return function
+
+
+def generate_keys(
+    compiler: Compiler, fields: list[str], fallback: Callable[[Any], list[Any]]
+) -> Callable[[Any], Any]:
+    """Join-key tuples of an event: inline for the usual single scalar values, else ``fallback``.
+
+    Only for non-optional keys: an absent one excludes the event (``[]``).
+    """
+    if not fields or not all(compiler.access(name).dynamic for name in fields):
+        return fallback
+    emitter = _Emitter(compiler)
+    variables = [emitter.field_var(name) for name in fields]
+    lines = ["def _keys(doc):", *emitter.reads(set(), "    ")]
+    test = " and ".join(f"{var}.__class__ in _KEY_SCALARS" for var in variables)
+    lines.append(f"    if {test}: return [({', '.join(variables)},)]")
+    lines.append(f"    if {' or '.join(f'{var} is None' for var in variables)}: return []")
+    lines.append(f"    return {emitter.constant(fallback, 'f')}(doc)")
+    function: Callable[[Any], Any] = _build(emitter, lines, "_keys")
+    return function
+
+
+def _with_category(node: Node, category: str | None, category_field: str) -> Any:
+    parts: list[Any] = [] if category is None else [("category", category_field, category)]
+    parts += _parts(node, ast.And)
+    parts = [part for part in parts if not (isinstance(part, ast.Literal) and part.value is True)]
+    if not parts:
+        return ast.Literal(True)
+    return _AllOf(tuple(parts)) if len(parts) > 1 else parts[0]
+
+
+class _AllOf:
+    """A flattened conjunction (category first)."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: tuple[Any, ...]) -> None:
+        self.parts = parts
+
+
+def _parts(node: Any, kind: type[ast.And] | type[ast.Or]) -> list[Any]:
+    if isinstance(node, _AllOf) and kind is ast.And:
+        return list(node.parts)
+    if isinstance(node, ast.And | ast.Or) and isinstance(node, kind):
+        return [*_parts(node.left, kind), *_parts(node.right, kind)]
+    return [node]
+
+
+def _build(emitter: _Emitter, lines: list[str], name: str) -> Any:
+    namespace = emitter.namespace
+    exec(compile("\n".join(lines), f"<eql {name}>", "exec"), namespace)  # noqa: S102
+    return namespace[name]
+
+
+def _dynamic(compiler: Compiler, field: ast.Field) -> bool:
+    return compiler.access(field.name).dynamic
+
+
+def _leaf(emitter: _Emitter, node: Any) -> str:
+    """An expression for one test that is not and/or/pushed-down not."""
+    compiler = emitter.compiler
+    if isinstance(node, _AllOf):
+        raise AssertionError("conjunctions are emitted as statements")
+    if isinstance(node, tuple) and node[0] == "category":
+        _kind, field_name, category = node
+        access = compiler.access(field_name)
+        if not access.dynamic:
+            return f"({emitter.constant(category)} in {emitter.constant(access.values)}(doc))"
+        return _string_equals(emitter.field_var(field_name), emitter.constant(category))
+    if isinstance(node, ast.Literal):
+        return "True" if node.value is True else "False"
+    if (
+        isinstance(node, ast.Comparison)
+        and node.op in ("==", "!=")
+        and isinstance(node.left, ast.Field)
+        and isinstance(node.right, ast.Literal)
+        and isinstance(node.right.value, str)
+        and _dynamic(compiler, node.left)
+    ):
+        test = _string_equals(emitter.field_var(node.left.name), emitter.constant(node.right.value))
+        return test if node.op == "==" else f"(not {test})"
+    if (
+        isinstance(node, ast.InList)
+        and isinstance(node.value, ast.Field)
+        and not node.insensitive
+        and _dynamic(compiler, node.value)
+        and all(isinstance(item, ast.Literal) and isinstance(item.value, str) for item in node.items)
+    ):
+        var = emitter.field_var(node.value.name)
+        texts = emitter.constant(
+            frozenset(item.value for item in node.items if isinstance(item, ast.Literal))
+        )
+        single = f"({var}[0] in {texts} if {var}[0].__class__ is str else _in_list({var}, {texts}))"
+        test = (
+            f"({var} in {texts} if {var}.__class__ is str else "
+            f"({var}.__class__ is list and ({single} if len({var}) == 1 else _in_list({var}, {texts}))))"
+        )
+        return f"(not {test})" if node.negated else test
+    if (
+        isinstance(node, ast.Match)
+        and node.kind == "wildcard"
+        and isinstance(node.value, ast.Field)
+        and _dynamic(compiler, node.value)
+    ):
+        var = emitter.field_var(node.value.name)
+        patterns = WildcardSet(node.patterns, node.insensitive)
+        one, any_of = emitter.constant(patterns.one, "m"), emitter.constant(patterns.any_of, "m")
+        return f"({one}({var}) if {var}.__class__ is str else ({var}.__class__ is list and {any_of}({var})))"
+    pred, _script = compiler._pred(node)
+    return f"{emitter.constant(pred, 'p')}(doc)"
+
+
+def _string_equals(var: str, value: str) -> str:
+    nested = f"({var}[0].__class__ is list if len({var}) == 1 else list in map(type, {var}))"
+    return (
+        f"({var} == {value} if {var}.__class__ is str else "
+        f"({var}.__class__ is list and ({value} in {var} or ({nested} and {value} in _flatten({var})))))"
+    )
+
+
+def _in_list(values: list[Any], texts: frozenset[str]) -> bool:
+    """True when a raw list holds one of ``texts`` (nested lists flattened, unhashables skipped)."""
+    try:
+        if not texts.isdisjoint(values):
+            return True
+    except TypeError:
+        return any(item in texts for item in flatten(values) if item.__class__ is str)
+    return list in map(type, values) and any(
+        item in texts for item in flatten(values) if item.__class__ is str
+    )

@@ -1,0 +1,454 @@
+"""One pass over the events for one or several compiled queries ("runs").
+
+Each run consumes events one at a time (``accept``) and produces Elasticsearch's ``hits``
+object at the end (``finish``), so several queries share a single read of the input.
+Only events that match a stage, an ``until`` or a missing-event stage are kept.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from . import ast
+from .compiler import sort_key
+from .errors import UnsortedInputError
+from .samples import build_samples
+from .schema import Schema, merge
+from .sequences import Candidate, MissingChecker, MissingStage, SequenceMatcher
+from .values import DateValue
+
+if TYPE_CHECKING:
+    from .query import CompiledQuery, _Plan
+
+ResultPosition = Literal["head", "tail"]
+SchemaArg = Schema | Mapping[str, Schema] | None
+Keys = list[tuple[Any, ...]]
+
+MISSING_EVENT: dict[str, Any] = {"_index": "", "_id": "", "_source": {}, "missing": True}
+
+
+class Run:
+    """Consumes events for one query and returns its hits."""
+
+    def accept(self, position: int, item: Mapping[str, Any]) -> None:
+        """Take the next event (``position`` counts from 0 in input order)."""
+        raise NotImplementedError
+
+    def finish(self) -> dict[str, Any]:
+        """Elasticsearch's ``hits`` object for everything accepted."""
+        raise NotImplementedError
+
+
+def limits_for(statement: ast.Statement, size: int, result_position: ResultPosition) -> list[tuple[str, int]]:
+    """The head/tail limits to apply, in order.
+
+    Elasticsearch inserts the default limit (``size``) below the first head/tail pipe, taking
+    that pipe's direction; without pipes it applies alone, in the ``result_position`` direction.
+    """
+    pipes = statement.pipes
+    if pipes:
+        return [(pipes[0].kind, size), *((pipe.kind, pipe.count) for pipe in pipes)]
+    return [(result_position, size)]
+
+
+class EventRun(Run):
+    """An event query: keeps only the ``size`` earliest or latest matches (a bounded heap)."""
+
+    def __init__(self, resolver: PlanResolver, limits: list[tuple[str, int]]) -> None:
+        self.resolver = resolver
+        self.limits = limits
+        first_kind, self.window = limits[0]
+        self.keep_latest = first_kind == "tail"
+        self.heap: list[tuple[Any, ...]] = []
+        self.default = resolver.default
+        self.test = resolver.default.stages[0].test
+        self.by_index = resolver.by_index
+
+    def accept(self, position: int, item: Mapping[str, Any]) -> None:
+        source = item.get("_source")
+        plan = self.default
+        if source is None:
+            source = item
+        elif self.by_index:
+            plan = self.by_index.get(item.get("_index", ""), plan)
+            if not plan.stages[0].test(source):
+                return
+        if not self.by_index and not self.test(source):
+            return
+        ordinal = ordinal_of(plan, source, position, null_tiebreaker=0)
+        if ordinal is None:
+            return
+        entry_key = ordinal if self.keep_latest else _Reversed(ordinal)
+        entry = (entry_key, position, item)
+        heap = self.heap
+        if len(heap) < self.window:
+            heapq.heappush(heap, entry)
+        elif self.window > 0 and entry_key > heap[0][0]:
+            heapq.heapreplace(heap, entry)
+
+    def finish(self) -> dict[str, Any]:
+        keep_latest = self.keep_latest
+        chosen = sorted(self.heap, key=lambda e: e[0] if keep_latest else e[0].inner)
+        selected = apply_limits([(entry[2], entry[1]) for entry in chosen], self.limits[1:])
+        hits = [hit_of(item, position) for item, position in selected]
+        return {"total": {"value": len(hits), "relation": "eq"}, "events": hits}
+
+
+class SequenceRun(Run):
+    """A sequence query: candidates feed the state machine, sorted at the end or streamed."""
+
+    def __init__(
+        self, query: ast.SequenceQuery, resolver: PlanResolver, limits: list[tuple[str, int]], presorted: bool
+    ) -> None:
+        self.query = query
+        self.resolver = resolver
+        self.limits = limits
+        self.presorted = presorted
+        terms = query.terms
+        self.positive = [index for index, term in enumerate(terms) if not term.missing]
+        self.missing_stages = [
+            MissingStage(index, sum(1 for p in self.positive if p < index))
+            for index, term in enumerate(terms)
+            if term.missing
+        ]
+        self.matcher = SequenceMatcher(self.positive, query.maxspan_ns, query.until is not None)
+        self.checker = (
+            MissingChecker(self.missing_stages, len(self.positive), query.maxspan_ns or 0)
+            if self.missing_stages
+            else None
+        )
+        self.raws: list[_Raw] = []
+        self.orderer = _Orderer()
+        self.useful = (
+            _usefulness(self.matcher, self.orderer, self.positive, self.missing_stages) if presorted else None
+        )
+
+    def accept(self, position: int, item: Mapping[str, Any]) -> None:
+        source = item.get("_source")
+        plan = self.resolver.default
+        if source is None:
+            source = item
+        elif self.resolver.by_index:
+            plan = self.resolver.by_index.get(item.get("_index", ""), plan)
+        mask = plan.mask(source)
+        if not mask:
+            return
+        stage_keys: dict[int, Keys] = {}
+        for term_index, stage in enumerate(plan.stages):
+            if mask & (1 << term_index):
+                keys = stage.keys(source)
+                if keys:
+                    stage_keys[term_index] = keys
+        until_keys: Keys = []
+        until = plan.until
+        if until is not None and mask & (1 << len(plan.stages)):
+            until_keys = until.keys(source)
+        if not stage_keys and not until_keys:
+            return
+        useful = self.useful
+        if useful is None:
+            self.raws.append(_Raw(position, item, source, plan, stage_keys, until_keys))
+            return
+        if not useful(stage_keys, until_keys):
+            return
+        candidate = _Raw(position, item, source, plan, stage_keys, until_keys).candidate()
+        if candidate is not None:
+            for ready in self.orderer.push(candidate):
+                self._feed(ready)
+
+    def _feed(self, candidate: Candidate) -> None:
+        self.matcher.feed(candidate)
+        if self.checker is not None:
+            for missing in self.missing_stages:
+                for key in candidate.stage_keys.get(missing.term_index, ()):
+                    self.checker.add(missing.term_index, key, candidate.ts)
+
+    def finish(self) -> dict[str, Any]:
+        if self.presorted:
+            for ready in self.orderer.flush():
+                self._feed(ready)
+        else:
+            kept = _prune_unreachable(self.raws, self.positive, self.missing_stages)
+            self.raws = []
+            candidates = [c for c in (raw.candidate() for raw in kept) if c is not None]
+            for candidate in sorted(candidates, key=lambda c: c.ordinal):
+                self._feed(candidate)
+        completed = self.matcher.completed
+        if self.checker is not None:
+            completed = [match for match in completed if self.checker.keeps(match)]
+        completed.sort(key=lambda m: (m.events[-1].ordinal, tuple(sort_key(v) for v in m.key)))
+        sequences = []
+        for match in apply_limits(completed, self.limits):
+            hits: list[dict[str, Any]] = []
+            positive_events = iter(match.events)
+            for term in self.query.terms:
+                if term.missing:
+                    hits.append(dict(MISSING_EVENT))
+                else:
+                    item, position = next(positive_events).hit
+                    hits.append(hit_of(item, position))
+            sequences.append({"join_keys": [key_json(v, sample=False) for v in match.key], "events": hits})
+        return {"total": {"value": len(sequences), "relation": "eq"}, "sequences": sequences}
+
+
+class SampleRun(Run):
+    """A sample query: candidates grouped by key, combined into samples at the end."""
+
+    def __init__(self, query: ast.SampleQuery, resolver: PlanResolver, size: int, max_per_key: int) -> None:
+        self.filters = len(query.terms)
+        self.resolver = resolver
+        self.size = size
+        self.max_per_key = max_per_key
+        self.per_key: dict[tuple[Any, ...], list[list[tuple[int, Any]]]] = {}
+
+    def accept(self, position: int, item: Mapping[str, Any]) -> None:
+        source, _index, plan = self.resolver.resolve(item)
+        for term_index, stage in enumerate(plan.stages):
+            if not stage.test(source):
+                continue
+            for key in stage.keys(source):
+                slots = self.per_key.setdefault(key, [[] for _ in range(self.filters)])
+                slots[term_index].append((position, (item, position)))
+
+    def finish(self) -> dict[str, Any]:
+        samples = build_samples(
+            self.per_key,
+            self.filters,
+            self.max_per_key,
+            self.size,
+            key_order=lambda key: tuple(sort_key(v) for v in key),
+        )
+        result = [
+            {
+                "join_keys": [key_json(v, sample=True) for v in key],
+                "events": [hit_of(item, position) for item, position in chosen],
+            }
+            for key, chosen in samples
+        ]
+        return {"total": {"value": len(result), "relation": "eq"}, "sequences": result}
+
+
+class PlanResolver:
+    """Picks the compiled plan for each event (per-index schemas) and splits hits from documents."""
+
+    def __init__(
+        self,
+        query: CompiledQuery,
+        schema: SchemaArg,
+        timestamp_field: str,
+        category_field: str,
+        tiebreaker_field: str | None,
+    ) -> None:
+        self.query = query
+        self.args = (timestamp_field, category_field, tiebreaker_field)
+        self.by_index: dict[str, _Plan] = {}
+        if schema is None or isinstance(schema, Schema):
+            self.default = query.plan(schema, *self.args)
+        else:
+            merged = merge(schema.values())
+            self.default = query.plan(merged, *self.args)
+            for name, index_schema in schema.items():
+                self.by_index[name] = query.plan(index_schema, *self.args, resolve_with=merged)
+
+    def resolve(self, item: Mapping[str, Any]) -> tuple[Mapping[str, Any], str, _Plan]:
+        source = item.get("_source")
+        if source is None:
+            return item, "", self.default
+        index = item.get("_index", "")
+        if self.by_index:
+            return source, index, self.by_index.get(index, self.default)
+        return source, index, self.default
+
+
+class _Reversed:
+    """Inverts the ordering of an ordinal, so a min-heap keeps the earliest entries."""
+
+    __slots__ = ("inner",)
+
+    def __init__(self, inner: tuple[Any, ...]) -> None:
+        self.inner = inner
+
+    def __lt__(self, other: _Reversed) -> bool:
+        return self.inner > other.inner
+
+    def __gt__(self, other: _Reversed) -> bool:
+        return self.inner < other.inner
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Reversed) and self.inner == other.inner
+
+    def __hash__(self) -> int:
+        return hash(self.inner)
+
+
+def ordinal_of(
+    plan: _Plan, source: Mapping[str, Any], position: int, *, null_tiebreaker: int = 1
+) -> tuple[Any, ...] | None:
+    """(timestamp, tiebreaker presence, tiebreaker, input position).
+
+    Sequences order events without a tiebreaker after those with one (``Ordinal.compareTo``);
+    event queries sort them first (the search sorts with ``missing: _first`` ascending).
+    """
+    ts = plan.timestamp(source)
+    if ts is None:
+        return None
+    tiebreaker = plan.tiebreaker
+    if tiebreaker is None:
+        return (int(ts), 0, 0, position)
+    value = tiebreaker(source)
+    if value is None:
+        return (int(ts), null_tiebreaker, 0, position)
+    return (int(ts), 1 - null_tiebreaker, sort_key(value), position)
+
+
+@dataclass(slots=True)
+class _Raw:
+    """An event that matched some stage, before its ordinal (timestamp) is computed."""
+
+    position: int
+    item: Mapping[str, Any]
+    source: Mapping[str, Any]
+    plan: _Plan
+    stage_keys: dict[int, list[tuple[Any, ...]]]
+    until_keys: list[tuple[Any, ...]]
+
+    def candidate(self) -> Candidate | None:
+        """The candidate for the state machine, or None when the event has no timestamp."""
+        ordinal = ordinal_of(self.plan, self.source, self.position)
+        if ordinal is None:
+            return None
+        return Candidate(ordinal, ordinal[0], (self.item, self.position), self.stage_keys, self.until_keys)
+
+
+def _prune_unreachable(raws: list[_Raw], positive: list[int], missing: list[MissingStage]) -> list[_Raw]:
+    """Drop join keys no sequence can reach, before anything is sorted.
+
+    All stages of a sequence share one composite key, so a key at positive stage *j* that never
+    occurs at stage *j-1* can never extend a sequence; nor can until or missing-stage events of
+    keys that never start one. Removing them changes no result.
+    """
+    reachable: list[set[tuple[Any, ...]]] = []
+    for index, term in enumerate(positive):
+        found: set[tuple[Any, ...]] = set()
+        for raw in raws:
+            keys = raw.stage_keys.get(term)
+            if keys is None:
+                continue
+            if index:
+                previous = reachable[-1]
+                keys = [key for key in keys if key in previous]
+                if keys:
+                    raw.stage_keys[term] = keys
+                else:
+                    del raw.stage_keys[term]
+                    continue
+            found.update(keys)
+        reachable.append(found)
+    starts = reachable[0] if reachable else set()
+    in_flight = set().union(*reachable[:-1]) if len(reachable) > 1 else starts
+    missing_terms = [stage.term_index for stage in missing]
+    kept: list[_Raw] = []
+    for raw in raws:
+        for term in missing_terms:
+            keys = raw.stage_keys.get(term)
+            if keys is not None:
+                keys = [key for key in keys if key in starts]
+                if keys:
+                    raw.stage_keys[term] = keys
+                else:
+                    del raw.stage_keys[term]
+        if raw.until_keys:
+            raw.until_keys = [key for key in raw.until_keys if key in in_flight]
+        if raw.stage_keys or raw.until_keys:
+            kept.append(raw)
+    return kept
+
+
+class _Orderer:
+    """Passes on candidates of non-decreasing timestamps; a run of equal timestamps is released
+    sorted by ordinal (tiebreaker, then input position) once a later timestamp arrives."""
+
+    def __init__(self) -> None:
+        self.group: list[Candidate] = []
+        self.group_ts: int | None = None
+
+    def push(self, candidate: Candidate) -> list[Candidate]:
+        """Accept a candidate; return those now ready, in ordinal order."""
+        ready: list[Candidate] = []
+        if self.group_ts is not None and candidate.ts != self.group_ts:
+            if candidate.ts < self.group_ts:
+                raise UnsortedInputError(
+                    f"events are not in timestamp order: {candidate.ts} ns after {self.group_ts} ns"
+                )
+            ready = self.flush()
+        self.group_ts = candidate.ts
+        self.group.append(candidate)
+        return ready
+
+    def flush(self) -> list[Candidate]:
+        """Release every held candidate."""
+        ready = sorted(self.group, key=lambda c: c.ordinal)
+        self.group = []
+        return ready
+
+
+def _usefulness(
+    matcher: SequenceMatcher, orderer: _Orderer, positive: list[int], missing: list[MissingStage]
+) -> Callable[[dict[int, list[tuple[Any, ...]]], list[tuple[Any, ...]]], bool]:
+    """For streamed input: does an event matter to the state machine as it stands?
+
+    A later-stage event matters only if its key has a sequence waiting at the previous stage
+    (fed already, or held among candidates of the same timestamp); an until event only if its key
+    has any sequence in flight. First-stage and missing-stage events always matter.
+    """
+    previous = {term: positive[index - 1] for index, term in enumerate(positive) if index > 0}
+    stage_of = {term: index for index, term in enumerate(positive)}
+    always = {positive[0], *(stage.term_index for stage in missing)}
+
+    def waiting(term: int, key: tuple[Any, ...]) -> bool:
+        if key in matcher.pending[stage_of[term] - 1]:
+            return True
+        before = previous[term]
+        return any(key in candidate.stage_keys.get(before, ()) for candidate in orderer.group)
+
+    def useful(stage_keys: dict[int, list[tuple[Any, ...]]], until_keys: list[tuple[Any, ...]]) -> bool:
+        for term, keys in stage_keys.items():
+            if term in always or any(waiting(term, key) for key in keys):
+                return True
+        for key in until_keys:
+            if any(key in stage for stage in matcher.pending):
+                return True
+            if any(key in keys for candidate in orderer.group for keys in candidate.stage_keys.values()):
+                return True
+        return False
+
+    return useful
+
+
+def apply_limits(items: list[Any], limits: list[tuple[str, int]]) -> list[Any]:
+    for kind, count in limits:
+        items = items[:count] if kind == "head" else (items[-count:] if count > 0 else [])
+    return items
+
+
+def hit_of(item: Mapping[str, Any], position: int) -> dict[str, Any]:
+    source = item.get("_source")
+    if source is None:
+        return {"_index": "", "_id": str(position), "_source": item}
+    return {"_index": item.get("_index", ""), "_id": item.get("_id", str(position)), "_source": source}
+
+
+def key_json(value: Any, *, sample: bool) -> Any:
+    if isinstance(value, DateValue):
+        if sample:
+            return str(int(value) // 1_000_000)
+        return value.iso()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    ipv4 = getattr(value, "ipv4_mapped", None)
+    if ipv4 is not None:
+        return str(ipv4)
+    return str(value)

@@ -1,0 +1,77 @@
+"""Properties: results do not depend on input order (distinct timestamps) nor on result_position
+beyond which end is kept, and streaming gives the same answers as buffering."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hunter.eql import compile_query
+
+NAMES = ["a", "b", "c"]
+HOSTS = ["h1", "h2"]
+
+EVENT_QUERY = compile_query('process where process.name in ("a", "b") and host.id != "h2"')
+SEQUENCE_QUERY = compile_query(
+    "sequence by host.id with maxspan=5s "
+    '[process where process.name == "a"] [process where process.name == "b"] '
+    'until [process where process.name == "c"]'
+)
+
+
+@st.composite
+def event_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Events with distinct millisecond timestamps, random names and hosts, some without a host."""
+    count = draw(st.integers(min_value=0, max_value=30))
+    stamps = draw(st.lists(st.integers(0, 20_000), min_size=count, max_size=count, unique=True))
+    events = []
+    for n, stamp in enumerate(stamps):
+        source: dict[str, Any] = {
+            "@timestamp": 1_795_154_400_000 + stamp,
+            "event": {"category": ["process"]},
+            "process": {"name": draw(st.sampled_from(NAMES))},
+        }
+        host = draw(st.sampled_from([*HOSTS, None]))
+        if host is not None:
+            source["host"] = {"id": host}
+        events.append({"_index": "i", "_id": str(n), "_source": source})
+    return events
+
+
+def _ids(result: dict[str, Any]) -> list[Any]:
+    if "events" in result:
+        return [hit["_id"] for hit in result["events"]]
+    return [[hit["_id"] for hit in seq["events"]] for seq in result["sequences"]]
+
+
+@settings(max_examples=150, deadline=None)
+@given(events=event_lists(), data=st.data())
+def test_input_order_does_not_matter(events: list[dict[str, Any]], data: st.DataObject) -> None:
+    """Shuffling events with distinct timestamps changes no result of either query kind."""
+    shuffled = data.draw(st.permutations(events))
+    for query in (EVENT_QUERY, SEQUENCE_QUERY):
+        assert _ids(query.search(shuffled, size=1000)) == _ids(query.search(events, size=1000))
+
+
+@settings(max_examples=150, deadline=None)
+@given(events=event_lists(), size=st.integers(0, 12))
+def test_result_position_only_picks_the_end(events: list[dict[str, Any]], size: int) -> None:
+    """head keeps the first `size` of all results and tail the last `size`, both in ascending order."""
+    for query in (EVENT_QUERY, SEQUENCE_QUERY):
+        everything = _ids(query.search(events, size=1000))
+        assert _ids(query.search(events, size=size, result_position="head")) == everything[:size]
+        assert _ids(query.search(events, size=size, result_position="tail")) == (
+            everything[-size:] if size else []
+        )
+
+
+@settings(max_examples=150, deadline=None)
+@given(events=event_lists())
+def test_streaming_equals_buffering_on_sorted_input(events: list[dict[str, Any]]) -> None:
+    """With time-ordered input, presorted streaming returns exactly what buffered sorting returns."""
+    ordered = sorted(events, key=lambda hit: hit["_source"]["@timestamp"])
+    assert _ids(SEQUENCE_QUERY.search(ordered, size=1000, presorted=True)) == _ids(
+        SEQUENCE_QUERY.search(ordered, size=1000)
+    )
