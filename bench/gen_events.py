@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import functools
 import random
 import sys
@@ -265,7 +266,8 @@ AUDITD_SYSCALLS: Final = {
 WINDOWS_USERS: Final = ("bob", "carol", "dmitri", "erin", "farah", "gus", "hana", "ivan", "jo", "kim")
 
 
-def _split_windows(cmd: str) -> list[str]:
+@functools.cache
+def _split_windows(cmd: str) -> tuple[str, ...]:
     """Split a Windows command line the way Winlogbeat and Endpoint fill process.args (quotes removed)."""
     out: list[str] = []
     cur: list[str] = []
@@ -281,7 +283,7 @@ def _split_windows(cmd: str) -> list[str]:
             cur.append(ch)
     if cur:
         out.append("".join(cur))
-    return out
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------------------------- hosts
@@ -313,6 +315,63 @@ class _Host:
     def file(self) -> list[Event]:
         """File events of one pick."""
         raise NotImplementedError
+
+
+def _endpoint_entity_id(agent_id: str, pid: int, start: int) -> str:
+    """Elastic Endpoint's entity id: base64 of '<agent.id>-<pid>-<start as seconds since 1601>'."""
+    sec, frac = divmod(start + FILETIME_OFFSET, TICKS)
+    return base64.b64encode(f"{agent_id}-{pid}-{sec}.{frac:07d}00".encode()).decode()
+
+
+class _EndpointEnvelope:
+    """What every Elastic Endpoint document of one agent shares (agent, host, data stream), and counters."""
+
+    def __init__(self, rng: random.Random, stamp: _Stamp, agent_id: str, host: Event) -> None:
+        self.stamp = stamp
+        static = {
+            "agent": {"id": agent_id, "type": "endpoint", "version": "8.15.3"},
+            "ecs": {"version": "8.10.0"},
+            "elastic": {"agent": {"id": agent_id}},
+            "host": host,
+        }
+        self.templates = {
+            kind: _dumps(
+                {
+                    **static,
+                    "data_stream": {
+                        "dataset": f"endpoint.events.{kind}",
+                        "namespace": "default",
+                        "type": "logs",
+                    },
+                    "message": f"Endpoint {kind} event",
+                }
+            )
+            for kind in ("process", "network", "file")
+        }
+        self.event_prefix = "M" + "".join(rng.choices(B64, k=15)) + "+++++"
+        self.sequence = rng.randint(10_000, 9_000_000)
+
+    def doc(self, kind: str, t: int, action: str, etype: str) -> Event:
+        """A fresh document of data stream endpoint.events.`kind` with its @timestamp and event.*."""
+        doc: Event = _loads(self.templates[kind])
+        self.sequence += 1
+        n = self.sequence
+        stamp = self.stamp.seven(t)
+        doc["@timestamp"] = stamp
+        doc["event"] = {
+            "action": action,
+            "agent_id_status": "verified",
+            "category": [kind],
+            "created": stamp,
+            "dataset": f"endpoint.events.{kind}",
+            "id": f"{self.event_prefix}{B64[(n >> 12) & 63]}{B64[(n >> 6) & 63]}{B64[n & 63]}",
+            "ingested": self.stamp.whole(t + 4 * TICKS),
+            "kind": "event",
+            "module": "endpoint",
+            "sequence": n,
+            "type": [etype],
+        }
+        return doc
 
 
 class _Identity(TypedDict):
@@ -445,45 +504,25 @@ class EndpointLinuxHost(_Host):
         )
         family = variant.split()[0].lower()
         mac = ":".join(f"{rng.randrange(256):02x}" for _ in range(6))
-        static = {
-            "agent": {"id": self.agent_id, "type": "endpoint", "version": "8.15.3"},
-            "ecs": {"version": "8.10.0"},
-            "elastic": {"agent": {"id": self.agent_id}},
-            "host": {
-                "architecture": "x86_64",
-                "hostname": self.name,
-                "id": _uuid(rng),
-                "ip": ["127.0.0.1", "::1", self.ip],
-                "mac": [mac],
-                "name": self.name,
-                "os": {
-                    "Ext": {"variant": variant},
-                    "family": family,
-                    "full": f"{variant} {version}",
-                    "kernel": kernel,
-                    "name": "Linux",
-                    "platform": family,
-                    "type": "linux",
-                    "version": version,
-                },
+        host = {
+            "architecture": "x86_64",
+            "hostname": self.name,
+            "id": _uuid(rng),
+            "ip": ["127.0.0.1", "::1", self.ip],
+            "mac": [mac],
+            "name": self.name,
+            "os": {
+                "Ext": {"variant": variant},
+                "family": family,
+                "full": f"{variant} {version}",
+                "kernel": kernel,
+                "name": "Linux",
+                "platform": family,
+                "type": "linux",
+                "version": version,
             },
         }
-        self.templates = {
-            kind: _dumps(
-                {
-                    **static,
-                    "data_stream": {
-                        "dataset": f"endpoint.events.{kind}",
-                        "namespace": "default",
-                        "type": "logs",
-                    },
-                    "message": f"Endpoint {kind} event",
-                }
-            )
-            for kind in ("process", "network", "file")
-        }
-        self.event_prefix = "M" + "".join(rng.choices(B64, k=15)) + "+++++"
-        self.sequence = rng.randint(10_000, 9_000_000)
+        self.envelope = _EndpointEnvelope(rng, stamp, self.agent_id, host)
         boot = START - rng.randint(2, 60) * 86400 * TICKS
         self.systemd = _LinuxProc(
             self, 1, boot, ("/usr/lib/systemd/systemd", ("/sbin/init", "splash")), None, **ROOT
@@ -517,9 +556,8 @@ class EndpointLinuxHost(_Host):
         self.live: deque[_LinuxProc] = deque()
 
     def entity_id(self, pid: int, start: int) -> str:
-        """Endpoint's entity id: base64 of '<agent.id>-<pid>-<start as seconds since 1601>'."""
-        sec, frac = divmod(start + FILETIME_OFFSET, TICKS)
-        return base64.b64encode(f"{self.agent_id}-{pid}-{sec}.{frac:07d}00".encode()).decode()
+        """The Endpoint entity id of a process of this host."""
+        return _endpoint_entity_id(self.agent_id, pid, start)
 
     def _login(self, at: int) -> _LinuxProc:
         """An ssh login: an sshd child and the user's interactive bash (entry and session leader)."""
@@ -528,10 +566,8 @@ class EndpointLinuxHost(_Host):
         sshd = _LinuxProc(
             self, self.pid(), at, ("/usr/sbin/sshd", ("/usr/sbin/sshd", "-D", "-R")), self.sshd, **ROOT
         )
-        bash = _LinuxProc(
-            self, self.pid(), at + 2 * TICKS, ("/usr/bin/bash", ("-bash",)), sshd,
-            user=user, uid=uid, cwd=f"/home/{user}", interactive=True,
-        )  # fmt: skip
+        home: _Identity = {"user": user, "uid": uid, "cwd": f"/home/{user}", "interactive": True}
+        bash = _LinuxProc(self, self.pid(), at + 2 * TICKS, ("/usr/bin/bash", ("-bash",)), sshd, **home)
         src = f"10.20.4.{self.rng.randint(10, 60)}"
         bash.leaders = _dumps(
             {
@@ -547,26 +583,12 @@ class EndpointLinuxHost(_Host):
         return bash
 
     def _doc(self, kind: str, t: int, action: str, etype: str, proc: _LinuxProc) -> Event:
-        doc: Event = _loads(self.templates[kind])
-        self.sequence += 1
-        stamp = self.stamp.seven(t)
-        n = self.sequence
-        doc["@timestamp"] = stamp
-        doc["event"] = {
-            "action": action,
-            "agent_id_status": "verified",
-            "category": [kind],
-            "created": stamp,
-            "dataset": f"endpoint.events.{kind}",
-            "id": f"{self.event_prefix}{B64[(n >> 12) & 63]}{B64[(n >> 6) & 63]}{B64[n & 63]}",
-            "ingested": self.stamp.whole(t + 3 * TICKS),
-            "kind": "event",
-            "module": "endpoint",
-            "sequence": n,
-            "type": [etype],
+        doc = self.envelope.doc(kind, t, action, etype)
+        doc["group"] = {
+            "Ext": {"real": {"id": proc.uid, "name": proc.user}},
+            "id": proc.uid,
+            "name": proc.user,
         }
-        group = {"Ext": {"real": {"id": proc.uid, "name": proc.user}}, "id": proc.uid, "name": proc.user}
-        doc["group"] = group
         doc["user"] = {
             "Ext": {"real": {"id": proc.uid, "name": proc.user}},
             "id": proc.uid,
@@ -608,13 +630,16 @@ class EndpointLinuxHost(_Host):
         return doc
 
     def spawn(
-        self, parent: _LinuxProc, exe: str, args: tuple[str, ...], t: int, *, cwd: str | None = None
+        self, parent: _LinuxProc, exe: str, args: tuple[str, ...], t: int
     ) -> tuple[_LinuxProc, list[Event]]:
         """fork() of `parent` (the record shows a copy of it) then exec() of `exe` in the child."""
-        child = _LinuxProc(
-            self, self.pid(), t, (parent.exe, parent.args), parent,
-            user=parent.user, uid=parent.uid, cwd=cwd or parent.cwd, interactive=parent.interactive,
-        )  # fmt: skip
+        identity: _Identity = {
+            "user": parent.user,
+            "uid": parent.uid,
+            "cwd": parent.cwd,
+            "interactive": parent.interactive,
+        }
+        child = _LinuxProc(self, self.pid(), t, (parent.exe, parent.args), parent, **identity)
         fork = self.process_doc(child, "fork", t)
         before = (child.exe, child.args)
         child.image(exe, args)
@@ -773,8 +798,6 @@ class _WinProc:
 class _WindowsBase(_Host):
     """A Windows host: explorer, services and a user's applications."""
 
-    ident_prefix = ""
-
     def __init__(self, rng: random.Random, clock: _Clock, stamp: _Stamp, index: int) -> None:
         super().__init__(rng, clock, stamp, index)
         self.user = rng.choice(WINDOWS_USERS)
@@ -848,69 +871,31 @@ class EndpointWindowsHost(_WindowsBase):
     def __init__(self, rng: random.Random, clock: _Clock, stamp: _Stamp, index: int) -> None:
         self.agent_id = _uuid(rng)
         super().__init__(rng, clock, stamp, index)
-        static = {
-            "agent": {"id": self.agent_id, "type": "endpoint", "version": "8.15.3"},
-            "ecs": {"version": "8.10.0"},
-            "elastic": {"agent": {"id": self.agent_id}},
-            "host": {
-                "architecture": "x86_64",
-                "hostname": self.name,
-                "id": self.host_id,
-                "ip": [self.ip, "127.0.0.1", "::1"],
-                "mac": ["-".join(f"{rng.randrange(256):02X}" for _ in range(6))],
-                "name": self.name,
-                "os": {
-                    "Ext": {"variant": "Windows 11 Enterprise"},
-                    "family": "windows",
-                    "full": "Windows 11 Enterprise 23H2 (10.0.22631.4460)",
-                    "kernel": "23H2 (10.0.22631.4460)",
-                    "name": "Windows",
-                    "platform": "windows",
-                    "type": "windows",
-                    "version": "23H2 (10.0.22631.4460)",
-                },
+        host = {
+            "architecture": "x86_64",
+            "hostname": self.name,
+            "id": self.host_id,
+            "ip": [self.ip, "127.0.0.1", "::1"],
+            "mac": ["-".join(f"{rng.randrange(256):02X}" for _ in range(6))],
+            "name": self.name,
+            "os": {
+                "Ext": {"variant": "Windows 11 Enterprise"},
+                "family": "windows",
+                "full": "Windows 11 Enterprise 23H2 (10.0.22631.4460)",
+                "kernel": "23H2 (10.0.22631.4460)",
+                "name": "Windows",
+                "platform": "windows",
+                "type": "windows",
+                "version": "23H2 (10.0.22631.4460)",
             },
         }
-        self.templates = {
-            kind: _dumps(
-                {
-                    **static,
-                    "data_stream": {
-                        "dataset": f"endpoint.events.{kind}",
-                        "namespace": "default",
-                        "type": "logs",
-                    },
-                    "message": f"Endpoint {kind} event",
-                }
-            )
-            for kind in ("process", "network", "file")
-        }
-        self.event_prefix = "M" + "".join(rng.choices(B64, k=15)) + "+++++"
-        self.sequence = rng.randint(10_000, 9_000_000)
+        self.envelope = _EndpointEnvelope(rng, stamp, self.agent_id, host)
 
     def _ident(self, pid: int, start: int) -> str:
-        sec, frac = divmod(start + FILETIME_OFFSET, TICKS)
-        return base64.b64encode(f"{self.agent_id}-{pid}-{sec}.{frac:07d}00".encode()).decode()
+        return _endpoint_entity_id(self.agent_id, pid, start)
 
     def _doc(self, kind: str, t: int, action: str, etype: str, proc: _WinProc) -> Event:
-        doc: Event = _loads(self.templates[kind])
-        self.sequence += 1
-        n = self.sequence
-        stamp = self.stamp.seven(t)
-        doc["@timestamp"] = stamp
-        doc["event"] = {
-            "action": action,
-            "agent_id_status": "verified",
-            "category": [kind],
-            "created": stamp,
-            "dataset": f"endpoint.events.{kind}",
-            "id": f"{self.event_prefix}{B64[(n >> 12) & 63]}{B64[(n >> 6) & 63]}{B64[n & 63]}",
-            "ingested": self.stamp.whole(t + 4 * TICKS),
-            "kind": "event",
-            "module": "endpoint",
-            "sequence": n,
-            "type": [etype],
-        }
+        doc = self.envelope.doc(kind, t, action, etype)
         if proc.user == "SYSTEM":
             doc["user"] = {"domain": "NT AUTHORITY", "id": "S-1-5-18", "name": "SYSTEM"}
         else:
@@ -971,9 +956,14 @@ class EndpointWindowsHost(_WindowsBase):
         t = self.clock.tick()
         proc = self._actor()
         ip, port, transport = rng.choice(
-            (("142.250.74.100", 443, "tcp"), ("13.107.42.14", 443, "tcp"), ("10.40.0.10", 53, "udp"),
-             ("10.40.0.20", 445, "tcp"), ("52.113.194.132", 443, "tcp"))
-        )  # fmt: skip
+            (
+                ("142.250.74.100", 443, "tcp"),
+                ("13.107.42.14", 443, "tcp"),
+                ("10.40.0.10", 53, "udp"),
+                ("10.40.0.20", 445, "tcp"),
+                ("52.113.194.132", 443, "tcp"),
+            )
+        )
         action = rng.choice(("connection_attempted", "connection_attempted", "disconnect_received"))
         doc = self._doc("network", t, action, "end" if action == "disconnect_received" else "start", proc)
         sport = rng.randint(49152, 65535)
@@ -1153,9 +1143,13 @@ class SysmonHost(_WindowsBase):
         rng = self.rng
         proc = self._actor()
         ip, port, transport, protocol = rng.choice(
-            (("142.250.74.100", 443, "tcp", "https"), ("13.107.42.14", 443, "tcp", "https"),
-             ("10.40.0.10", 53, "udp", "dns"), ("10.40.0.20", 445, "tcp", "microsoft-ds"))
-        )  # fmt: skip
+            (
+                ("142.250.74.100", 443, "tcp", "https"),
+                ("13.107.42.14", 443, "tcp", "https"),
+                ("10.40.0.10", 53, "udp", "dns"),
+                ("10.40.0.20", 445, "tcp", "microsoft-ds"),
+            )
+        )
         doc = self._doc(self.clock.tick(), "3", proc)
         doc["destination"] = {"ip": ip, "port": port}
         doc["source"] = {"domain": self.computer, "ip": self.ip, "port": rng.randint(49152, 65535)}
@@ -1301,9 +1295,15 @@ class AuditdHost(_Host):
         doc["auditd"]["data"]["argc"] = str(len(args))
         doc["auditd"]["paths"] = [
             {"item": "0", "mode": "0100755", "name": exe, "nametype": "NORMAL", "ogid": "0", "ouid": "0"},
-            {"item": "1", "mode": "0100755", "name": "/lib64/ld-linux-x86-64.so.2", "nametype": "NORMAL",
-             "ogid": "0", "ouid": "0"},
-        ]  # fmt: skip
+            {
+                "item": "1",
+                "mode": "0100755",
+                "name": "/lib64/ld-linux-x86-64.so.2",
+                "nametype": "NORMAL",
+                "ogid": "0",
+                "ouid": "0",
+            },
+        ]
         doc["auditd"]["summary"]["how"] = exe
         doc["auditd"]["summary"]["object"] = {"primary": exe, "type": "file"}
         doc["file"] = {"gid": "0", "group": "root", "mode": "0755", "owner": "root", "path": exe, "uid": "0"}
@@ -1408,7 +1408,7 @@ def _lua(rng: random.Random, hosts: list[_Host]) -> list[Event]:
 
 
 def generate(count: int, seed: int = 1, scalar: bool = False) -> Iterator[dict[str, Any]]:
-    """Yield `count` independent ECS event documents, deterministic for `seed`, in timestamp order."""
+    """Yield `count` independent ECS event documents, deterministic for `seed`, in time order."""
     rng = random.Random(seed)
     clock = _Clock(rng, count)
     stamp = _Stamp()
@@ -1448,9 +1448,8 @@ def generate(count: int, seed: int = 1, scalar: bool = False) -> Iterator[dict[s
 
 def write(path: str, count: int, seed: int = 1, scalar: bool = False) -> int:
     """Write `count` events as NDJSON to `path` ('-' for stdout); return the number of bytes written."""
-    out = sys.stdout.buffer if path == "-" else Path(path).open("wb")  # noqa: SIM115
     written = 0
-    try:
+    with contextlib.nullcontext(sys.stdout.buffer) if path == "-" else Path(path).open("wb") as out:
         chunk: list[bytes] = []
         for event in generate(count, seed, scalar):
             chunk.append(_dumps(event))
@@ -1465,9 +1464,6 @@ def write(path: str, count: int, seed: int = 1, scalar: bool = False) -> int:
             data = b"\n".join(chunk)
             out.write(data)
             written += len(data)
-    finally:
-        if out is not sys.stdout.buffer:
-            out.close()
     return written
 
 

@@ -5,7 +5,7 @@
 in ``hits``. This package imports nothing else from hunter.
 """
 
-from .errors import EqlError, EqlSemanticError, EqlSyntaxError
+from .errors import EqlError, EqlSemanticError, EqlSyntaxError, UnsortedInputError
 from .query import CompiledQuery, FieldUse, compile_query, search_many
 from .runs import MISSING_EVENT, Run
 from .schema import FieldInfo, Schema
@@ -21,6 +21,7 @@ __all__ = [
     "FieldUse",
     "Run",
     "Schema",
+    "UnsortedInputError",
     "compile_query",
     "format_date_ns",
     "parse_date_ns",

@@ -305,4 +305,3 @@ def _collect(node: Any, role: str, stage: int | None, out: list[FieldUse]) -> No
         child = getattr(node, name, None)
         if isinstance(child, ast.Field | tuple) or hasattr(child, "__slots__"):
             _collect(child, role, stage, out)
-

@@ -1,9 +1,10 @@
 """Notices of new alerts: the interface every notifier implements."""
 
 from __future__ import annotations
+
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 

@@ -1,0 +1,240 @@
+"""Typed settings: ``settings.toml`` overridden by ``HUNTER_*`` environment variables.
+
+Nested settings use ``__`` in variable names (``HUNTER_ELASTICSEARCH__HOSTS``). Secrets (API key,
+password, Slack webhook URL) are accepted only from the environment, held as ``SecretStr`` and
+never logged. Relative paths are resolved against the settings file's folder.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from .errors import ConfigError
+
+DEFAULT_CONFIG = Path("settings.toml")
+SECRET_KEYS = {("elasticsearch", "api_key"), ("elasticsearch", "password"), ("slack", "webhook_url")}
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``"90s"``, ``"5m"``, ``"1h"``, ``"2d"`` (or a number of seconds) as a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        match = _DURATION_RE.match(value)
+        if match:
+            return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    raise ValueError(f"expected a duration such as '30s', '5m', '1h' or '2d', got {value!r}")
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EmbeddedSettings(_Section):
+    """Local event files, the embedded engine and SQLite state."""
+
+    events: list[Path] = Field(default_factory=lambda: [Path("samples/events")])
+    state: Path = Path("var/hunter.sqlite3")
+
+
+class SearchSettings(_Section):
+    """How events are searched, in both modes."""
+
+    timestamp_field: str = "@timestamp"
+    timestamp_override: str | None = None  # e.g. "event.ingested"; falls back to timestamp_field
+    event_category_field: str = "event.category"
+    tiebreaker_field: str | None = None
+    size: int = Field(1000, ge=1, le=10_000)  # per Elasticsearch request; capped windows are split
+    min_split: Duration = timedelta(seconds=1)  # narrowest window a capped search is split into
+    retries: int = Field(3, ge=0)
+    retry_backoff: Duration = timedelta(seconds=1)
+
+
+class ElasticsearchSettings(_Section):
+    """The cluster hunted and written to in ``elasticsearch`` mode."""
+
+    hosts: list[str] = Field(default_factory=lambda: ["https://localhost:9200"])
+    api_key: SecretStr | None = None
+    api_key_file: Path | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    ca_certs: Path | None = None
+    verify_certs: bool = True
+    request_timeout: float = 30.0
+    alerts_data_stream: str = "logs-hunter.alerts-default"
+    state_index: str = "hunter-state"
+    lease: Duration = timedelta(minutes=10)
+
+    @field_validator("alerts_data_stream")
+    @classmethod
+    def _data_stream_name(cls, value: str) -> str:
+        if not re.fullmatch(r"logs-[a-z0-9_.]+-[a-z0-9_.]+", value):
+            raise ValueError("must be a logs-<dataset>-<namespace> data stream name")
+        return value
+
+
+class ScheduleSettings(_Section):
+    """Which time range each run covers."""
+
+    ingest_delay: Duration = timedelta(minutes=1)
+    initial_lookback: Duration = timedelta(hours=24)
+    max_catchup: Duration = timedelta(minutes=30)  # longer gaps are worked off in interval chunks
+    windows_per_tick: int = Field(6, ge=1)
+    misfire_grace: Duration = timedelta(minutes=1)
+    jitter: Duration = timedelta(seconds=5)
+
+
+class SlackSettings(_Section):
+    """Slack notices (console notices when no webhook is set)."""
+
+    webhook_url: SecretStr | None = None
+    kibana_url: str | None = None
+    digest_after: int = Field(5, ge=1)
+    min_interval: float = Field(1.0, ge=0)
+    timeout: float = Field(10.0, gt=0)
+    max_attempts: int = Field(3, ge=1)
+
+
+class ServiceSettings(_Section):
+    """The long-running service: health and metrics endpoint, logs."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(9750, ge=0, le=65535)
+    log_format: Literal["auto", "console", "json"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    shutdown_timeout: Duration = timedelta(minutes=2)
+
+
+class Settings(BaseSettings):
+    """All of hunter's settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HUNTER_",
+        env_nested_delimiter="__",
+        env_ignore_empty=True,
+        extra="forbid",
+        frozen=True,
+    )
+
+    mode: Literal["embedded", "elasticsearch"] = "embedded"
+    queries: Path = Path("queries")
+    templates: Path = Path("templates")
+    embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+    elasticsearch: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment over the settings file (passed as init values by :func:`load_settings`)."""
+        return (env_settings, init_settings)
+
+    def api_key(self) -> str | None:
+        """The Elasticsearch API key, from the environment or the configured key file."""
+        if self.elasticsearch.api_key is not None:
+            return self.elasticsearch.api_key.get_secret_value()
+        path = self.elasticsearch.api_key_file
+        if path is None:
+            return None
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"elasticsearch.api_key_file: cannot read {path}: {exc.strerror}") from exc
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read the settings file (default ``settings.toml``) and the environment; one-line errors."""
+    config_path = path or DEFAULT_CONFIG
+    values: dict[str, Any] = {}
+    if config_path.exists():
+        try:
+            with config_path.open("rb") as handle:
+                values = tomllib.load(handle)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config_path}: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"{config_path}: {exc.strerror}") from exc
+        for section, key in SECRET_KEYS:
+            if isinstance(values.get(section), dict) and key in values[section]:
+                env = f"HUNTER_{section.upper()}__{key.upper()}"
+                raise ConfigError(
+                    f"{config_path}: {section}.{key} is a secret; set it in the environment as {env}"
+                )
+    elif path is not None:
+        raise ConfigError(f"{config_path}: settings file not found")
+    try:
+        settings = Settings(**values)
+    except ValidationError as exc:
+        raise ConfigError(f"{config_path}: {_describe(exc)}") from None
+    return _resolve_paths(settings, config_path.resolve().parent)
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        message = "unknown setting" if error["type"] == "extra_forbidden" else error["msg"]
+        problems.append(f"{where}: {message}")
+    return "; ".join(problems)
+
+
+def _resolve_paths(settings: Settings, base: Path) -> Settings:
+    def absolute(path: Path) -> Path:
+        return path if path.is_absolute() else base / path
+
+    embedded = settings.embedded.model_copy(
+        update={
+            "events": [absolute(p) for p in settings.embedded.events],
+            "state": absolute(settings.embedded.state),
+        }
+    )
+    elasticsearch = settings.elasticsearch.model_copy(
+        update={
+            "ca_certs": absolute(settings.elasticsearch.ca_certs)
+            if settings.elasticsearch.ca_certs
+            else None,
+            "api_key_file": (
+                absolute(settings.elasticsearch.api_key_file) if settings.elasticsearch.api_key_file else None
+            ),
+        }
+    )
+    return settings.model_copy(
+        update={
+            "queries": absolute(settings.queries),
+            "templates": absolute(settings.templates),
+            "embedded": embedded,
+            "elasticsearch": elasticsearch,
+        }
+    )

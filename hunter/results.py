@@ -1,0 +1,71 @@
+"""What a search returns: matched events and sequences of one query over one time window."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .hunts import Hunt
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A time range of events, both ends included (epoch nanoseconds)."""
+
+    start_ns: int
+    end_ns: int
+
+    def __post_init__(self) -> None:
+        if self.end_ns < self.start_ns:
+            raise ValueError("a window cannot end before it starts")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One matched event: where it is stored, its document, and its timestamp."""
+
+    index: str
+    id: str
+    source: Mapping[str, Any]
+    timestamp_ns: int
+
+    @property
+    def ref(self) -> tuple[str, str]:
+        """The event's identity (index, id)."""
+        return (self.index, self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One hit of a query: a single event, or the events of a sequence in stage order."""
+
+    query: str
+    events: tuple[Event, ...]
+    join_keys: tuple[Any, ...] = ()
+
+
+@dataclass
+class QueryResult:
+    """Every match of one hunt query over one window, and how the search went."""
+
+    query: str
+    matches: list[Match] = field(default_factory=list)
+    requests: int = 0  # searches sent (more than one when capped windows were split)
+    truncated: int = 0  # windows still capped at the narrowest split: hits may be missing there
+    error: str | None = None  # a permanent error of this query (the other queries still ran)
+
+
+class Searcher(Protocol):
+    """Runs a hunt's queries over a window (Elasticsearch or the embedded engine)."""
+
+    def search(self, hunt: Hunt, window: Window | None) -> list[QueryResult]:
+        """One result per enabled query; ``window`` None means every event there is."""
+        ...
+
+
+def window_bounds(windows: Sequence[Window]) -> Window | None:
+    """The smallest window covering all of ``windows``."""
+    if not windows:
+        return None
+    return Window(min(w.start_ns for w in windows), max(w.end_ns for w in windows))

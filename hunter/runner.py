@@ -1,0 +1,346 @@
+"""One hunt over its planned windows: search -> dedup -> alerts -> store -> notify -> checkpoint.
+
+The checkpoint moves to a window's end only after its findings are stored; a transient search
+failure leaves it where it was, so the next run searches the same range again. Notices come from
+the store's outbox, so a notice that could not be sent now is sent by a later run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from .alerts import AlertRenderer, merge_into
+from .dedup import Finding, findings, suppression_key
+from .eql.values import format_date_ns, parse_date_ns
+from .errors import HunterError
+from .hunts import Hunt
+from .metrics import Metrics
+from .notify import Delivery, Notifier, Outcome
+from .results import QueryResult, Searcher, Window
+from .store import SaveResult, Store
+from .windows import plan_windows
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], datetime]
+NOTICE_BATCH = 100
+MAX_SUPPRESSED_IDS = 1000
+
+
+def utc_now() -> datetime:
+    """The current time, UTC."""
+    return datetime.now(UTC)
+
+
+def to_ns(moment: datetime) -> int:
+    """Epoch nanoseconds of an aware datetime."""
+    return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
+
+
+@dataclass
+class RunSummary:
+    """What one run of one hunt did (logged as one line, and behind the metrics)."""
+
+    hunt_id: str
+    outcome: str = "ok"  # ok, skipped (lease held elsewhere / nothing to do), failed
+    windows: list[Window] = field(default_factory=list)
+    hits: dict[str, int] = field(default_factory=dict)
+    findings: int = 0
+    created: list[str] = field(default_factory=list)
+    updated: int = 0
+    suppressed: int = 0
+    truncated: int = 0
+    query_errors: dict[str, str] = field(default_factory=dict)
+    gap_ns: int = 0
+    notices: dict[str, int] = field(default_factory=dict)
+    error: str = ""
+    search_seconds: float = 0.0
+    total_seconds: float = 0.0
+
+    def log_fields(self) -> dict[str, Any]:
+        """The fields of the run's summary log line."""
+        fields: dict[str, Any] = {
+            "hunt": self.hunt_id,
+            "outcome": self.outcome,
+            "windows": len(self.windows),
+            "hits": self.hits,
+            "findings": self.findings,
+            "alerts_new": len(self.created),
+            "alerts_updated": self.updated,
+            "search_s": round(self.search_seconds, 3),
+            "total_s": round(self.total_seconds, 3),
+        }
+        if self.windows:
+            fields["window"] = (
+                f"{format_date_ns(self.windows[0].start_ns)}..{format_date_ns(self.windows[-1].end_ns)}"
+            )
+        for key in ("suppressed", "truncated", "query_errors", "gap_ns", "notices", "error"):
+            value = getattr(self, key)
+            if value:
+                fields[key if key != "gap_ns" else "gap_s"] = (
+                    value // 1_000_000_000 if key == "gap_ns" else value
+                )
+        return fields
+
+
+class Runner:
+    """Runs hunts against one searcher and one store, and delivers their notices."""
+
+    def __init__(
+        self,
+        *,
+        searcher: Searcher,
+        store: Store,
+        notifier: Notifier,
+        renderer: AlertRenderer,
+        schedule: Any,
+        owner: str,
+        lease_ns: int = 10 * 60 * 1_000_000_000,
+        clock: Clock = utc_now,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.searcher = searcher
+        self.store = store
+        self.notifier = notifier
+        self.renderer = renderer
+        self.schedule = schedule
+        self.owner = owner
+        self.lease_ns = lease_ns
+        self.clock = clock
+        self.metrics = metrics or Metrics()
+
+    def run_hunt(self, hunt: Hunt, *, now: datetime | None = None) -> RunSummary:
+        """One scheduled run of ``hunt``: its planned windows, then pending notices."""
+        started = time.perf_counter()
+        moment = now or self.clock()
+        now_ns = to_ns(moment)
+        summary = RunSummary(hunt.id)
+        with structlog.contextvars.bound_contextvars(hunt=hunt.id):
+            if not self.store.acquire_lease(hunt.id, self.owner, now_ns, self.lease_ns):
+                summary.outcome = "skipped"
+                summary.error = "another replica holds this hunt's lease"
+            else:
+                try:
+                    self._run_windows(hunt, moment, now_ns, summary)
+                except HunterError as exc:
+                    summary.outcome = "failed"
+                    summary.error = f"{type(exc).__name__}: {exc}"
+                    log.warning(
+                        "hunt run failed; checkpoint unchanged, the range is searched again next run",
+                        error=summary.error,
+                    )
+                finally:
+                    self.store.release_lease(hunt.id, self.owner)
+                if summary.outcome == "ok":
+                    summary.notices = self.deliver(hunt_id=hunt.id)
+            summary.total_seconds = time.perf_counter() - started
+            self._observe(hunt, summary)
+            log.info("hunt run", **summary.log_fields())
+        return summary
+
+    def _run_windows(self, hunt: Hunt, moment: datetime, now_ns: int, summary: RunSummary) -> None:
+        plan = plan_windows(hunt, self.store.checkpoint(hunt.id), now_ns, self.schedule)
+        summary.gap_ns = plan.gap_ns
+        for window in plan.windows:
+            with structlog.contextvars.bound_contextvars(
+                window=f"{format_date_ns(window.start_ns)}..{format_date_ns(window.end_ns)}"
+            ):
+                search_started = time.perf_counter()
+                results = self.searcher.search(hunt, window)
+                summary.search_seconds += time.perf_counter() - search_started
+                self._note_results(results, summary)
+                saved = self.store_findings(hunt, results, window, moment, summary)
+                summary.created.extend(saved.created)
+                summary.updated += len(saved.updated)
+                self.store.set_checkpoint(hunt.id, window.end_ns)
+                summary.windows.append(window)
+        if plan.gap_ns:
+            log.warning(
+                "catching up after downtime; the rest of the gap is searched by the next runs",
+                gap_s=plan.gap_ns // 1_000_000_000,
+            )
+
+    @staticmethod
+    def _note_results(results: Sequence[QueryResult], summary: RunSummary) -> None:
+        for result in results:
+            summary.hits[result.query] = summary.hits.get(result.query, 0) + len(result.matches)
+            summary.truncated += result.truncated
+            if result.error:
+                summary.query_errors[result.query] = result.error
+
+    def store_findings(
+        self,
+        hunt: Hunt,
+        results: Iterable[QueryResult],
+        window: Window | None,
+        moment: datetime,
+        summary: RunSummary,
+    ) -> SaveResult:
+        """Dedup the matches into findings, render new and changed alerts, and save them."""
+        found = findings(hunt, results)
+        summary.findings += len(found)
+        created, updated = self.alert_documents(hunt, found, window, moment, summary)
+        if not created and not updated:
+            return SaveResult((), ())
+        return self.store.save(hunt.id, created, updated)
+
+    def alert_documents(
+        self,
+        hunt: Hunt,
+        found: Sequence[Finding],
+        window: Window | None,
+        moment: datetime,
+        summary: RunSummary,
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """New alert documents and updated existing ones for these findings."""
+        existing = self.store.get([finding.alert_id for finding in found])
+        created: dict[str, dict[str, Any]] = {}
+        updated: dict[str, dict[str, Any]] = {}
+        for finding in found:
+            old = updated.get(finding.alert_id) or existing.get(finding.alert_id)
+            if old is not None:
+                merged, sections, changed = merge_into(old, finding)
+                if changed:
+                    updated[finding.alert_id] = self._render(
+                        hunt, merged, window, moment, sections=sections, previous=old
+                    )
+                continue
+            key = suppression_key(hunt, finding)
+            if key is not None and hunt.suppression is not None:
+                since = finding.first_seen_ns - hunt.suppression.duration_ns
+                suppressor = self._batch_suppressor(created, key[0], since) or self.store.find_suppressor(
+                    hunt.id, key[0], since
+                )
+                if suppressor is not None and _alert_id(suppressor) != finding.alert_id:
+                    folded = _fold(suppressor, finding)
+                    if folded is not None:
+                        target = created if _alert_id(folded) in created else updated
+                        target[_alert_id(folded)] = folded
+                    summary.suppressed += 1
+                    continue
+            created[finding.alert_id] = self._render(hunt, finding, window, moment, suppression=key)
+        return list(created.values()), list(updated.values())
+
+    @staticmethod
+    def _batch_suppressor(
+        created: dict[str, dict[str, Any]], key: str, since_ns: int
+    ) -> dict[str, Any] | None:
+        for doc in created.values():
+            suppression = (doc.get("hunter") or {}).get("suppression") or {}
+            first_seen = parse_date_ns((doc.get("hunter") or {}).get("first_seen")) or 0
+            if suppression.get("key") == key and first_seen >= since_ns:
+                return doc
+        return None
+
+    def _render(
+        self,
+        hunt: Hunt,
+        finding: Finding,
+        window: Window | None,
+        moment: datetime,
+        *,
+        sections: dict[str, Any] | None = None,
+        previous: dict[str, Any] | None = None,
+        suppression: tuple[str, dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        old_hunter = (previous or {}).get("hunter") or {}
+        created = old_hunter.get("created")
+        created_at = (
+            datetime.fromisoformat(created.replace("Z", "+00:00")) if isinstance(created, str) else moment
+        )
+        doc = self.renderer.render(
+            hunt,
+            finding,
+            sections=sections,
+            window=window,
+            created=created_at,
+            now=moment,
+            version=int(old_hunter.get("version") or 0) + 1,
+            suppressed=old_hunter.get("suppressed"),
+        )
+        kept = old_hunter.get("suppression")
+        if suppression is None and isinstance(kept, dict):
+            suppression = (str(kept.get("key")), dict(kept.get("by") or {}))
+        if suppression is not None:
+            doc.setdefault("hunter", {})["suppression"] = {"key": suppression[0], "by": suppression[1]}
+        return doc
+
+    def deliver(self, *, hunt_id: str | None = None) -> dict[str, int]:
+        """Send pending notices from the outbox (claimed first, marked as each delivery returns)."""
+        counts: dict[str, int] = {}
+        while True:
+            notices = self.store.claim_notices(self.owner, to_ns(self.clock()), NOTICE_BATCH, hunt_id)
+            if not notices:
+                break
+            deliveries = self.notifier.send(notices)
+            answered: set[str] = set()
+            for delivery in deliveries:
+                self.store.record_delivery(delivery, to_ns(self.clock()))
+                answered.update(delivery.alert_ids)
+                counts[delivery.outcome.value] = counts.get(delivery.outcome.value, 0) + len(
+                    delivery.alert_ids
+                )
+            missing = tuple(notice.alert_id for notice in notices if notice.alert_id not in answered)
+            if missing:
+                self.store.record_delivery(
+                    Delivery(missing, Outcome.RETRY, "no delivery reported"), to_ns(self.clock())
+                )
+                counts["retry"] = counts.get("retry", 0) + len(missing)
+            if any(delivery.outcome is Outcome.RETRY for delivery in deliveries) or missing:
+                break  # the channel is struggling: leave the rest for the next run
+        for outcome, count in counts.items():
+            self.metrics.notices.labels(
+                {"sent": "sent", "retry": "retried", "failed": "failed"}[outcome]
+            ).inc(count)
+        queued = self.store.notice_counts()
+        self.metrics.notices_queued.set(queued["pending"] + queued["sending"])
+        return counts
+
+    def _observe(self, hunt: Hunt, summary: RunSummary) -> None:
+        m = self.metrics
+        m.runs.labels(hunt.id, summary.outcome).inc()
+        m.run_seconds.labels(hunt.id).observe(summary.total_seconds)
+        for query, count in summary.hits.items():
+            m.hits.labels(hunt.id, query).inc(count)
+        for query in summary.query_errors:
+            m.query_errors.labels(hunt.id, query).inc()
+        m.alerts.labels(hunt.id, "new").inc(len(summary.created))
+        m.alerts.labels(hunt.id, "updated").inc(summary.updated)
+        m.alerts.labels(hunt.id, "suppressed").inc(summary.suppressed)
+        m.gap_seconds.labels(hunt.id).set(summary.gap_ns / 1e9)
+        if summary.outcome == "ok":
+            m.last_success.labels(hunt.id).set(time.time())
+            checkpoint = self.store.checkpoint(hunt.id)
+            if checkpoint is not None:
+                m.checkpoint.labels(hunt.id).set(checkpoint / 1e9)
+
+
+def _alert_id(doc: dict[str, Any]) -> str:
+    return str((doc.get("hunter") or {}).get("alert_id") or (doc.get("event") or {}).get("id"))
+
+
+def _fold(suppressor: dict[str, Any], finding: Finding) -> dict[str, Any] | None:
+    """The suppressing alert with ``finding`` folded in (None when it already was)."""
+    hunter = dict(suppressor.get("hunter") or {})
+    suppressed = dict(hunter.get("suppressed") or {})
+    ids = list(suppressed.get("alert_ids") or [])
+    if finding.alert_id in ids:
+        return None
+    if len(ids) < MAX_SUPPRESSED_IDS:
+        ids.append(finding.alert_id)
+    suppressed["alert_ids"] = ids
+    suppressed["count"] = int(suppressed.get("count") or 0) + 1
+    hunter["suppressed"] = suppressed
+    last_seen = parse_date_ns(hunter.get("last_seen")) or 0
+    if finding.last_seen_ns > last_seen:
+        hunter["last_seen"] = format_date_ns(finding.last_seen_ns, nanos=True)
+    hunter["version"] = int(hunter.get("version") or 0) + 1
+    doc = dict(suppressor)
+    doc["hunter"] = hunter
+    return doc

@@ -1,0 +1,282 @@
+"""Events from local files (NDJSON, JSON arrays, gzip; files or folders), searched with the embedded engine.
+
+A line that is an Elasticsearch hit (``_index``, ``_id``, ``_source``) keeps its ids; otherwise
+``_index`` is the file name without its extensions and ``_id`` the hex sha256 of the raw line, so
+ids are stable across runs. A bad line (not JSON, not an object, no or unparsable timestamp) is
+skipped, counted and logged with its file and line number; the run goes on.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import heapq
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+import structlog
+
+from ..config import SearchSettings
+from ..eql import UnsortedInputError, search_many
+from ..eql.fields import make_getter
+from ..eql.values import fast_iso_ns, parse_date_ns
+from ..errors import EventSourceError
+from ..hunts import Hunt
+from ..results import Event, Match, QueryResult, Window
+
+log = structlog.get_logger(__name__)
+
+EXTENSIONS = (".ndjson", ".jsonl", ".json", ".ndjson.gz", ".jsonl.gz", ".json.gz")
+_LOGGED_PER_FILE = 20
+ALL_HITS = 10**12  # locally nothing is capped: every hit is returned
+
+
+class LocalHit(Mapping[str, Any]):
+    """An event read from a file: a hit-shaped mapping whose ``_id`` is computed only when asked."""
+
+    __slots__ = ("_id_value", "_index", "_raw", "_source", "timestamp_ns")
+
+    def __init__(
+        self, index: str, source: Mapping[str, Any], timestamp_ns: int, raw: bytes, hit_id: str | None
+    ) -> None:
+        self._index = index
+        self._source = source
+        self._raw = raw
+        self._id_value = hit_id
+        self.timestamp_ns = timestamp_ns
+
+    @property
+    def id(self) -> str:
+        """The hit's ``_id``: its own, or the sha256 of its raw line."""
+        if self._id_value is None:
+            self._id_value = hashlib.sha256(self._raw).hexdigest()
+            self._raw = b""
+        return self._id_value
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "_source":
+            return self._source
+        if key == "_index":
+            return self._index
+        if key == "_id":
+            return self.id
+        raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Mapping.get without the exception round trip (the engine calls this per event)."""
+        if key == "_source":
+            return self._source
+        if key == "_index":
+            return self._index
+        if key == "_id":
+            return self.id
+        return default
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("_index", "_id", "_source"))
+
+    def __len__(self) -> int:
+        return 3
+
+
+@dataclass
+class ReadStats:
+    """What reading the files gave: lines read, events kept, bad lines by reason."""
+
+    lines: int = 0
+    events: int = 0
+    bad: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def bad_lines(self) -> int:
+        """All lines skipped as bad."""
+        return sum(self.bad.values())
+
+
+class EventFiles:
+    """The event files under the configured paths, read as :class:`LocalHit` streams."""
+
+    def __init__(self, paths: Sequence[Path], timestamp_field: str = "@timestamp") -> None:
+        self.paths = list(paths)
+        self.timestamp_field = timestamp_field
+        self._timestamp = make_getter(tuple(timestamp_field.split(".")))
+        self.stats = ReadStats()
+
+    def files(self) -> list[Path]:
+        """Every event file, sorted; a missing path or an empty folder is an error."""
+        found: list[Path] = []
+        for path in self.paths:
+            if path.is_dir():
+                inside = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(EXTENSIONS))
+                found.extend(inside)
+            elif path.is_file():
+                found.append(path)
+            else:
+                raise EventSourceError(f"{path}: no such file or folder of events")
+        return found
+
+    def hits(self, window: Window | None = None) -> Iterator[LocalHit]:
+        """Every good event in file order (optionally only those inside ``window``)."""
+        for path in self.files():
+            yield from self._read(path, window)
+
+    def hits_by_time(self, window: Window | None = None) -> Iterator[LocalHit]:
+        """Events of all files merged by timestamp (each file is assumed to be in time order)."""
+        streams = [self._read(path, window) for path in self.files()]
+        if len(streams) == 1:
+            return streams[0]
+        return heapq.merge(*streams, key=_timestamp_of)
+
+    def _read(self, path: Path, window: Window | None) -> Iterator[LocalHit]:
+        index = index_name(path)
+        try:
+            handle = _open(path)
+        except OSError as exc:
+            raise EventSourceError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        logged = 0
+        with handle:
+            try:
+                first = handle.peek(64).lstrip()[:1] if hasattr(handle, "peek") else b""
+                lines: Iterator[tuple[int, bytes]]
+                if first == b"[" and path.name.endswith((".json", ".json.gz")):
+                    lines = _array_elements(path, handle)
+                else:
+                    lines = enumerate(handle, start=1)
+                for number, raw in lines:
+                    self.stats.lines += 1
+                    hit, reason = self._parse(raw, index)
+                    if hit is None:
+                        if reason is None:
+                            continue
+                        self.stats.bad[reason] += 1
+                        logged += 1
+                        if logged <= _LOGGED_PER_FILE:
+                            log.warning("bad event line skipped", file=str(path), line=number, reason=reason)
+                        continue
+                    if window is not None and not window.start_ns <= hit.timestamp_ns <= window.end_ns:
+                        continue
+                    self.stats.events += 1
+                    yield hit
+            except (OSError, EOFError) as exc:
+                raise EventSourceError(f"{path}: cannot read: {exc}") from exc
+        if logged > _LOGGED_PER_FILE:
+            log.warning("more bad event lines skipped", file=str(path), count=logged - _LOGGED_PER_FILE)
+
+    def _parse(self, raw: bytes, index: str) -> tuple[LocalHit | None, str | None]:
+        line = raw.rstrip(b"\r\n")
+        if not line.strip():
+            return None, None
+        try:
+            document = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return None, "not JSON"
+        if not isinstance(document, dict):
+            return None, "not a JSON object"
+        source = document.get("_source")
+        hit_id: str | None = None
+        if isinstance(source, dict) and "_id" in document:
+            index = str(document.get("_index") or index)
+            hit_id = str(document["_id"])
+        else:
+            source = document
+        value = self._timestamp(source)
+        if value is None:
+            return None, f"no {self.timestamp_field}"
+        if isinstance(value, list):
+            value = value[0] if value else None
+        ns = fast_iso_ns(value) if isinstance(value, str) else parse_date_ns(value)
+        if ns is None:
+            return None, f"unparsable {self.timestamp_field}"
+        return LocalHit(index, source, ns, line, hit_id), None
+
+
+def _timestamp_of(hit: LocalHit) -> int:
+    return hit.timestamp_ns
+
+
+def index_name(path: Path) -> str:
+    """A file's name without its event-file extensions (``auditbeat-8.15.3-2026.11.20.ndjson``)."""
+    name = path.name
+    for extension in sorted(EXTENSIONS, key=len, reverse=True):
+        if name.endswith(extension):
+            return name[: -len(extension)]
+    return name
+
+
+def _open(path: Path) -> IO[bytes]:
+    if path.name.endswith(".gz"):
+        return gzip.GzipFile(path, "rb")  # type: ignore[return-value]  # a binary file object
+    return path.open("rb")
+
+
+def _array_elements(path: Path, handle: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+    """Elements of a JSON-array file as canonical JSON lines (numbered from 1)."""
+    try:
+        elements = orjson.loads(handle.read())
+    except orjson.JSONDecodeError as exc:
+        raise EventSourceError(f"{path}: not a valid JSON array: {exc}") from exc
+    if not isinstance(elements, list):
+        raise EventSourceError(f"{path}: expected a JSON array of events")
+    for number, element in enumerate(elements, start=1):
+        yield number, orjson.dumps(element, option=orjson.OPT_SORT_KEYS)
+
+
+class LocalSearcher:
+    """Runs a hunt's queries over local event files with the embedded engine, one read per window."""
+
+    def __init__(self, files: EventFiles, settings: SearchSettings) -> None:
+        self.files = files
+        self.settings = settings
+        self._timestamp = make_getter(tuple(settings.timestamp_field.split(".")))
+
+    def search(self, hunt: Hunt, window: Window | None) -> list[QueryResult]:
+        """Every match of every enabled query of ``hunt`` inside ``window`` (all events when None)."""
+        queries = [query for query in hunt.queries]
+        try:
+            outputs = search_many(self._runs(hunt, presorted=True), self.files.hits_by_time(window))
+        except UnsortedInputError:
+            log.info(
+                "event files are not in time order; searching them again without streaming", hunt=hunt.id
+            )
+            outputs = search_many(self._runs(hunt, presorted=False), self.files.hits(window))
+        return [
+            QueryResult(query=query.name, matches=self._matches(query.name, output), requests=1)
+            for query, output in zip(queries, outputs, strict=True)
+        ]
+
+    def _runs(self, hunt: Hunt, *, presorted: bool) -> list[Any]:
+        return [
+            query.compiled.run(
+                size=ALL_HITS,
+                timestamp_field=self.settings.timestamp_field,
+                event_category_field=self.settings.event_category_field,
+                tiebreaker_field=self.settings.tiebreaker_field,
+                result_position="head",
+                presorted=presorted,
+            )
+            for query in hunt.queries
+        ]
+
+    def _matches(self, name: str, output: dict[str, Any]) -> list[Match]:
+        if "events" in output:
+            return [Match(name, (self._event(hit),)) for hit in output["events"]]
+        return [
+            Match(
+                name,
+                tuple(self._event(hit) for hit in sequence["events"] if not hit.get("missing")),
+                tuple(sequence.get("join_keys", ())),
+            )
+            for sequence in output["sequences"]
+        ]
+
+    def _event(self, hit: Mapping[str, Any]) -> Event:
+        source = hit["_source"]
+        value = self._timestamp(source)
+        if isinstance(value, list):
+            value = value[0] if value else None
+        ns = (fast_iso_ns(value) if isinstance(value, str) else parse_date_ns(value)) or 0
+        return Event(str(hit["_index"]), str(hit["_id"]), source, ns)

@@ -1,0 +1,84 @@
+"""Where alerts and state go: the interfaces the runner uses (SQLite and Elasticsearch implement them).
+
+Alerts are written idempotently by id; creating an alert records a pending notice for it in the
+same step (the outbox), and notices are claimed before sending and marked once delivered, so a
+crash never loses a notice and a restart never resends a sent one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..notify import Delivery, Notice
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """What a save did: alerts created (each now has a pending notice) and alerts updated."""
+
+    created: tuple[str, ...]
+    updated: tuple[str, ...]
+
+
+class AlertStore(Protocol):
+    """Alert documents by id."""
+
+    def get(self, ids: Collection[str]) -> dict[str, dict[str, Any]]:
+        """The stored alerts among ``ids``."""
+        ...
+
+    def find_suppressor(self, hunt_id: str, key: str, since_ns: int) -> dict[str, Any] | None:
+        """The earliest alert of ``hunt_id`` with suppression ``key`` first seen at or after ``since_ns``."""
+        ...
+
+    def save(
+        self, hunt_id: str, created: Sequence[Mapping[str, Any]], updated: Sequence[Mapping[str, Any]]
+    ) -> SaveResult:
+        """Create new alerts (with their pending notices) and replace updated ones, idempotently."""
+        ...
+
+    def all(self) -> Iterator[dict[str, Any]]:
+        """Every alert, oldest first."""
+        ...
+
+
+class StateStore(Protocol):
+    """Checkpoints, the notice outbox and per-hunt leases."""
+
+    def checkpoint(self, hunt_id: str) -> int | None:
+        """Where the hunt's last completed window ended (epoch ns), if it ever ran."""
+        ...
+
+    def set_checkpoint(self, hunt_id: str, end_ns: int) -> None:
+        """Move the hunt's checkpoint (never backwards)."""
+        ...
+
+    def claim_notices(self, owner: str, now_ns: int, limit: int, hunt_id: str | None = None) -> list[Notice]:
+        """Pending notices (oldest first), now claimed by ``owner`` so no one else sends them."""
+        ...
+
+    def record_delivery(self, delivery: Delivery, now_ns: int) -> None:
+        """Mark the notices of one delivery sent, failed (parked), or pending again (retry)."""
+        ...
+
+    def notice_counts(self) -> dict[str, int]:
+        """Notices by status (pending, sending, sent, failed)."""
+        ...
+
+    def acquire_lease(self, hunt_id: str, owner: str, now_ns: int, ttl_ns: int) -> bool:
+        """Take or renew the hunt's lease; False while another owner holds an unexpired one."""
+        ...
+
+    def release_lease(self, hunt_id: str, owner: str) -> None:
+        """Give the lease up (if held by ``owner``)."""
+        ...
+
+
+class Store(AlertStore, StateStore, Protocol):
+    """Both, as one object (each backend implements both)."""
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

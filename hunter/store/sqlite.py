@@ -1,0 +1,264 @@
+"""Alerts, checkpoints, the notice outbox and leases in one SQLite file (WAL mode).
+
+Every change is one transaction: creating an alert and recording its pending notice commit
+together, so a crash can never leave an alert without its notice or a notice without its alert.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..eql.values import parse_date_ns
+from ..errors import StoreError
+from ..notify import Delivery, Notice, Outcome
+from . import SaveResult
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY,
+    hunt_id TEXT NOT NULL,
+    first_seen_ns INTEGER NOT NULL,
+    created_ns INTEGER NOT NULL,
+    updated_ns INTEGER NOT NULL,
+    suppression_key TEXT,
+    doc BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_by_suppression ON alerts (hunt_id, suppression_key, first_seen_ns);
+CREATE INDEX IF NOT EXISTS alerts_by_creation ON alerts (created_ns, id);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    hunt_id TEXT PRIMARY KEY, end_ns INTEGER NOT NULL, updated_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS notices (
+    alert_id TEXT PRIMARY KEY REFERENCES alerts (id),
+    hunt_id TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    claimed_by TEXT,
+    claimed_ns INTEGER,
+    last_error TEXT,
+    created_ns INTEGER NOT NULL,
+    updated_ns INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notices_by_status ON notices (status, created_ns);
+CREATE TABLE IF NOT EXISTS leases (
+    hunt_id TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_ns INTEGER NOT NULL
+);
+"""
+
+
+class SqliteStore:
+    """The embedded store: alerts (:class:`~hunter.store.AlertStore`) and state in SQLite."""
+
+    def __init__(self, path: Path, *, claim_ttl_ns: int = 10 * 60 * 1_000_000_000) -> None:
+        self.path = path
+        self.claim_ttl_ns = claim_ttl_ns
+        self._lock = threading.RLock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            with self._transaction() as db:
+                for statement in filter(None, (part.strip() for part in _SCHEMA.split(";"))):
+                    db.execute(statement)
+                db.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"{path}: cannot open the state database: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: {exc}") from exc
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return list(self._db.execute(sql, params))
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: {exc}") from exc
+
+    # ---- alerts ---------------------------------------------------------------------------------
+
+    def get(self, ids: Collection[str]) -> dict[str, dict[str, Any]]:
+        """The stored alerts among ``ids``."""
+        found: dict[str, dict[str, Any]] = {}
+        wanted = list(ids)
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT id, doc FROM alerts WHERE id IN ({marks})"  # noqa: S608 - placeholders only
+            for alert_id, doc in self._query(sql, chunk):
+                found[alert_id] = orjson.loads(doc)
+        return found
+
+    def find_suppressor(self, hunt_id: str, key: str, since_ns: int) -> dict[str, Any] | None:
+        """The earliest alert of ``hunt_id`` with suppression ``key`` first seen at or after ``since_ns``."""
+        rows = self._query(
+            "SELECT doc FROM alerts WHERE hunt_id = ? AND suppression_key = ? AND first_seen_ns >= ? "
+            "ORDER BY first_seen_ns, id LIMIT 1",
+            (hunt_id, key, since_ns),
+        )
+        return orjson.loads(rows[0][0]) if rows else None
+
+    def save(
+        self, hunt_id: str, created: Sequence[Mapping[str, Any]], updated: Sequence[Mapping[str, Any]]
+    ) -> SaveResult:
+        """Create new alerts with their pending notices and replace updated ones, in one transaction."""
+        now = time.time_ns()
+        made: list[str] = []
+        changed: list[str] = []
+        with self._transaction() as db:
+            for doc in created:
+                alert_id, first_seen, key, blob = _row(doc)
+                inserted = db.execute(
+                    "INSERT OR IGNORE INTO alerts "
+                    "(id, hunt_id, first_seen_ns, created_ns, updated_ns, suppression_key, doc) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (alert_id, hunt_id, first_seen, now, now, key, blob),
+                ).rowcount
+                if inserted:
+                    db.execute(
+                        "INSERT OR IGNORE INTO notices (alert_id, hunt_id, status, created_ns, updated_ns) "
+                        "VALUES (?, ?, 'pending', ?, ?)",
+                        (alert_id, hunt_id, now, now),
+                    )
+                    made.append(alert_id)
+            for doc in updated:
+                alert_id, first_seen, key, blob = _row(doc)
+                count = db.execute(
+                    "UPDATE alerts SET doc = ?, first_seen_ns = ?, suppression_key = ?, updated_ns = ? "
+                    "WHERE id = ?",
+                    (blob, first_seen, key, now, alert_id),
+                ).rowcount
+                if count:
+                    changed.append(alert_id)
+        return SaveResult(tuple(made), tuple(changed))
+
+    def all(self) -> Iterator[dict[str, Any]]:
+        """Every alert, oldest first (by creation, then id)."""
+        for (doc,) in self._query("SELECT doc FROM alerts ORDER BY created_ns, id"):
+            yield orjson.loads(doc)
+
+    # ---- checkpoints ----------------------------------------------------------------------------
+
+    def checkpoint(self, hunt_id: str) -> int | None:
+        """Where the hunt's last completed window ended (epoch ns), if it ever ran."""
+        rows = self._query("SELECT end_ns FROM checkpoints WHERE hunt_id = ?", (hunt_id,))
+        return int(rows[0][0]) if rows else None
+
+    def set_checkpoint(self, hunt_id: str, end_ns: int) -> None:
+        """Move the hunt's checkpoint forward (a smaller value is ignored)."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO checkpoints (hunt_id, end_ns, updated_ns) VALUES (?, ?, ?) "
+                "ON CONFLICT (hunt_id) DO UPDATE SET "
+                "end_ns = max(end_ns, excluded.end_ns), updated_ns = excluded.updated_ns",
+                (hunt_id, end_ns, time.time_ns()),
+            )
+
+    # ---- notices --------------------------------------------------------------------------------
+
+    def claim_notices(self, owner: str, now_ns: int, limit: int, hunt_id: str | None = None) -> list[Notice]:
+        """Pending notices (and abandoned claims), oldest first, now claimed by ``owner``."""
+        stale = now_ns - self.claim_ttl_ns
+        where = "(n.status = 'pending' OR (n.status = 'sending' AND n.claimed_ns < ?))"
+        params: list[Any] = [stale]
+        if hunt_id is not None:
+            where += " AND n.hunt_id = ?"
+            params.append(hunt_id)
+        with self._transaction() as db:
+            rows = list(
+                db.execute(
+                    "SELECT n.alert_id, n.hunt_id, n.created_ns, a.doc "  # noqa: S608 - fixed clauses only
+                    f"FROM notices n JOIN alerts a ON a.id = n.alert_id WHERE {where} "
+                    "ORDER BY n.created_ns, n.alert_id LIMIT ?",
+                    (*params, limit),
+                )
+            )
+            for alert_id, *_rest in rows:
+                db.execute(
+                    "UPDATE notices SET status = 'sending', claimed_by = ?, claimed_ns = ?, "
+                    "attempts = attempts + 1, updated_ns = ? WHERE alert_id = ?",
+                    (owner, now_ns, now_ns, alert_id),
+                )
+        return [
+            Notice(alert_id, hunt, orjson.loads(doc), datetime.fromtimestamp(created / 1e9, tz=UTC))
+            for alert_id, hunt, created, doc in rows
+        ]
+
+    def record_delivery(self, delivery: Delivery, now_ns: int) -> None:
+        """Mark the notices of one delivery sent, failed (parked for good), or pending again."""
+        status = {Outcome.SENT: "sent", Outcome.FAILED: "failed", Outcome.RETRY: "pending"}[delivery.outcome]
+        with self._transaction() as db:
+            for alert_id in delivery.alert_ids:
+                db.execute(
+                    "UPDATE notices SET status = ?, last_error = ?, claimed_by = NULL, updated_ns = ? "
+                    "WHERE alert_id = ? AND status != 'sent'",
+                    (status, delivery.detail or None, now_ns, alert_id),
+                )
+
+    def notice_counts(self) -> dict[str, int]:
+        """Notices by status."""
+        counts = {"pending": 0, "sending": 0, "sent": 0, "failed": 0}
+        for status, count in self._query("SELECT status, count(*) FROM notices GROUP BY status"):
+            counts[str(status)] = int(count)
+        return counts
+
+    # ---- leases ---------------------------------------------------------------------------------
+
+    def acquire_lease(self, hunt_id: str, owner: str, now_ns: int, ttl_ns: int) -> bool:
+        """Take or renew the hunt's lease; False while another owner holds an unexpired one."""
+        with self._transaction() as db:
+            row = db.execute("SELECT owner, expires_ns FROM leases WHERE hunt_id = ?", (hunt_id,)).fetchone()
+            if row is not None and row[0] != owner and row[1] > now_ns:
+                return False
+            db.execute(
+                "INSERT INTO leases (hunt_id, owner, expires_ns) VALUES (?, ?, ?) "
+                "ON CONFLICT (hunt_id) DO UPDATE SET "
+                "owner = excluded.owner, expires_ns = excluded.expires_ns",
+                (hunt_id, owner, now_ns + ttl_ns),
+            )
+            return True
+
+    def release_lease(self, hunt_id: str, owner: str) -> None:
+        """Give the lease up if ``owner`` holds it."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM leases WHERE hunt_id = ? AND owner = ?", (hunt_id, owner))
+
+
+def _row(doc: Mapping[str, Any]) -> tuple[str, int, str | None, bytes]:
+    hunter = doc.get("hunter") or {}
+    alert_id = str(hunter.get("alert_id") or (doc.get("event") or {}).get("id"))
+    first_seen = parse_date_ns(hunter.get("first_seen")) or 0
+    suppression = hunter.get("suppression") or {}
+    key = suppression.get("key") if isinstance(suppression, dict) else None
+    return alert_id, first_seen, key, orjson.dumps(doc)

@@ -1,0 +1,56 @@
+"""Which time range each run of a hunt covers.
+
+``start = checkpoint - overlap`` and ``end = now - ingest_delay``, where the overlap is
+``max(largest sequence maxspan, lookback)``, so a sequence that straddles two runs is seen whole
+by the second. The first run covers ``now - initial_lookback`` to ``end`` in one window. New time
+longer than ``max_catchup`` (after downtime) is worked off oldest first in chunks of one interval,
+at most ``windows_per_tick`` per run; what remains is reported as the gap, never skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import ScheduleSettings
+from .hunts import Hunt
+from .results import Window
+
+NS = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """The windows to search now, oldest first, and the time still left behind after them."""
+
+    windows: tuple[Window, ...]
+    gap_ns: int  # new time not covered by this plan (work for the next ticks)
+    end_ns: int  # where the checkpoint should be once every window is done
+
+
+def plan_windows(
+    hunt: Hunt, checkpoint_ns: int | None, now_ns: int, schedule: ScheduleSettings
+) -> WindowPlan:
+    """The windows one run of ``hunt`` should search, given its checkpoint and the time now."""
+    end = now_ns - _ns(schedule.ingest_delay.total_seconds())
+    if checkpoint_ns is None:
+        start = now_ns - _ns(schedule.initial_lookback.total_seconds())
+        if end <= start:
+            return WindowPlan((), 0, start)
+        return WindowPlan((Window(start, end),), 0, end)
+    if end <= checkpoint_ns:
+        return WindowPlan((), 0, checkpoint_ns)
+    overlap = hunt.overlap_ns
+    if end - checkpoint_ns <= _ns(schedule.max_catchup.total_seconds()):
+        return WindowPlan((Window(checkpoint_ns - overlap, end),), 0, end)
+    chunk = max(hunt.interval_ns, NS)
+    windows: list[Window] = []
+    position = checkpoint_ns
+    while position < end and len(windows) < schedule.windows_per_tick:
+        chunk_end = min(position + chunk, end)
+        windows.append(Window(position - overlap, chunk_end))
+        position = chunk_end
+    return WindowPlan(tuple(windows), end - position, position)
+
+
+def _ns(seconds: float) -> int:
+    return int(seconds * NS)
