@@ -97,10 +97,7 @@ def build_runtime(
         searcher = LocalSearcher(files, settings.search)
         store = SqliteStore(Path(settings.embedded.state))
     else:
-        from .elastic import build_elasticsearch
-
-        searcher, store, close = build_elasticsearch(settings, hunts, clock=clock)
-        closers.append(close)
+        searcher, store = build_elasticsearch(settings)
     notifier = build_notifier(settings)
     runner = Runner(
         searcher=searcher,
@@ -120,9 +117,28 @@ def build_store(settings: Settings) -> Store:
     """The configured store alone (for ``hunter alerts``)."""
     if settings.mode == "embedded":
         return SqliteStore(Path(settings.embedded.state))
-    from .elastic import build_elasticsearch_store
+    return build_elasticsearch(settings, setup=False)[1]
 
-    return build_elasticsearch_store(settings)
+
+def build_elasticsearch(settings: Settings, *, setup: bool = True) -> tuple[Searcher, Store]:
+    """Searcher and store on the configured cluster; installs the alert template and state index."""
+    from .esclient import Retrier, build_client
+    from .search.elasticsearch import ElasticsearchSearcher
+    from .store.elasticsearch import ElasticsearchStore
+
+    client = build_client(settings)
+    retrier = Retrier(
+        attempts=settings.search.retries + 1, backoff=settings.search.retry_backoff.total_seconds()
+    )
+    store = ElasticsearchStore(
+        client,
+        data_stream=settings.elasticsearch.alerts_data_stream,
+        state_index=settings.elasticsearch.state_index,
+        retrier=retrier,
+    )
+    if setup:
+        store.ensure_setup()
+    return ElasticsearchSearcher(client, settings.search, retrier), store
 
 
 def serve(runtime: Runtime) -> int:

@@ -1,0 +1,340 @@
+"""Where a hunt is blind: per hunt, query, stage and index pattern, the fields that are missing.
+
+A stage can never match in an index that lacks a field its condition needs (a term, range or
+wildcard query on an absent field matches nothing), and a sequence stage can never join there when
+a non-optional join key is absent (null keys never join). Fields come from ``_field_caps`` on a
+cluster, or from the event files themselves in embedded mode.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from .config import Settings
+from .eql import ast as eql_ast
+from .eql.analyzer import Analyzer, IsNull
+from .hunts import Hunt, HuntQuery
+
+_DS_RE = re.compile(r"^\.ds-(.+)-\d{4}\.\d{2}\.\d{2}-\d{6}$")
+
+
+class FieldSource(Protocol):
+    """What the data holds: fields per index pattern, and whether events of some kind carry fields."""
+
+    def present(self, pattern: str, wanted: list[str]) -> set[str] | None:
+        """The ``wanted`` fields mapped in the pattern's indices (None when no index matches)."""
+        ...
+
+    def has_events(self, pattern: str, field: str, categories: list[str] | None, required: list[str]) -> bool:
+        """Whether some event of ``categories`` (None: any) in the pattern has every ``required`` field."""
+        ...
+
+
+def coverage_report(settings: Settings, hunts: Sequence[Hunt]) -> dict[str, Any]:
+    """The coverage of every hunt over the configured source (cluster or event files)."""
+    if settings.mode == "elasticsearch":
+        from .esclient import build_client
+
+        client = build_client(settings)
+        try:
+            source: FieldSource = _ClusterFields(client)
+            return {
+                "source": "elasticsearch",
+                "hunts": [hunt_coverage(hunt, settings, source) for hunt in hunts],
+            }
+        finally:
+            client.close()
+    local = _LocalFields(
+        settings.embedded.events, settings.search.timestamp_field, settings.search.event_category_field
+    )
+    return {"source": "event files", "hunts": [hunt_coverage(hunt, settings, local) for hunt in hunts]}
+
+
+class _ClusterFields:
+    """Field capabilities and counts from a cluster."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def present(self, pattern: str, wanted: list[str]) -> set[str] | None:
+        response = self.client.field_caps(
+            index=pattern, fields=",".join(wanted), allow_no_indices=True, ignore_unavailable=True
+        )
+        if not response.body.get("indices"):
+            return None
+        return {name for name, types in response.body.get("fields", {}).items() if "unmapped" not in types}
+
+    def has_events(self, pattern: str, field: str, categories: list[str] | None, required: list[str]) -> bool:
+        filters: list[dict[str, Any]] = [{"exists": {"field": name}} for name in required]
+        if categories:
+            filters.append({"terms": {field: categories}})
+        response = self.client.count(
+            index=pattern, query={"bool": {"filter": filters}}, allow_no_indices=True, ignore_unavailable=True
+        )
+        return int(response.body.get("count", 0)) > 0
+
+
+class _LocalFields:
+    """Field presence per index and event category, read from the event files."""
+
+    def __init__(self, paths: Iterable[Path], timestamp_field: str, category_field: str) -> None:
+        from .eql.fields import flatten, make_getter
+        from .search.local import EventFiles
+
+        category = make_getter(tuple(category_field.split(".")))
+        self.shapes: dict[str, dict[str, set[frozenset[str]]]] = {}
+        for hit in EventFiles(list(paths), timestamp_field).hits():
+            fields: set[str] = set()
+            _collect_paths(hit["_source"], "", fields)
+            per_category = self.shapes.setdefault(hit["_index"], {})
+            for value in flatten(category(hit["_source"])) or [""]:
+                per_category.setdefault(str(value), set()).add(frozenset(fields))
+
+    def _indices(self, pattern: str) -> list[str]:
+        return [index for index in self.shapes if _matches(pattern, index)]
+
+    def present(self, pattern: str, wanted: list[str]) -> set[str] | None:
+        indices = self._indices(pattern)
+        if not indices:
+            return None
+        found: set[str] = set()
+        for index in indices:
+            for shapes in self.shapes[index].values():
+                for shape in shapes:
+                    found |= shape
+        return found & set(wanted)
+
+    def has_events(self, pattern: str, field: str, categories: list[str] | None, required: list[str]) -> bool:
+        for index in self._indices(pattern):
+            for category, shapes in self.shapes[index].items():
+                if categories is not None and category not in categories:
+                    continue
+                if any(set(required) <= shape for shape in shapes):
+                    return True
+        return False
+
+
+def hunt_coverage(hunt: Hunt, settings: Settings, source: FieldSource) -> dict[str, Any]:
+    """Rows for one hunt: each query stage against each index pattern, and a verdict per query."""
+    category_field = settings.search.event_category_field
+    queries = []
+    for query in hunt.queries:
+        stages = _stages(query, category_field)
+        wanted = sorted(
+            {category_field, *(name for stage in stages for name in (*stage["fields"], *stage["keys"]))}
+        )
+        rows = []
+        for pattern in hunt.indices:
+            present = source.present(pattern, wanted)
+            for number, stage in enumerate(stages, start=1):
+                rows.append(
+                    _row(
+                        number, stage, pattern, present=present, source=source, category_field=category_field
+                    )
+                )
+        positive = [n for n, stage in enumerate(stages, start=1) if not stage["missing"]]
+        can_fire = all(any(r["stage"] == n and r["status"] == "ok" for r in rows) for n in positive)
+        fires_in = sorted(
+            pattern
+            for pattern in hunt.indices
+            if all(
+                any(r["stage"] == n and r["index"] == pattern and r["status"] == "ok" for r in rows)
+                for n in positive
+            )
+        )
+        queries.append(
+            {
+                "query": query.name,
+                "kind": query.compiled.kind,
+                "can_match": can_fire,
+                "fires_in": fires_in,
+                "stages": rows,
+            }
+        )
+    return {"hunt": hunt.id, "queries": queries}
+
+
+def _row(
+    number: int,
+    stage: Mapping[str, Any],
+    pattern: str,
+    *,
+    present: set[str] | None,
+    source: FieldSource,
+    category_field: str,
+) -> dict[str, Any]:
+    row: dict[str, Any] = {"stage": number, "index": pattern, "category": stage["category"]}
+    if present is None:
+        return {**row, "status": "no data", "detail": "no index matches this pattern"}
+    categories = stage["categories"]
+    if not source.has_events(pattern, category_field, categories, []):
+        kinds = " or ".join(categories) if categories else "any"
+        return {**row, "status": "no data", "detail": f"no {kinds} events here"}
+    missing = sorted(set(stage["fields"]) - present)
+    keys = sorted(set(stage["keys"]) - present)
+    if not _can_match(stage["condition"], set(missing)):
+        return {**row, "status": "blind", "detail": "condition needs missing field(s): " + ", ".join(missing)}
+    if keys:
+        return {
+            **row,
+            "status": "blind",
+            "detail": "join key(s) missing, events never join: " + ", ".join(keys),
+        }
+    if stage["keys"] and not source.has_events(pattern, category_field, categories, list(stage["keys"])):
+        kinds = " or ".join(categories) if categories else "its"
+        lacking = [
+            key for key in stage["keys"] if not source.has_events(pattern, category_field, categories, [key])
+        ]
+        what = ", ".join(lacking) if lacking else "all of " + ", ".join(stage["keys"]) + " together"
+        return {**row, "status": "blind", "detail": f"{kinds} events here never carry join key(s) {what}"}
+    detail = ("absent here, other branches can still match: " + ", ".join(missing)) if missing else ""
+    return {**row, "status": "ok", "detail": detail}
+
+
+def _stages(query: HuntQuery, category_field: str) -> list[dict[str, Any]]:
+    statement = query.compiled.statement
+    analyzer = Analyzer(None)
+    body = statement.query
+    terms: list[tuple[eql_ast.EventFilter, tuple[eql_ast.Expr, ...], bool]]
+    if isinstance(body, eql_ast.EventQuery):
+        terms = [(body.filter, (), False)]
+    else:
+        shared = body.keys
+        terms = [(term.filter, (*shared, *term.keys), term.missing) for term in body.terms]
+    stages = []
+    for event_filter, keys, missing in terms:
+        condition = analyzer.condition(event_filter.condition)
+        stages.append(
+            {
+                "category": event_filter.category or "any",
+                "categories": [event_filter.category]
+                if event_filter.category
+                else _category_constraint(condition, category_field),
+                "condition": condition,
+                "fields": sorted(_fields(condition)),
+                "keys": sorted(
+                    key.name for key in keys if isinstance(key, eql_ast.Field) and not key.optional
+                ),
+                "missing": missing,
+            }
+        )
+    return stages
+
+
+def _category_constraint(condition: Any, category_field: str) -> list[str] | None:
+    """Categories an ``any`` stage is limited to by a top-level ``category in (...)`` / ``==`` test."""
+    parts = [condition]
+    while parts:
+        node = parts.pop()
+        if isinstance(node, eql_ast.And):
+            parts += [node.left, node.right]
+        elif (
+            isinstance(node, eql_ast.InList)
+            and not node.negated
+            and isinstance(node.value, eql_ast.Field)
+            and node.value.name == category_field
+        ):
+            return [str(item.value) for item in node.items if isinstance(item, eql_ast.Literal)]
+        elif (
+            isinstance(node, eql_ast.Comparison)
+            and node.op == "=="
+            and isinstance(node.left, eql_ast.Field)
+            and node.left.name == category_field
+            and isinstance(node.right, eql_ast.Literal)
+        ):
+            return [str(node.right.value)]
+    return None
+
+
+def _fields(node: Any) -> set[str]:
+    if isinstance(node, eql_ast.Field):
+        return {node.name}
+    found: set[str] = set()
+    if isinstance(node, tuple):
+        for item in node:
+            found |= _fields(item)
+        return found
+    for name in getattr(node, "__slots__", ()):
+        if name != "pos":
+            found |= _fields(getattr(node, name, None))
+    return found
+
+
+def _can_match(node: Any, missing: set[str]) -> bool:
+    """Whether a condition can be true when the ``missing`` fields are absent from every event."""
+    if isinstance(node, eql_ast.Literal):
+        return node.value is True
+    if isinstance(node, eql_ast.And):
+        return _can_match(node.left, missing) and _can_match(node.right, missing)
+    if isinstance(node, eql_ast.Or):
+        return _can_match(node.left, missing) or _can_match(node.right, missing)
+    if isinstance(node, eql_ast.Not):
+        return True  # the complement of a query on an absent field matches every event
+    if not (_fields(node) & missing):
+        return True
+    if isinstance(node, IsNull):
+        return not node.negated
+    if isinstance(node, eql_ast.Comparison) and node.op == "!=":
+        return True
+    return isinstance(node, eql_ast.InList) and node.negated
+
+
+def _matches(pattern: str, index: str) -> bool:
+    names = [index]
+    data_stream = _DS_RE.match(index)
+    if data_stream:
+        names.append(data_stream.group(1))
+    return any(fnmatch.fnmatchcase(name, part) for part in pattern.split(",") for name in names)
+
+
+def _collect_paths(value: Any, prefix: str, out: set[str]) -> None:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _collect_paths(item, f"{prefix}{key}.", out)
+        return
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, Mapping):
+                _collect_paths(item, prefix, out)
+            elif item is not None:
+                out.add(prefix.rstrip("."))
+        return
+    if value is not None:
+        out.add(prefix.rstrip("."))
+
+
+def render_table(report: Mapping[str, Any]) -> str:
+    """The report as a plain-text table, one line per stage and index pattern."""
+    lines = [f"coverage from {report['source']}"]
+    header = ("HUNT", "QUERY", "STAGE", "INDEX", "STATUS", "DETAIL")
+    rows: list[tuple[str, ...]] = []
+    for hunt in report["hunts"]:
+        for query in hunt["queries"]:
+            for row in query["stages"]:
+                stage = f"{row['stage']} ({row['category']})"
+                rows.append((hunt["hunt"], query["query"], stage, row["index"], row["status"], row["detail"]))
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
+    for line in (header, *rows):
+        lines.append(
+            "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=False)).rstrip()
+        )
+    lines.append("")
+    for hunt in report["hunts"]:
+        for query in hunt["queries"]:
+            verdict = "can match" if query["can_match"] else "CANNOT match anywhere (blind)"
+            served = "; ".join(
+                f"stage {number}: "
+                + (
+                    ", ".join(
+                        r["index"] for r in query["stages"] if r["stage"] == number and r["status"] == "ok"
+                    )
+                    or "none"
+                )
+                for number in sorted({r["stage"] for r in query["stages"]})
+            )
+            lines.append(f"{hunt['hunt']}/{query['query']} ({query['kind']}): {verdict}; {served}")
+    return "\n".join(lines) + "\n"
