@@ -19,6 +19,7 @@ ARG HUNTER_GID=10001
 ENV PATH=/opt/hunter/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    HUNTER_SERVICE__HOST=0.0.0.0 \
     HUNTER_SERVICE__PORT=9750
 RUN groupadd --system --gid "${HUNTER_GID}" hunter \
     && useradd --system --uid "${HUNTER_UID}" --gid hunter --home-dir /app --no-create-home \

@@ -122,23 +122,33 @@ class Runner:
         now_ns = to_ns(moment)
         summary = RunSummary(hunt.id)
         with structlog.contextvars.bound_contextvars(hunt=hunt.id):
-            if not self.store.acquire_lease(hunt.id, self.owner, now_ns, self.lease_ns):
+            try:
+                leased = self.store.acquire_lease(hunt.id, self.owner, now_ns, self.lease_ns)
+            except HunterError as exc:
+                leased = False
+                summary.outcome = "failed"
+                summary.error = f"{type(exc).__name__}: {exc}"
+            if not leased and summary.outcome != "failed":
                 summary.outcome = "skipped"
                 summary.error = "another replica holds this hunt's lease"
-            else:
+            if leased:
                 try:
                     self._run_windows(hunt, moment, now_ns, summary)
                 except HunterError as exc:
                     summary.outcome = "failed"
                     summary.error = f"{type(exc).__name__}: {exc}"
-                    log.warning(
-                        "hunt run failed; checkpoint unchanged, the range is searched again next run",
-                        error=summary.error,
-                    )
                 finally:
-                    self.store.release_lease(hunt.id, self.owner)
+                    try:
+                        self.store.release_lease(hunt.id, self.owner)
+                    except HunterError as exc:
+                        log.warning("could not release the lease; it expires on its own", error=str(exc))
                 if summary.outcome == "ok":
                     summary.notices = self.deliver(hunt_id=hunt.id)
+            if summary.outcome == "failed":
+                log.warning(
+                    "hunt run failed; checkpoint unchanged, the range is searched again next run",
+                    error=summary.error,
+                )
             summary.total_seconds = time.perf_counter() - started
             self._observe(hunt, summary)
             log.info("hunt run", **summary.log_fields())

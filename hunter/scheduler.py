@@ -132,6 +132,13 @@ class HuntService:
                     log.exception("hunt run crashed")
                     summary = RunSummary(hunt.id, outcome="failed", error="crashed (see the log)")
                 self.health.record(summary, self.clock())
+                interval_s = hunt.interval_ns / 1e9
+                if summary.total_seconds > interval_s:
+                    log.warning(
+                        "run took longer than the hunt's interval; runs are skipped while one is going",
+                        took_s=round(summary.total_seconds, 1),
+                        interval_s=interval_s,
+                    )
                 return summary
         finally:
             lock.release()

@@ -1,0 +1,193 @@
+"""Settings: settings.toml, HUNTER_* environment overrides, secrets only from the environment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from hunter.config import Settings, load_settings, parse_duration
+from hunter.errors import ConfigError
+from tests.conftest import QUERIES, SAMPLES, REPO, SettingsFactory
+
+SECRET = "s3cr3t-value-that-must-not-leak"
+
+
+def test_repository_settings_run_embedded_out_of_the_box() -> None:
+    """The shipped settings.toml is the embedded mode over samples/events with state under var/."""
+    settings = load_settings(REPO / "settings.toml")
+    assert settings.mode == "embedded"
+    assert settings.embedded.events == [SAMPLES]
+    assert settings.embedded.state == REPO / "var" / "hunter.sqlite3"
+    assert settings.queries == QUERIES
+
+
+def test_relative_paths_resolve_against_the_settings_folder(tmp_path: Path) -> None:
+    """Relative paths in the file are taken from the settings file's folder, not the cwd."""
+    path = tmp_path / "conf" / "settings.toml"
+    path.parent.mkdir()
+    path.write_text('[embedded]\nevents = ["exports"]\nstate = "var/x.sqlite3"\n', encoding="utf-8")
+    settings = load_settings(path)
+    assert settings.embedded.events == [tmp_path / "conf" / "exports"]
+    assert settings.embedded.state == tmp_path / "conf" / "var" / "x.sqlite3"
+
+
+def test_environment_overrides_embedded_events_and_state(
+    settings_file: SettingsFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HUNTER_EMBEDDED__EVENTS (JSON list) and HUNTER_EMBEDDED__STATE win over the file."""
+    path = settings_file()
+    monkeypatch.setenv("HUNTER_EMBEDDED__EVENTS", f'["{tmp_path / "exports" / "beats"}"]')
+    monkeypatch.setenv("HUNTER_EMBEDDED__STATE", str(tmp_path / "other.sqlite3"))
+    settings = load_settings(path)
+    assert settings.embedded.events == [tmp_path / "exports" / "beats"]
+    assert settings.embedded.state == tmp_path / "other.sqlite3"
+
+
+def test_one_environment_key_keeps_the_other_file_keys_of_its_section(
+    settings_file: SettingsFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Overriding embedded.state from the environment keeps embedded.events from the file."""
+    events = tmp_path / "mine"
+    path = settings_file(events=[events])
+    monkeypatch.setenv("HUNTER_EMBEDDED__STATE", str(tmp_path / "env.sqlite3"))
+    settings = load_settings(path)
+    assert settings.embedded.events == [events]
+    assert settings.embedded.state == tmp_path / "env.sqlite3"
+
+
+def test_hunter_mode_from_the_environment(
+    settings_file: SettingsFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HUNTER_MODE=elasticsearch switches the mode; nested hosts come from HUNTER_ELASTICSEARCH__HOSTS."""
+    monkeypatch.setenv("HUNTER_MODE", "elasticsearch")
+    monkeypatch.setenv("HUNTER_ELASTICSEARCH__HOSTS", '["http://127.0.0.1:9200"]')
+    settings = load_settings(settings_file())
+    assert settings.mode == "elasticsearch"
+    assert settings.elasticsearch.hosts == ["http://127.0.0.1:9200"]
+
+
+def test_bad_mode_from_the_environment_is_a_config_error(
+    settings_file: SettingsFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An invalid HUNTER_MODE is a one-line ConfigError naming the mode setting."""
+    monkeypatch.setenv("HUNTER_MODE", "cloud")
+    with pytest.raises(ConfigError) as info:
+        load_settings(settings_file())
+    assert "mode" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_environment_value_that_is_not_json_is_a_config_error(
+    settings_file: SettingsFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HUNTER_EMBEDDED__EVENTS that is not a JSON list gives a one-line ConfigError, not a traceback."""
+    monkeypatch.setenv("HUNTER_EMBEDDED__EVENTS", "samples/events")
+    with pytest.raises(ConfigError) as info:
+        load_settings(settings_file())
+    assert "\n" not in str(info.value)
+
+
+def test_invalid_toml_is_a_one_line_config_error(tmp_path: Path) -> None:
+    """A settings file that is not TOML gives a ConfigError naming the file, on one line."""
+    path = tmp_path / "settings.toml"
+    path.write_text('mode = "embedded"\n[embedded\nstate = 1\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    message = str(info.value)
+    assert message.startswith(str(path))
+    assert "\n" not in message
+
+
+def test_unknown_setting_is_rejected(settings_file: SettingsFactory) -> None:
+    """An unknown key in a section is a ConfigError that says 'unknown setting' and names it."""
+    path = settings_file(sections={"schedule": {"intervall": "5m"}})
+    with pytest.raises(ConfigError, match=r"schedule\.intervall: unknown setting"):
+        load_settings(path)
+
+
+def test_unknown_setting_from_the_environment_is_rejected(
+    settings_file: SettingsFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A misspelt HUNTER_* nested variable is refused rather than silently ignored."""
+    monkeypatch.setenv("HUNTER_SCHEDULE__INTERVALL", "5m")
+    with pytest.raises(ConfigError, match="unknown setting"):
+        load_settings(settings_file())
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "variable"),
+    [
+        ("slack", "webhook_url", "HUNTER_SLACK__WEBHOOK_URL"),
+        ("elasticsearch", "api_key", "HUNTER_ELASTICSEARCH__API_KEY"),
+        ("elasticsearch", "password", "HUNTER_ELASTICSEARCH__PASSWORD"),
+    ],
+)
+def test_secret_in_the_file_is_refused(
+    settings_file: SettingsFactory, section: str, key: str, variable: str
+) -> None:
+    """A secret written in settings.toml is a ConfigError pointing at its environment variable."""
+    path = settings_file(sections={section: {key: SECRET}})
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    message = str(info.value)
+    assert variable in message
+    assert SECRET not in message
+    assert "\n" not in message
+
+
+def test_secrets_from_the_environment_are_secretstr_and_hidden(
+    settings_file: SettingsFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Secrets from HUNTER_* are SecretStr, readable on purpose, and absent from repr and str."""
+    monkeypatch.setenv("HUNTER_SLACK__WEBHOOK_URL", f"https://hooks.slack.com/services/{SECRET}")
+    monkeypatch.setenv("HUNTER_ELASTICSEARCH__API_KEY", SECRET)
+    monkeypatch.setenv("HUNTER_ELASTICSEARCH__PASSWORD", SECRET)
+    settings = load_settings(settings_file())
+    assert isinstance(settings.slack.webhook_url, SecretStr)
+    assert isinstance(settings.elasticsearch.api_key, SecretStr)
+    assert isinstance(settings.elasticsearch.password, SecretStr)
+    assert settings.api_key() == SECRET
+    for text in (repr(settings), str(settings), repr(settings.elasticsearch), repr(settings.slack)):
+        assert SECRET not in text
+
+
+def test_missing_explicit_settings_file_is_an_error(tmp_path: Path) -> None:
+    """--config naming a file that does not exist is a ConfigError (the default file may be absent)."""
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_defaults_without_a_settings_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no ./settings.toml the defaults apply (embedded mode, samples/events, var/hunter.sqlite3)."""
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.mode == "embedded"
+    assert settings.embedded.events == [tmp_path / "samples" / "events"]
+    assert settings.embedded.state == tmp_path / "var" / "hunter.sqlite3"
+
+
+def test_schedule_durations_are_parsed(settings: Callable[..., Settings]) -> None:
+    """Durations such as '90s', '2h', '1d' in the file become timedeltas."""
+    loaded = settings(
+        sections={"schedule": {"ingest_delay": "90s", "initial_lookback": "2h", "max_catchup": "1d"}}
+    )
+    assert loaded.schedule.ingest_delay == timedelta(seconds=90)
+    assert loaded.schedule.initial_lookback == timedelta(hours=2)
+    assert loaded.schedule.max_catchup == timedelta(days=1)
+
+
+@pytest.mark.parametrize("text", ["5 minutes", "-1m", "m", ""])
+def test_bad_durations_are_refused(text: str) -> None:
+    """Anything but <number><ms|s|m|h|d> is refused."""
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(text)
+
+
+def test_bad_duration_in_the_file_is_a_config_error(settings_file: SettingsFactory) -> None:
+    """A bad duration is a ConfigError naming the setting."""
+    with pytest.raises(ConfigError, match=r"schedule\.max_catchup"):
+        load_settings(settings_file(sections={"schedule": {"max_catchup": "a while"}}))

@@ -1,0 +1,321 @@
+"""The service: job settings, no overlapping runs, health, metrics, catch-up, backfill, SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hunter.config import Settings, load_settings
+from hunter.hunts import Hunt, load_hunts
+from hunter.results import QueryResult, Window
+from hunter.runner import RunSummary
+from hunter.scheduler import HealthState, HuntService
+from hunter.service import build_runtime
+from tests.support.es_server import EsTestServer, serve
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def hunt() -> Hunt:
+    """The T1059.011 hunt from queries/."""
+    return load_hunts(ROOT / "queries")[0]
+
+
+def _settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("HUNTER_EMBEDDED__STATE", str(tmp_path / "state.sqlite3"))
+    monkeypatch.setenv("HUNTER_SERVICE__PORT", "0")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return load_settings()
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_jobs_coalesce_never_overlap_and_allow_misfires(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt
+) -> None:
+    """Each hunt is one job: coalesced, at most one instance, the configured misfire grace and interval."""
+    runtime = build_runtime(_settings(tmp_path, monkeypatch), [hunt])
+    service = HuntService(runtime, install_signals=False)
+    try:
+        service.add_jobs()
+        service.scheduler.start(paused=True)
+        (job,) = service.scheduler.get_jobs()
+        assert job.id == hunt.id
+        assert job.coalesce is True
+        assert job.max_instances == 1
+        assert job.misfire_grace_time == 60
+        assert job.trigger.interval == timedelta(minutes=5)
+        assert job.trigger.jitter == 5
+    finally:
+        service.scheduler.shutdown(wait=False)
+        runtime.close()
+
+
+class _BlockingSearcher:
+    """A searcher that waits for the test before answering (to hold a run in flight)."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def search(self, hunt: Hunt, window: Window | None) -> list[QueryResult]:
+        self.entered.set()
+        assert self.release.wait(10)
+        return [QueryResult(query.name) for query in hunt.queries]
+
+
+def test_a_hunt_never_runs_twice_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt) -> None:
+    """While a run of a hunt is in flight, another trigger of the same hunt is skipped, not queued."""
+    runtime = build_runtime(_settings(tmp_path, monkeypatch), [hunt])
+    searcher = _BlockingSearcher()
+    runtime.runner.searcher = searcher
+    service = HuntService(runtime, install_signals=False)
+    results: list[RunSummary | None] = []
+    first = threading.Thread(target=lambda: results.append(service.run_hunt(hunt)))
+    first.start()
+    try:
+        assert searcher.entered.wait(10)
+        assert service.run_hunt(hunt) is None
+    finally:
+        searcher.release.set()
+        first.join(10)
+        runtime.close()
+    assert results and results[0] is not None and results[0].outcome == "ok"
+
+
+def test_health_reports_each_hunt_within_two_intervals() -> None:
+    """Healthy while every hunt succeeded within two intervals; otherwise 503 reasons name the hunt."""
+    start = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    health = HealthState(started=start, intervals={"a": timedelta(minutes=5)})
+    assert health.status(start + timedelta(minutes=10)) == (True, [])
+    health.record(RunSummary("a", outcome="failed", error="TransientSearchError: boom"), start)
+    ok, problems = health.status(start + timedelta(minutes=10, seconds=1))
+    assert not ok
+    assert problems == ["a: no successful run for 601s (TransientSearchError: boom)"]
+    health.record(RunSummary("a"), start + timedelta(minutes=11))
+    assert health.status(start + timedelta(minutes=12))[0]
+
+
+@pytest.fixture
+def es() -> Iterator[EsTestServer]:
+    """An ES-compatible test server with the sample telemetry indexed."""
+    for server in serve():
+        _index_samples(server)
+        yield server
+
+
+def _index_samples(server: EsTestServer) -> None:
+    """Index samples/events: `.ds-logs-*` hits into their data streams, the rest by `_index`, ids kept."""
+    import re
+
+    from hunter.search.local import EventFiles
+
+    operations: list[dict[str, Any]] = []
+    for hit in EventFiles([ROOT / "samples" / "events"]).hits():
+        match = re.match(r"^\.ds-(.+)-\d{4}\.\d{2}\.\d{2}-\d{6}$", hit["_index"])
+        target = match.group(1) if match else hit["_index"]
+        operations += [{"create": {"_index": target, "_id": hit["_id"]}}, dict(hit["_source"])]
+    response = server.client().bulk(operations=operations, refresh=True)
+    assert not response["errors"]
+
+
+def test_healthz_turns_503_without_elasticsearch_and_200_when_it_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt, es: EsTestServer
+) -> None:
+    """/healthz follows the runs: 503 with the reason once the cluster is gone two intervals, 200 after."""
+    settings = _settings(
+        tmp_path,
+        monkeypatch,
+        HUNTER_MODE="elasticsearch",
+        HUNTER_ELASTICSEARCH__HOSTS=json.dumps([es.url]),
+        HUNTER_ELASTICSEARCH__REQUEST_TIMEOUT="2",
+        HUNTER_SEARCH__RETRIES="0",
+    )
+    clock = Clock(datetime(2026, 11, 20, 15, tzinfo=UTC))
+    runtime = build_runtime(settings, [hunt], clock=clock)
+    service = HuntService(runtime, clock=clock, install_signals=False)
+    server = service.start_http()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        summary = service.run_hunt(hunt)
+        assert summary is not None and summary.outcome == "ok"
+        assert _get(f"{url}/healthz") == (200, "ok\n")
+        es.stop()
+        clock.advance(minutes=5)
+        failed = service.run_hunt(hunt)
+        assert failed is not None and failed.outcome == "failed"
+        clock.advance(minutes=5, seconds=1)
+        status, body = _get(f"{url}/healthz")
+        assert status == 503
+        assert body.startswith(f"{hunt.id}: no successful run for 601s (")
+        es.start()
+        clock.advance(minutes=1)
+        again = service.run_hunt(hunt)
+        assert again is not None and again.outcome == "ok"
+        assert _get(f"{url}/healthz")[0] == 200
+        status, metrics = _get(f"{url}/metrics")
+        assert status == 200
+        assert f'hunter_runs_total{{hunt="{hunt.id}",outcome="failed"}} 1.0' in metrics
+        assert f'hunter_alerts_total{{hunt="{hunt.id}",kind="new"}} 4.0' in metrics
+    finally:
+        server.shutdown()
+        server.server_close()
+        runtime.close()
+
+
+def _lua_events(start: datetime, count: int, spacing: timedelta) -> list[dict[str, Any]]:
+    """``count`` suspicious Lua starts (fallback matches), one per host, ``spacing`` apart."""
+    template = json.loads(
+        (ROOT / "samples" / "events" / "endpoint-linux-socket.ndjson").read_text().splitlines()[4]
+    )
+    events = []
+    for n in range(count):
+        moment = start + n * spacing
+        hit = json.loads(json.dumps(template))
+        source = hit["_source"]
+        source["@timestamp"] = moment.isoformat().replace("+00:00", "Z")
+        source["host"]["id"] = f"host-{n}"
+        source["process"]["entity_id"] = f"lua-{n}"
+        hit["_id"] = f"event-{n}"
+        events.append(hit)
+    return events
+
+
+def test_catch_up_after_two_hour_outage_in_bounded_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt
+) -> None:
+    """After a 2 h outage, each run searches at most windows_per_tick interval chunks, oldest first,
+    until the gap is closed: every finding once, none twice, the gap exported meanwhile."""
+    start = datetime(2026, 11, 20, 10, tzinfo=UTC)
+    events_file = tmp_path / "events.ndjson"
+    lines = _lua_events(start + timedelta(minutes=3), 30, timedelta(minutes=4))
+    assert lines[0]["_source"]["process"]["name"] == "lua"
+    events_file.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    settings = _settings(tmp_path, monkeypatch, HUNTER_EMBEDDED__EVENTS=json.dumps([str(events_file)]))
+    clock = Clock(start)
+    runtime = build_runtime(settings, [hunt], clock=clock)
+    try:
+        first = runtime.runner.run_hunt(hunt)
+        assert first.outcome == "ok" and not first.created
+        clock.advance(hours=2)  # the outage
+        created: list[str] = []
+        chunks: list[int] = []
+        gaps: list[int] = []
+        for _ in range(10):
+            summary = runtime.runner.run_hunt(hunt)
+            assert summary.outcome == "ok"
+            created += summary.created
+            chunks.append(len(summary.windows))
+            gaps.append(summary.gap_ns)
+            if not summary.gap_ns:
+                break
+            clock.advance(minutes=5)
+        assert chunks[:3] == [6, 6, 6]
+        assert all(n <= settings.schedule.windows_per_tick for n in chunks)
+        assert gaps == sorted(gaps, reverse=True) and gaps[-1] == 0
+        assert len(created) == len(set(created)) == 30
+        assert sum(1 for _ in runtime.store.all()) == 30
+    finally:
+        runtime.close()
+
+
+def test_backfill_can_be_rerun_and_leaves_the_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`hunter backfill` finds the sample alerts in chunks; a re-run adds nothing; no checkpoint moves."""
+    from hunter.cli import main
+
+    _settings(tmp_path, monkeypatch)
+    args = ["backfill", "--hunt", hunt.id, "--start", "2026-11-20T08:00:00Z", "--end", "2026-11-20T16:00:00Z"]
+    assert main(args) == 0
+    assert main(args) == 0
+    runtime = build_runtime(load_settings(), [hunt])
+    try:
+        alerts = list(runtime.store.all())
+        assert len(alerts) == 4
+        assert runtime.store.checkpoint(hunt.id) is None
+        assert runtime.store.notice_counts()["sent"] == 4
+    finally:
+        runtime.close()
+    assert capsys.readouterr().out.count("[ALERT]") == 4
+
+
+def test_sigterm_mid_run_finishes_the_run_and_exits_cleanly(
+    tmp_path: Path, hunt: Hunt, es: EsTestServer
+) -> None:
+    """A real `hunter run` stopped mid-run finishes that run (checkpoint, alerts consistent) and exits 0."""
+    arrived = threading.Event()
+    original = es.record
+
+    def record(request: Any) -> None:
+        original(request)
+        if "/_eql/search" in request.path:
+            arrived.set()
+
+    es.record = record  # type: ignore[method-assign]
+    es.faults.slow(2.0, path_regex=r"/_eql/search", times=1)
+    env = dict(
+        os.environ,
+        HUNTER_MODE="elasticsearch",
+        HUNTER_ELASTICSEARCH__HOSTS=json.dumps([es.url]),
+        HUNTER_ELASTICSEARCH__REQUEST_TIMEOUT="10",
+        HUNTER_SERVICE__PORT="0",
+        HUNTER_SERVICE__LOG_FORMAT="json",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hunter.cli", "run", "--now", "2026-11-20T15:00:00Z"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert arrived.wait(30), "the run never reached Elasticsearch"
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert '"hunter service stopped"' in err or "hunter service stopped" in err
+    assert '"clean": true' in err
+    client = es.client()
+    checkpoint = client.get(index="hunter-state", id=f"checkpoint-{hunt.id}")["_source"]["end_ns"]
+    assert checkpoint == int(datetime(2026, 11, 20, 14, 59, tzinfo=UTC).timestamp()) * 1_000_000_000
+    assert client.count(index="logs-hunter.alerts-default")["count"] == 4
+    assert out.count("[ALERT]") == 4
