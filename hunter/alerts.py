@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from .dedup import Anchor, EventRef, Finding
@@ -130,7 +130,7 @@ class AlertRenderer:
         }
         try:
             text = self.template.render(**context)
-        except TemplateError as exc:
+        except (TemplateError, TypeError) as exc:
             raise AlertRenderError(f"{self.path}: {exc}") from exc
         try:
             document = orjson.loads(text)
@@ -279,7 +279,14 @@ def _iso(moment: datetime) -> str:
 
 
 def _json_dumps(value: Any, **_kwargs: Any) -> str:
-    return orjson.dumps(value).decode("utf-8")
+    return orjson.dumps(value, default=_undefined_default).decode("utf-8")
+
+
+def _undefined_default(value: Any) -> Any:
+    """orjson's fallback: an undefined template variable fails as Jinja would (UndefinedError)."""
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 def _drop_empty(value: Any) -> Any:

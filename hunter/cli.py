@@ -153,7 +153,7 @@ def _hunt(args: argparse.Namespace) -> int:
     settings = _setup(args)
     hunts = _hunts(settings, args.queries)
     files = EventFiles(args.events, settings.search.timestamp_field)
-    files.files()
+    files.check_readable()
     searcher = LocalSearcher(files, settings.search)
     store = SqliteStore(Path(":memory:"))
     renderer = AlertRenderer(settings.templates)
@@ -167,11 +167,11 @@ def _hunt(args: argparse.Namespace) -> int:
     )
     now = datetime.now(UTC)
     documents: list[dict[str, Any]] = []
-    for hunt in hunts:
-        if not hunt.enabled:
-            continue
+    enabled = [hunt for hunt in hunts if hunt.enabled]
+    all_results = searcher.search_hunts(enabled, None)
+    for hunt in enabled:
         summary = RunSummary(hunt.id)
-        results = searcher.search(hunt, None)
+        results = all_results[hunt.id]
         found_before = len(documents)
         created, _updated = runner.alert_documents(
             hunt, _findings(hunt, results, summary), None, now, summary
@@ -246,6 +246,8 @@ def _alerts(args: argparse.Namespace) -> int:
     from .service import build_store
 
     settings = _setup(args)
+    if settings.mode == "embedded" and not Path(settings.embedded.state).exists():
+        return EXIT_OK  # no state yet: no alerts (and nothing is created)
     store = build_store(settings)
     try:
         out = sys.stdout.buffer

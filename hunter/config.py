@@ -7,6 +7,7 @@ never logged. Relative paths are resolved against the settings file's folder.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from datetime import timedelta
@@ -22,7 +23,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from .errors import ConfigError
 
@@ -198,7 +199,19 @@ def load_settings(path: Path | None = None) -> Settings:
         settings = Settings(**values)
     except ValidationError as exc:
         raise ConfigError(f"{config_path}: {_describe(exc)}") from None
+    except SettingsError as exc:
+        # pydantic-settings could not parse an environment value (a list or table must be JSON)
+        raise ConfigError(f"environment: {_environment_problem(exc)}") from None
     return _resolve_paths(settings, config_path.resolve().parent)
+
+
+def _environment_problem(exc: SettingsError) -> str:
+    match = re.search(r'error parsing value for field "(\w+)" from source "(\w+)"', str(exc))
+    if match is None:
+        return str(exc)
+    names = sorted(name for name in os.environ if name.startswith(f"HUNTER_{match.group(1).upper()}"))
+    variables = ", ".join(names) or f"HUNTER_{match.group(1).upper()}"
+    return f'{variables}: not valid JSON (lists and tables are written as JSON, e.g. \'["a", "b"]\')'
 
 
 def _describe(exc: ValidationError) -> str:

@@ -228,11 +228,13 @@ class Runner:
                     hunt.id, key[0], since
                 )
                 if suppressor is not None and _alert_id(suppressor) != finding.alert_id:
-                    folded = _fold(suppressor, finding)
+                    target_id = _alert_id(suppressor)
+                    # a version folded earlier in this batch is the current one
+                    current = created.get(target_id) or updated.get(target_id) or suppressor
+                    folded = _fold(current, finding)
                     if folded is not None:
-                        target = created if _alert_id(folded) in created else updated
-                        target[_alert_id(folded)] = folded
-                    summary.suppressed += 1
+                        (created if target_id in created else updated)[target_id] = folded
+                        summary.suppressed += 1
                     continue
             created[finding.alert_id] = self._render(hunt, finding, window, moment, suppression=key)
         return list(created.values()), list(updated.values())
@@ -291,7 +293,7 @@ class Runner:
             deliveries = self.notifier.send(notices)
             answered: set[str] = set()
             for delivery in deliveries:
-                self.store.record_delivery(delivery, to_ns(self.clock()))
+                self.store.record_delivery(delivery, to_ns(self.clock()), self.owner)
                 answered.update(delivery.alert_ids)
                 counts[delivery.outcome.value] = counts.get(delivery.outcome.value, 0) + len(
                     delivery.alert_ids
@@ -299,7 +301,7 @@ class Runner:
             missing = tuple(notice.alert_id for notice in notices if notice.alert_id not in answered)
             if missing:
                 self.store.record_delivery(
-                    Delivery(missing, Outcome.RETRY, "no delivery reported"), to_ns(self.clock())
+                    Delivery(missing, Outcome.RETRY, "no delivery reported"), to_ns(self.clock()), self.owner
                 )
                 counts["retry"] = counts.get("retry", 0) + len(missing)
             if any(delivery.outcome is Outcome.RETRY for delivery in deliveries) or missing:

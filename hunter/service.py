@@ -92,8 +92,10 @@ def build_runtime(
     searcher: Searcher
     store: Store
     if settings.mode == "embedded":
-        files = EventFiles(settings.embedded.events, settings.search.timestamp_field)
-        files.files()  # a missing path fails here, before the state file is created
+        files = EventFiles(
+            settings.embedded.events, settings.search.timestamp_field, on_bad_line=metrics.bad_events.inc
+        )
+        files.check_readable()  # a missing or unreadable file fails here, before the state file is created
         searcher = LocalSearcher(files, settings.search)
         store = SqliteStore(Path(settings.embedded.state))
     else:

@@ -298,6 +298,11 @@ def read_ndjson(text: str) -> list[dict[str, Any]]:
     return documents
 
 
+def notice_lines(text: str) -> list[str]:
+    """The console notice lines ([ALERT] ...) in some output."""
+    return [line for line in text.splitlines() if line.startswith("[ALERT]")]
+
+
 def get_field(document: Mapping[str, Any], dotted: str) -> Any:
     """The value at a dotted path of a nested document, or None."""
     current: Any = document

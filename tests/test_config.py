@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from hunter.config import Settings, load_settings, parse_duration
 from hunter.errors import ConfigError
-from tests.conftest import QUERIES, SAMPLES, REPO, SettingsFactory
+from tests.conftest import QUERIES, REPO, SAMPLES, SettingsFactory
 
 SECRET = "s3cr3t-value-that-must-not-leak"
 

@@ -122,6 +122,7 @@ class SequenceRun(Run):
         )
         self.raws: list[_Raw] = []
         self.orderer = _Orderer()
+        self.latest_ts = -(2**63)
         self.useful = (
             _usefulness(self.matcher, self.orderer, self.positive, self.missing_stages) if presorted else None
         )
@@ -152,12 +153,21 @@ class SequenceRun(Run):
         if useful is None:
             self.raws.append(_Raw(position, item, source, plan, stage_keys, until_keys))
             return
+        ordinal = ordinal_of(plan, source, position)
+        if ordinal is None:
+            return
+        # Every candidate is checked for order, also those the state machine does not need now: a
+        # later event that is older would have needed them.
+        if ordinal[0] < self.latest_ts:
+            raise UnsortedInputError(
+                f"events are not in timestamp order: {ordinal[0]} ns after {self.latest_ts} ns"
+            )
+        self.latest_ts = ordinal[0]
         if not useful(stage_keys, until_keys):
             return
-        candidate = _Raw(position, item, source, plan, stage_keys, until_keys).candidate()
-        if candidate is not None:
-            for ready in self.orderer.push(candidate):
-                self._feed(ready)
+        candidate = Candidate(ordinal, ordinal[0], (item, position), stage_keys, until_keys)
+        for ready in self.orderer.push(candidate):
+            self._feed(ready)
 
     def _feed(self, candidate: Candidate) -> None:
         self.matcher.feed(candidate)

@@ -8,11 +8,12 @@ skipped, counted and logged with its file and line number; the run goes on.
 
 from __future__ import annotations
 
+import copy
 import gzip
 import hashlib
 import heapq
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -100,14 +101,31 @@ class ReadStats:
 class EventFiles:
     """The event files under the configured paths, read as :class:`LocalHit` streams."""
 
-    def __init__(self, paths: Sequence[Path], timestamp_field: str = "@timestamp") -> None:
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        timestamp_field: str = "@timestamp",
+        *,
+        on_bad_line: Callable[[], None] | None = None,
+    ) -> None:
         self.paths = list(paths)
         self.timestamp_field = timestamp_field
         self._timestamp = make_getter(tuple(timestamp_field.split(".")))
         self.stats = ReadStats()
+        self.on_bad_line = on_bad_line
+        self._reported: set[tuple[str, int, int]] = set()  # (file, line, file size): each bad line once
+
+    def check_readable(self) -> None:
+        """Open every event file and read a byte (gzip decompressed), so bad files fail before any write."""
+        for path in self.files():
+            try:
+                with _open(path) as handle:
+                    handle.read(1)
+            except (OSError, EOFError) as exc:
+                raise EventSourceError(f"{path}: cannot read: {exc}") from exc
 
     def files(self) -> list[Path]:
-        """Every event file, sorted; a missing path or an empty folder is an error."""
+        """Every event file, sorted; a missing path is an error (an empty folder just has no events)."""
         found: list[Path] = []
         for path in self.paths:
             if path.is_dir():
@@ -125,8 +143,8 @@ class EventFiles:
             yield from self._read(path, window)
 
     def hits_by_time(self, window: Window | None = None) -> Iterator[LocalHit]:
-        """Events of all files merged by timestamp (each file is assumed to be in time order)."""
-        streams = [self._read(path, window) for path in self.files()]
+        """Events of all files merged by timestamp (:class:`UnsortedInputError` if a file is out of order)."""
+        streams = [_in_time_order(path, self._read(path, window)) for path in self.files()]
         if len(streams) == 1:
             return streams[0]
         return heapq.merge(*streams, key=_timestamp_of)
@@ -134,6 +152,7 @@ class EventFiles:
     def _read(self, path: Path, window: Window | None) -> Iterator[LocalHit]:
         index = index_name(path)
         try:
+            size = path.stat().st_size
             handle = _open(path)
         except OSError as exc:
             raise EventSourceError(f"{path}: cannot read: {exc.strerror or exc}") from exc
@@ -146,21 +165,47 @@ class EventFiles:
                     lines = _array_elements(path, handle)
                 else:
                     lines = enumerate(handle, start=1)
+                read = kept = 0
+                loads, timestamp, fast = orjson.loads, self._timestamp, fast_iso_ns
+                start, end = (window.start_ns, window.end_ns) if window is not None else (None, None)
                 for number, raw in lines:
-                    self.stats.lines += 1
-                    hit, reason = self._parse(raw, index)
+                    read += 1
+                    # The usual line (a JSON object with an ISO timestamp) is handled inline; anything
+                    # else goes through _parse, which also names the problem of a bad line.
+                    try:
+                        document = loads(raw)
+                    except orjson.JSONDecodeError:
+                        document = None
+                    hit: LocalHit | None = None
+                    if document.__class__ is dict and "_source" not in document:
+                        value = timestamp(document)
+                        ns = fast(value) if value.__class__ is str else None
+                        if ns is not None:
+                            hit = LocalHit(index, document, ns, raw.rstrip(b"\r\n"), None)
                     if hit is None:
-                        if reason is None:
+                        hit, reason = self._parse(raw, index)
+                        if hit is None:
+                            if reason is None:
+                                continue
+                            self.stats.bad[reason] += 1
+                            marker = (str(path), number, size)
+                            if marker in self._reported:
+                                continue
+                            self._reported.add(marker)
+                            if self.on_bad_line is not None:
+                                self.on_bad_line()
+                            logged += 1
+                            if logged <= _LOGGED_PER_FILE:
+                                log.warning(
+                                    "bad event line skipped", file=str(path), line=number, reason=reason
+                                )
                             continue
-                        self.stats.bad[reason] += 1
-                        logged += 1
-                        if logged <= _LOGGED_PER_FILE:
-                            log.warning("bad event line skipped", file=str(path), line=number, reason=reason)
+                    if start is not None and not start <= hit.timestamp_ns <= end:  # type: ignore[operator]
                         continue
-                    if window is not None and not window.start_ns <= hit.timestamp_ns <= window.end_ns:
-                        continue
-                    self.stats.events += 1
+                    kept += 1
                     yield hit
+                self.stats.lines += read
+                self.stats.events += kept
             except (OSError, EOFError) as exc:
                 raise EventSourceError(f"{path}: cannot read: {exc}") from exc
         if logged > _LOGGED_PER_FILE:
@@ -196,6 +241,15 @@ class EventFiles:
 
 def _timestamp_of(hit: LocalHit) -> int:
     return hit.timestamp_ns
+
+
+def _in_time_order(path: Path, hits: Iterator[LocalHit]) -> Iterator[LocalHit]:
+    latest = None
+    for hit in hits:
+        if latest is not None and hit.timestamp_ns < latest:
+            raise UnsortedInputError(f"{path}: events are not in time order")
+        latest = hit.timestamp_ns
+        yield hit
 
 
 def index_name(path: Path) -> str:
@@ -235,20 +289,30 @@ class LocalSearcher:
 
     def search(self, hunt: Hunt, window: Window | None) -> list[QueryResult]:
         """Every match of every enabled query of ``hunt`` inside ``window`` (all events when None)."""
-        queries = [query for query in hunt.queries]
-        try:
-            outputs = search_many(self._runs(hunt, presorted=True), self.files.hits_by_time(window))
-        except UnsortedInputError:
-            log.info(
-                "event files are not in time order; searching them again without streaming", hunt=hunt.id
-            )
-            outputs = search_many(self._runs(hunt, presorted=False), self.files.hits(window))
-        return [
-            QueryResult(query=query.name, matches=self._matches(query.name, output), requests=1)
-            for query, output in zip(queries, outputs, strict=True)
-        ]
+        return self.search_hunts([hunt], window)[hunt.id]
 
-    def _runs(self, hunt: Hunt, *, presorted: bool) -> list[Any]:
+    def search_hunts(self, hunts: Sequence[Hunt], window: Window | None) -> dict[str, list[QueryResult]]:
+        """Several hunts over one read of the files (streamed when the files are in time order)."""
+        before = copy.deepcopy(self.files.stats)
+        try:
+            outputs = search_many(self._runs(hunts, presorted=True), self.files.hits_by_time(window))
+        except UnsortedInputError:
+            log.info("event files are not in time order; reading them again without streaming")
+            self.files.stats = before
+            outputs = search_many(self._runs(hunts, presorted=False), self.files.hits(window))
+        results: dict[str, list[QueryResult]] = {}
+        position = 0
+        for hunt in hunts:
+            results[hunt.id] = []
+            for query in hunt.queries:
+                output = outputs[position]
+                position += 1
+                results[hunt.id].append(
+                    QueryResult(query=query.name, matches=self._matches(query.name, output), requests=1)
+                )
+        return results
+
+    def _runs(self, hunts: Sequence[Hunt], *, presorted: bool) -> list[Any]:
         return [
             query.compiled.run(
                 size=ALL_HITS,
@@ -258,6 +322,7 @@ class LocalSearcher:
                 result_position="head",
                 presorted=presorted,
             )
+            for hunt in hunts
             for query in hunt.queries
         ]
 

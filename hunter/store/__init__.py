@@ -59,8 +59,12 @@ class StateStore(Protocol):
         """Pending notices (oldest first), now claimed by ``owner`` so no one else sends them."""
         ...
 
-    def record_delivery(self, delivery: Delivery, now_ns: int) -> None:
-        """Mark the notices of one delivery sent, failed (parked), or pending again (retry)."""
+    def record_delivery(self, delivery: Delivery, now_ns: int, owner: str | None = None) -> None:
+        """Mark the notices of one delivery sent, failed (parked), or pending again (retry).
+
+        With ``owner``, a failed or retry outcome only applies while ``owner`` still holds the claim
+        (a stale claimer must not hand back a notice someone else has claimed since).
+        """
         ...
 
     def notice_counts(self) -> dict[str, int]:

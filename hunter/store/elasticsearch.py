@@ -533,10 +533,12 @@ class ElasticsearchStore:
             created = datetime.fromtimestamp(int(doc["created_ns"]) / 1e9, tz=UTC)
             notices.append(Notice(doc["alert_id"], doc["hunt_id"], alert, created))
         if orphans:
-            self.record_delivery(Delivery(tuple(orphans), Outcome.RETRY, "alert not written yet"), now_ns)
+            self.record_delivery(
+                Delivery(tuple(orphans), Outcome.RETRY, "alert not written yet"), now_ns, owner
+            )
         return notices
 
-    def record_delivery(self, delivery: Delivery, now_ns: int) -> None:
+    def record_delivery(self, delivery: Delivery, now_ns: int, owner: str | None = None) -> None:
         """Mark the notices of one delivery sent, failed (parked for good), or pending again."""
         status = {Outcome.SENT: "sent", Outcome.FAILED: "failed", Outcome.RETRY: "pending"}[delivery.outcome]
         for alert_id in delivery.alert_ids:
@@ -544,6 +546,9 @@ class ElasticsearchStore:
             for _ in range(5):
                 found = self._get_state(doc_id)
                 if found is None or found[0].get("status") == "sent":
+                    break
+                stale = owner is not None and delivery.outcome is not Outcome.SENT
+                if stale and found[0].get("claimed_by") != owner:
                     break
                 doc = dict(found[0])
                 doc.update(

@@ -215,16 +215,18 @@ class SqliteStore:
             for alert_id, hunt, created, doc in rows
         ]
 
-    def record_delivery(self, delivery: Delivery, now_ns: int) -> None:
+    def record_delivery(self, delivery: Delivery, now_ns: int, owner: str | None = None) -> None:
         """Mark the notices of one delivery sent, failed (parked for good), or pending again."""
         status = {Outcome.SENT: "sent", Outcome.FAILED: "failed", Outcome.RETRY: "pending"}[delivery.outcome]
+        guard = " AND claimed_by = ?" if owner is not None and delivery.outcome is not Outcome.SENT else ""
         with self._transaction() as db:
             for alert_id in delivery.alert_ids:
-                db.execute(
-                    "UPDATE notices SET status = ?, last_error = ?, claimed_by = NULL, updated_ns = ? "
-                    "WHERE alert_id = ? AND status != 'sent'",
-                    (status, delivery.detail or None, now_ns, alert_id),
+                params: tuple[Any, ...] = (status, delivery.detail or None, now_ns, alert_id)
+                sql = (
+                    "UPDATE notices SET status = ?, last_error = ?, claimed_by = NULL, updated_ns = ? "  # noqa: S608
+                    f"WHERE alert_id = ? AND status != 'sent'{guard}"
                 )
+                db.execute(sql, (*params, owner) if guard else params)
 
     def notice_counts(self) -> dict[str, int]:
         """Notices by status."""

@@ -12,16 +12,29 @@ templates are stood in for by templates composed of ``ecs@mappings`` (ECS types,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from hunter.alerts import AlertRenderer
+from hunter.config import ElasticsearchSettings, ScheduleSettings, SearchSettings, Settings
+from hunter.esclient import Retrier, build_client
+from hunter.hunts import Hunt, load_hunts
+from hunter.notify import Delivery, Notice, Outcome
+from hunter.results import Searcher
+from hunter.runner import Runner
+from hunter.search.elasticsearch import ElasticsearchSearcher
 from hunter.search.local import EventFiles
+from hunter.store.elasticsearch import ElasticsearchStore
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples" / "events"
+HUNT_ID = "t1059_011_lua"
+NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # after every sample event
 
 _BACKING = re.compile(r"^\.ds-(?P<stream>.+)-\d{4}\.\d{2}\.\d{2}-\d{6}$")
 _BUILTIN_STREAMS = ("logs-", "metrics-", "synthetics-")
@@ -44,9 +57,7 @@ def install_beats_templates(client: Elasticsearch) -> None:
     """Index templates for ``winlogbeat-*`` (data streams) and ``auditbeat-*`` with ECS mappings."""
     for name, spec in BEATS_TEMPLATES.items():
         if not client.indices.exists_index_template(name=name):
-            client.indices.put_index_template(
-                name=name, composed_of=["ecs@mappings"], priority=50, **spec
-            )
+            client.indices.put_index_template(name=name, composed_of=["ecs@mappings"], priority=50, **spec)
 
 
 def index_hits(client: Elasticsearch, hits: Iterable[Mapping[str, Any]]) -> dict[str, int]:
@@ -86,3 +97,133 @@ def as_hit(document: Mapping[str, Any], *, index: str, doc_id: str) -> dict[str,
     source = document.get("_source", document)
     assert isinstance(source, Mapping)
     return {"_index": index, "_id": doc_id, "_source": dict(source)}
+
+
+# ---- hunter's parts on the test server ------------------------------------------------------------
+
+QUERIES = REPO / "queries"
+TEMPLATES = REPO / "templates"
+ALERTS = "logs-hunter.alerts-default"
+STATE = "hunter-state"
+
+
+def es_settings(
+    url: str,
+    *,
+    search: Mapping[str, Any] | None = None,
+    elasticsearch: Mapping[str, Any] | None = None,
+    schedule: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Settings for elasticsearch mode on the test server at ``url`` (repo queries and templates)."""
+    return Settings(
+        mode="elasticsearch",
+        queries=QUERIES,
+        templates=TEMPLATES,
+        search=SearchSettings(**dict(search or {})),
+        elasticsearch=ElasticsearchSettings(hosts=[url], **dict(elasticsearch or {})),
+        schedule=ScheduleSettings(**dict(schedule or {})),
+    )
+
+
+_OPEN: list[Elasticsearch] = []
+
+
+def tracked(client: Elasticsearch) -> Elasticsearch:
+    """Remember ``client`` so :func:`close_clients` closes it after the test."""
+    _OPEN.append(client)
+    return client
+
+
+def close_clients() -> None:
+    """Close every client made by :func:`tracked` (and :func:`replica`) so far."""
+    while _OPEN:
+        _OPEN.pop().close()
+
+
+class RecordingNotifier:
+    """A :class:`hunter.notify.Notifier` that delivers every notice and remembers which."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def send(self, notices: Sequence[Notice]) -> list[Delivery]:
+        """Record the notices' alert ids; all of them are delivered."""
+        ids = tuple(notice.alert_id for notice in notices)
+        self.sent.extend(ids)
+        return [Delivery(ids, Outcome.SENT)] if ids else []
+
+
+@dataclass
+class Replica:
+    """One hunter process on the test cluster: its own client, searcher, store, runner and notifier."""
+
+    client: Elasticsearch
+    searcher: ElasticsearchSearcher
+    store: ElasticsearchStore
+    runner: Runner
+    notifier: RecordingNotifier
+    sleeps: list[float] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Close the client."""
+        self.client.close()
+
+
+def replica(
+    settings: Settings,
+    *,
+    owner: str = "replica-a",
+    clock: Callable[[], datetime] | None = None,
+    searcher: Searcher | None = None,
+) -> Replica:
+    """A replica built from ``settings`` as the service builds one, with an injected (recorded) sleep.
+
+    Its client is closed by :func:`close_clients`.
+    """
+    sleeps: list[float] = []
+    client = tracked(build_client(settings))
+    retrier = Retrier(
+        attempts=settings.search.retries + 1,
+        backoff=settings.search.retry_backoff.total_seconds(),
+        sleep=sleeps.append,
+    )
+    store = ElasticsearchStore(
+        client,
+        data_stream=settings.elasticsearch.alerts_data_stream,
+        state_index=settings.elasticsearch.state_index,
+        retrier=retrier,
+    )
+    store.ensure_setup()
+    es_searcher = ElasticsearchSearcher(client, settings.search, retrier)
+    notifier = RecordingNotifier()
+    runner = Runner(
+        searcher=searcher or es_searcher,
+        store=store,
+        notifier=notifier,
+        renderer=AlertRenderer(settings.templates),
+        schedule=settings.schedule,
+        owner=owner,
+        lease_ns=int(settings.elasticsearch.lease.total_seconds() * 1e9),
+        clock=clock or (lambda: NOW),
+    )
+    return Replica(client, es_searcher, store, runner, notifier, sleeps)
+
+
+def lua_hunt() -> Hunt:
+    """The T1059.011 hunt from queries/."""
+    (hunt,) = [h for h in load_hunts(QUERIES) if h.id == HUNT_ID]
+    return hunt
+
+
+def stored_alerts(client: Elasticsearch, index: str = ALERTS) -> list[dict[str, Any]]:
+    """Every alert hit (``_index``, ``_id``, ``_source``) across the data stream's backing indices."""
+    client.indices.refresh(index=index, ignore_unavailable=True, allow_no_indices=True)
+    response = client.search(index=index, size=1000, ignore_unavailable=True, allow_no_indices=True)
+    hits: list[dict[str, Any]] = response["hits"]["hits"]
+    return hits
+
+
+def state_docs(client: Elasticsearch, kind: str, index: str = STATE) -> list[dict[str, Any]]:
+    """The ``_source`` of every state document of ``kind`` (notice, checkpoint, lease)."""
+    response = client.search(index=index, query={"term": {"type": kind}}, size=1000, ignore_unavailable=True)
+    return [hit["_source"] for hit in response["hits"]["hits"]]

@@ -1,0 +1,243 @@
+"""Local event files: NDJSON/JSON/gzip reading, stable ids, bad lines, windows, the embedded search."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import structlog
+
+from hunter.config import SearchSettings
+from hunter.errors import EventSourceError
+from hunter.hunts import Hunt
+from hunter.results import Window
+from hunter.search.local import EventFiles, LocalSearcher, index_name
+from tests.conftest import (
+    AUDITBEAT,
+    AUDITBEAT_INDEX,
+    AUDITBEAT_LUA_ID,
+    OS_EXECUTE,
+    SAMPLES,
+    lua_exec,
+    ns,
+    sample_line,
+    tmp_write,
+    utc,
+    write_ndjson,
+)
+
+T = utc("2026-11-20T10:00:00Z")
+
+
+def ids(files: EventFiles, window: Window | None = None) -> list[tuple[str, str]]:
+    """(index, id) of every event read, in file order."""
+    return [(hit["_index"], hit["_id"]) for hit in files.hits(window)]
+
+
+def test_hits_keep_their_index_and_id() -> None:
+    """A line that is an Elasticsearch hit keeps its _index and _id."""
+    path = SAMPLES / OS_EXECUTE
+    expected = [(doc["_index"], doc["_id"]) for doc in map(json.loads, path.read_text().splitlines())]
+    assert ids(EventFiles([path])) == expected
+
+
+def test_plain_line_id_is_sha256_of_the_raw_line() -> None:
+    """A plain document gets the file name as _index and the sha256 hex of its raw line as _id."""
+    read = ids(EventFiles([SAMPLES / AUDITBEAT]))
+    raw = sample_line(AUDITBEAT, 6).encode("utf-8")
+    assert read[5] == (AUDITBEAT_INDEX, hashlib.sha256(raw).hexdigest())
+    assert read[5] == (AUDITBEAT_INDEX, AUDITBEAT_LUA_ID)
+    assert all(index == AUDITBEAT_INDEX for index, _ in read)
+    assert len(set(read)) == 8
+
+
+def test_ids_are_stable_across_reads() -> None:
+    """Reading the same files again (a new run) gives the same ids."""
+    first = ids(EventFiles([SAMPLES]))
+    second = ids(EventFiles([SAMPLES]))
+    assert first == second
+    assert len(first) == 67
+
+
+def test_gzip_files_are_read_with_the_same_ids(tmp_path: Path) -> None:
+    """A .ndjson.gz file reads like its plain twin: same _index (extensions dropped) and _id."""
+    plain = SAMPLES / AUDITBEAT
+    packed = tmp_path / f"{AUDITBEAT}.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    assert index_name(packed) == AUDITBEAT_INDEX
+    assert ids(EventFiles([packed])) == ids(EventFiles([plain]))
+
+
+def test_json_array_files_are_read(tmp_path: Path) -> None:
+    """A .json file holding an array of hits and documents yields each element, ids stable."""
+    hit = lua_exec(T, doc_id="kept-id")
+    plain = hit["_source"]
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps([hit, plain], indent=2), encoding="utf-8")
+    first = ids(EventFiles([path]))
+    assert first[0] == (hit["_index"], "kept-id")
+    assert first[1][0] == "export"
+    assert len(first[1][1]) == 64
+    assert ids(EventFiles([path])) == first
+
+
+def test_gzipped_json_array_is_read(tmp_path: Path) -> None:
+    """A .json.gz array is read too."""
+    path = tmp_path / "export.json.gz"
+    path.write_bytes(gzip.compress(json.dumps([lua_exec(T, doc_id="a"), tmp_write(T, doc_id="b")]).encode()))
+    assert [doc_id for _, doc_id in ids(EventFiles([path]))] == ["a", "b"]
+
+
+def test_bad_lines_are_skipped_counted_and_logged(tmp_path: Path) -> None:
+    """Not JSON, not an object, no/unparsable @timestamp: skipped, counted, logged with file and line."""
+    good = json.dumps(lua_exec(T, doc_id="good"))
+    source = lua_exec(T, doc_id="x")["_source"]
+    no_time = json.dumps({k: v for k, v in source.items() if k != "@timestamp"})
+    bad_time = json.dumps({**source, "@timestamp": "yesterday at noon"})
+    path = tmp_path / "events.ndjson"
+    path.write_text(
+        "\n".join(["{not json", good, "[1, 2]", no_time, bad_time, good]) + "\n", encoding="utf-8"
+    )
+    files = EventFiles([path])
+    with structlog.testing.capture_logs() as logs:
+        read = ids(files)
+    assert [doc_id for _, doc_id in read] == ["good", "good"]
+    assert files.stats.bad_lines == 4
+    assert files.stats.bad == {
+        "not JSON": 1,
+        "not a JSON object": 1,
+        "no @timestamp": 1,
+        "unparsable @timestamp": 1,
+    }
+    warnings = [entry for entry in logs if entry["log_level"] == "warning"]
+    assert [(entry["file"], entry["line"]) for entry in warnings] == [
+        (str(path), 1),
+        (str(path), 3),
+        (str(path), 4),
+        (str(path), 5),
+    ]
+
+
+def test_blank_lines_are_ignored(tmp_path: Path) -> None:
+    """Empty lines are neither events nor bad lines."""
+    path = tmp_path / "e.ndjson"
+    path.write_text("\n" + json.dumps(lua_exec(T, doc_id="a")) + "\n\n", encoding="utf-8")
+    files = EventFiles([path])
+    assert len(ids(files)) == 1
+    assert files.stats.bad_lines == 0
+
+
+def test_window_includes_both_ends(tmp_path: Path) -> None:
+    """Events exactly at a window's start and end are inside it; 1 ms outside are not."""
+    ms = timedelta(milliseconds=1)
+    times = [T - ms, T, T + timedelta(minutes=1), T + timedelta(minutes=2), T + timedelta(minutes=2) + ms]
+    path = write_ndjson(tmp_path / "e.ndjson", [lua_exec(t, doc_id=f"e{i}") for i, t in enumerate(times)])
+    window = Window(ns(T), ns(T + timedelta(minutes=2)))
+    assert [doc_id for _, doc_id in ids(EventFiles([path]), window)] == ["e1", "e2", "e3"]
+
+
+def test_folders_are_read_recursively_by_extension(tmp_path: Path) -> None:
+    """A folder yields its .ndjson/.json/.gz files (also in subfolders) and ignores other files."""
+    write_ndjson(tmp_path / "a.ndjson", [lua_exec(T, doc_id="a")])
+    write_ndjson(tmp_path / "sub" / "b.jsonl", [lua_exec(T, doc_id="b")])
+    (tmp_path / "README.md").write_text("not events\n", encoding="utf-8")
+    files = EventFiles([tmp_path])
+    assert [path.name for path in files.files()] == ["a.ndjson", "b.jsonl"]
+    assert sorted(doc_id for _, doc_id in ids(files)) == ["a", "b"]
+
+
+def test_missing_path_is_an_event_source_error(tmp_path: Path) -> None:
+    """A configured path that does not exist is an EventSourceError naming it."""
+    missing = tmp_path / "nope.ndjson"
+    with pytest.raises(EventSourceError, match=r"nope\.ndjson"):
+        EventFiles([missing]).files()
+
+
+def test_empty_folder_has_no_events(tmp_path: Path) -> None:
+    """An existing folder without event files is not an error; it just yields no events."""
+    (tmp_path / "empty").mkdir()
+    files = EventFiles([tmp_path / "empty"])
+    assert files.files() == []
+    assert list(files.hits()) == []
+
+
+def test_unreadable_file_is_an_event_source_error(tmp_path: Path) -> None:
+    """A file that cannot be read (a .gz that is not gzip) is an EventSourceError, not a crash."""
+    path = tmp_path / "broken.ndjson.gz"
+    path.write_bytes(b"this is not gzip data")
+    with pytest.raises(EventSourceError, match=r"broken\.ndjson\.gz"):
+        list(EventFiles([path]).hits())
+
+
+def test_file_without_read_permission_is_an_event_source_error(tmp_path: Path) -> None:
+    """A file the service may not read is an EventSourceError naming it."""
+    if os.geteuid() == 0:
+        pytest.skip("root reads files whatever their mode")
+    path = write_ndjson(tmp_path / "secret.ndjson", [lua_exec(T, doc_id="a")])
+    path.chmod(0)
+    with pytest.raises(EventSourceError, match=r"secret\.ndjson"):
+        list(EventFiles([path]).hits())
+
+
+def test_search_over_the_os_execute_sample(lua_hunt: Hunt) -> None:
+    """The sequence pairs Lua exec and /tmp write; the fallback matches the exec and the fork record."""
+    searcher = LocalSearcher(EventFiles([SAMPLES / OS_EXECUTE]), SearchSettings())
+    results = {result.query: result for result in searcher.search(lua_hunt, None)}
+    sequences = [[event.id for event in match.events] for match in results["sequence"].matches]
+    assert sequences == [["Oq3L1FOtjHjj4EfCngyu", "E4jL1FOtjHjj4EfCngyu"]]
+    singles = sorted(match.events[0].id for match in results["fallback"].matches)
+    assert singles == sorted(["Oq3L1FOtjHjj4EfCngyu", "cRnL1FOtjHjj4EfCngyu"])
+
+
+def test_a_sequence_across_two_files_is_found(tmp_path: Path, lua_hunt: Hunt) -> None:
+    """Files are merged by time, so stage 1 in one file and stage 2 in another still join."""
+    write_ndjson(tmp_path / "a.ndjson", [lua_exec(T, doc_id="exec", entity_id="L")])
+    write_ndjson(
+        tmp_path / "b.ndjson", [tmp_write(T + timedelta(minutes=1), doc_id="write", parent_entity_id="L")]
+    )
+    searcher = LocalSearcher(EventFiles([tmp_path]), SearchSettings())
+    results = {result.query: result for result in searcher.search(lua_hunt, None)}
+    assert [[e.id for e in m.events] for m in results["sequence"].matches] == [["exec", "write"]]
+
+
+def test_unsorted_file_still_gives_the_sequence(tmp_path: Path, lua_hunt: Hunt) -> None:
+    """A file whose stage-2 event comes before the (earlier) stage-1 event in file order still matches."""
+    path = tmp_path / "unsorted.ndjson"
+    later = tmp_write(T + timedelta(minutes=1), doc_id="write", parent_entity_id="L")
+    earlier = lua_exec(T, doc_id="exec", entity_id="L")
+    write_ndjson(path, [later, earlier])
+    results = {r.query: r for r in LocalSearcher(EventFiles([path]), SearchSettings()).search(lua_hunt, None)}
+    assert [[e.id for e in m.events] for m in results["sequence"].matches] == [["exec", "write"]]
+
+
+def test_unsorted_file_counts_and_logs_a_bad_line_once(tmp_path: Path, lua_hunt: Hunt) -> None:
+    """An out-of-order file searched again unstreamed does not count or log its bad lines twice."""
+    path = tmp_path / "unsorted.ndjson"
+    later = json.dumps(lua_exec(T + timedelta(minutes=1), doc_id="exec", entity_id="L"))
+    earlier = json.dumps(tmp_write(T, doc_id="write", parent_entity_id="L"))
+    path.write_text("\n".join(["garbage", later, earlier]) + "\n", encoding="utf-8")
+    files = EventFiles([path])
+    with structlog.testing.capture_logs() as logs:
+        results = {r.query: r for r in LocalSearcher(files, SearchSettings()).search(lua_hunt, None)}
+    assert [m.events[0].id for m in results["fallback"].matches] == ["exec"]
+    assert results["sequence"].matches == []
+    assert files.stats.bad_lines == 1
+    assert files.stats.events == 2
+    assert len([entry for entry in logs if entry["event"] == "bad event line skipped"]) == 1
+
+
+def test_search_respects_the_window(tmp_path: Path, lua_hunt: Hunt) -> None:
+    """Only events inside the window are searched."""
+    path = write_ndjson(
+        tmp_path / "e.ndjson",
+        [lua_exec(T, doc_id="in"), lua_exec(T + timedelta(hours=1), doc_id="out", entity_id="other")],
+    )
+    searcher = LocalSearcher(EventFiles([path]), SearchSettings())
+    window = Window(ns(T - timedelta(minutes=1)), ns(T + timedelta(minutes=1)))
+    results = {result.query: result for result in searcher.search(lua_hunt, window)}
+    assert [m.events[0].id for m in results["fallback"].matches] == ["in"]

@@ -1,0 +1,350 @@
+"""ElasticsearchStore against the Elasticsearch test server: template, data stream, bulk writes, state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import structlog
+from elasticsearch import BadRequestError, Elasticsearch
+
+from hunter.errors import StoreError
+from hunter.esclient import Retrier
+from hunter.notify import Delivery, Outcome
+from hunter.store.elasticsearch import TEMPLATE_NAME, ElasticsearchStore
+from tests.support.es_data import ALERTS, STATE, close_clients, tracked
+from tests.support.es_server import EsTestServer, serve
+
+HUNT = "t1059_011_lua"
+NS = 1_000_000_000
+T0 = 1_795_100_000 * NS  # 2026-11-19
+MINUTE = 60 * NS
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    """Close the clients a test's helpers opened."""
+    yield
+    close_clients()
+
+
+@pytest.fixture
+def server() -> Iterator[EsTestServer]:
+    """A running test server, stopped after the test."""
+    yield from serve()
+
+
+@pytest.fixture
+def es(server: EsTestServer) -> Iterator[Elasticsearch]:
+    """A plain client for looking at what the store wrote."""
+    with server.client() as client:
+        yield client
+
+
+class Sleeps(list[float]):
+    """An injectable ``sleep`` that records the delays instead of sleeping."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def make_store(
+    server: EsTestServer, sleeps: Sleeps | None = None, *, setup: bool = True, **options: Any
+) -> ElasticsearchStore:
+    """A store with its own client and a recording sleep (template and state index installed)."""
+    client = tracked(Elasticsearch(hosts=[server.url], request_timeout=5, max_retries=0))
+    retrier = Retrier(attempts=3, backoff=1.0, sleep=sleeps if sleeps is not None else Sleeps())
+    store = ElasticsearchStore(client, retrier=retrier, **options)
+    if setup:
+        store.ensure_setup()
+    return store
+
+
+def alert(alert_id: str, *, version: int = 1, minute: int = 0, **hunter: Any) -> dict[str, Any]:
+    """A minimal alert document as the renderer writes one (the fields the store relies on)."""
+    stamp = f"2026-11-20T09:{minute:02d}:00.000000000Z"
+    return {
+        "@timestamp": stamp,
+        "message": f"alert {alert_id}",
+        "event": {"kind": "alert", "id": alert_id, "category": ["intrusion_detection"], "type": ["info"]},
+        "hunter": {
+            "alert_id": alert_id,
+            "hunt": {"id": HUNT},
+            "version": version,
+            "created": stamp,
+            "first_seen": stamp,
+            "last_seen": stamp,
+            "queries": ["fallback"],
+            **hunter,
+        },
+    }
+
+
+def alert_hits(es: Elasticsearch) -> list[dict[str, Any]]:
+    """Every alert document in every backing index of the alert data stream."""
+    es.indices.refresh(index=ALERTS)
+    hits: list[dict[str, Any]] = es.search(index=ALERTS, size=100, version=True)["hits"]["hits"]
+    return hits
+
+
+def bulk_bodies(server: EsTestServer) -> list[list[Any]]:
+    """The NDJSON bodies of every _bulk request, in order."""
+    return [request.body for request in server.requests_to(r"/_bulk$")]
+
+
+def test_template_is_installed_above_the_builtin_logs_priority(
+    server: EsTestServer, es: Elasticsearch
+) -> None:
+    """ensure_setup installs a data stream template at priority > 100; an equal priority would be refused."""
+    make_store(server)
+    templates = {t["name"]: t["index_template"] for t in es.indices.get_index_template()["index_templates"]}
+    ours, builtin = templates[TEMPLATE_NAME], templates["logs"]
+    assert ours["index_patterns"] == ["logs-hunter.alerts-*"]
+    assert builtin["index_patterns"] == ["logs-*-*"] and ours["priority"] > builtin["priority"] == 100
+    assert "data_stream" in ours and ours["_meta"] == {"managed_by": "hunter", "version": 1}
+    assert ours["template"]["mappings"]["properties"]["hunter"]["properties"]["events"] == {
+        "type": "flattened"
+    }
+    with pytest.raises(BadRequestError) as refused:
+        es.indices.put_index_template(
+            name="hunter-alerts-at-100",
+            index_patterns=["logs-hunter.alerts-*"],
+            data_stream={},
+            priority=100,
+        )
+    assert "matching patterns from existing templates [logs]" in refused.value.body["error"]["reason"]
+
+    make_store(server).save(HUNT, [alert("a1")], [])
+    (stream,) = es.indices.get_data_stream(name=ALERTS)["data_streams"]
+    assert stream["template"] == TEMPLATE_NAME
+    mapping = es.indices.get_mapping(index=ALERTS)
+    (backing,) = mapping.body.values()
+    assert backing["mappings"]["properties"]["hunter"]["properties"]["alert_id"]["type"] == "keyword"
+    assert es.indices.get_mapping(index=STATE)[STATE]["mappings"]["dynamic"] in (False, "false")
+
+
+def test_setup_is_idempotent_and_replaces_an_older_template(server: EsTestServer, es: Elasticsearch) -> None:
+    """A current template and an existing state index are kept; an older template version is replaced."""
+    es.indices.put_index_template(
+        name=TEMPLATE_NAME,
+        index_patterns=["logs-hunter.alerts-*"],
+        data_stream={},
+        priority=200,
+        meta={"managed_by": "hunter", "version": 0},
+    )
+    make_store(server)
+    make_store(server)
+    assert (
+        len(server.requests_to(rf"^/_index_template/{TEMPLATE_NAME}$", "PUT")) == 2
+    )  # ours, then hunter's v1
+    assert len(server.requests_to(rf"^/{STATE}$", "PUT")) == 1
+    assert (
+        es.indices.get_index_template(name=TEMPLATE_NAME)["index_templates"][0]["index_template"]["_meta"][
+            "version"
+        ]
+        == 1
+    )
+
+
+def test_state_index_created_meanwhile_by_another_replica_is_tolerated(server: EsTestServer) -> None:
+    """resource_already_exists_exception when creating the state index (a replica won the race) is fine."""
+    make_store(server)
+    server.faults.error(404, path_regex=rf"^/{STATE}$", method="HEAD")  # "missing" when checked...
+    store = make_store(server)  # ...but there when created
+    assert store.checkpoint(HUNT) is None
+
+
+def test_save_writes_the_notice_before_the_alert_and_is_idempotent(
+    server: EsTestServer, es: Elasticsearch
+) -> None:
+    """New alerts are bulk-created after their pending notices; saving the same id again creates nothing."""
+    store = make_store(server)
+    first = store.save(HUNT, [alert("a1"), alert("a2")], [])
+    assert sorted(first.created) == ["a1", "a2"]
+    notices, alerts = bulk_bodies(server)
+    assert [line["create"]["_index"] for line in notices[::2]] == [STATE, STATE]
+    assert [line["create"]["_id"] for line in notices[::2]] == ["notice-a1", "notice-a2"]
+    assert [line["create"] for line in alerts[::2]] == [
+        {"_index": ALERTS, "_id": "a1"},
+        {"_index": ALERTS, "_id": "a2"},
+    ]
+    again = make_store(server).save(HUNT, [alert("a1")], [])
+    assert again.created == ()
+    assert sorted(hit["_id"] for hit in alert_hits(es)) == ["a1", "a2"]
+    assert store.notice_counts() == {"pending": 2, "sending": 0, "sent": 0, "failed": 0}
+
+
+def test_ids_are_found_across_backing_indices_and_updated_in_place_after_rollover(
+    server: EsTestServer, es: Elasticsearch
+) -> None:
+    """After a rollover get() finds the alert in the old backing index; the update lands there, not anew."""
+    make_store(server).save(HUNT, [alert("a1")], [])
+    rolled = es.indices.rollover(alias=ALERTS)
+    store = make_store(server)
+    assert list(store.get(["a1", "nope"])) == ["a1"]
+    saved = store.save(HUNT, [], [alert("a1", version=2, queries=["fallback", "sequence"])])
+    assert saved.updated == ("a1",)
+    update = bulk_bodies(server)[-1][0]["index"]
+    assert (update["_index"], update["if_primary_term"]) == (rolled["old_index"], 1)
+    assert isinstance(update["if_seq_no"], int)
+    (hit,) = alert_hits(es)
+    assert hit["_index"] == rolled["old_index"] and hit["_version"] == 2
+    assert hit["_source"]["hunter"]["queries"] == ["fallback", "sequence"]
+
+
+def test_a_stale_update_loses_to_the_concurrent_writer(server: EsTestServer, es: Elasticsearch) -> None:
+    """Two writers update one alert from the same version: the second gets 409 and changes nothing."""
+    make_store(server).save(HUNT, [alert("a1")], [])
+    first, second = make_store(server), make_store(server)
+    first.get(["a1"])
+    second.get(["a1"])
+    assert first.save(HUNT, [], [{**alert("a1", version=2), "message": "first"}]).updated == ("a1",)
+    with structlog.testing.capture_logs() as logs:
+        lost = second.save(HUNT, [], [{**alert("a1", version=2), "message": "second"}])
+    assert lost.updated == ()
+    assert any("another writer" in entry["event"] for entry in logs)
+    (hit,) = alert_hits(es)
+    assert hit["_source"]["message"] == "first"
+
+
+def test_bulk_items_rejected_with_429_are_retried_alone_and_succeed(
+    server: EsTestServer, es: Elasticsearch
+) -> None:
+    """A 429 item of a partial bulk failure is sent again (after the injected sleep) until it is created."""
+    sleeps = Sleeps()
+    store = make_store(server, sleeps)
+    server.faults.bulk_failures({})  # the notices' bulk goes through
+    server.faults.bulk_failures({1: (429, "es_rejected_execution_exception")})
+    saved = store.save(HUNT, [alert("a1"), alert("a2"), alert("a3")], [])
+    assert sorted(saved.created) == ["a1", "a2", "a3"]
+    _notices, alerts, retried = bulk_bodies(server)
+    assert len(alerts) == 6 and retried == alerts[2:4]
+    assert len(sleeps) == 1
+    assert sorted(hit["_id"] for hit in alert_hits(es)) == ["a1", "a2", "a3"]
+
+
+def test_bulk_item_failing_with_400_raises_and_its_notice_waits_for_the_alert(
+    server: EsTestServer, es: Elasticsearch
+) -> None:
+    """A 400 mapper_parsing_exception item is never ignored: StoreError; its notice stays pending, unsent."""
+    store = make_store(server)
+    server.faults.bulk_failures({})
+    server.faults.bulk_failures({1: (400, "mapper_parsing_exception")})
+    with pytest.raises(StoreError, match=r"1 of 2 item\(s\) failed, e\.g\. a2: 400 mapper_parsing_exception"):
+        store.save(HUNT, [alert("a1"), alert("a2")], [])
+    assert [hit["_id"] for hit in alert_hits(es)] == ["a1"]
+    claimed = store.claim_notices("owner", T0, 10)
+    assert [notice.alert_id for notice in claimed] == ["a1"]
+    assert store.notice_counts()["pending"] == 1  # a2's notice: its alert is written by the next run
+
+
+def test_bulk_items_still_rejected_after_every_retry_raise(server: EsTestServer, es: Elasticsearch) -> None:
+    """429 items that never succeed raise StoreError; an alert is never written without its notice."""
+    sleeps = Sleeps()
+    store = make_store(server, sleeps)
+    server.faults.bulk_failures({0: (429, "es_rejected_execution_exception")}, times=None)
+    with pytest.raises(StoreError, match="record notices: 1 of 1 item"):
+        store.save(HUNT, [alert("a1")], [])
+    assert len(bulk_bodies(server)) == 3 and len(sleeps) == 2
+    assert not es.indices.exists(index=ALERTS)
+
+
+def test_whole_bulk_request_rejected_is_retried(server: EsTestServer, es: Elasticsearch) -> None:
+    """A 429 answer to the whole _bulk request is retried with its Retry-After delay."""
+    sleeps = Sleeps()
+    store = make_store(server, sleeps)
+    server.faults.rejected(path_regex=r"/_bulk$", retry_after=3)
+    assert store.save(HUNT, [alert("a1")], []).created == ("a1",)
+    assert sleeps == [3.0]
+
+
+def test_checkpoint_moves_forward_only(server: EsTestServer) -> None:
+    """The checkpoint starts unset, moves forward, and never moves back."""
+    store = make_store(server)
+    assert store.checkpoint(HUNT) is None
+    store.set_checkpoint(HUNT, T0 + 10 * MINUTE)
+    store.set_checkpoint(HUNT, T0 + 5 * MINUTE)
+    assert store.checkpoint(HUNT) == T0 + 10 * MINUTE
+    make_store(server).set_checkpoint(HUNT, T0 + 20 * MINUTE)
+    assert store.checkpoint(HUNT) == T0 + 20 * MINUTE
+
+
+def test_lease_is_exclusive_until_it_expires_or_is_released(server: EsTestServer) -> None:
+    """One owner holds a hunt's lease; another gets it only after expiry or release."""
+    a, b = make_store(server), make_store(server)
+    ttl = 10 * MINUTE
+    assert a.acquire_lease(HUNT, "a", T0, ttl)
+    assert not b.acquire_lease(HUNT, "b", T0 + MINUTE, ttl)
+    assert a.acquire_lease(HUNT, "a", T0 + 2 * MINUTE, ttl)  # renewed until T0 + 12m
+    assert not b.acquire_lease(HUNT, "b", T0 + 11 * MINUTE, ttl)
+    assert b.acquire_lease(HUNT, "b", T0 + 13 * MINUTE, ttl)
+    a.release_lease(HUNT, "a")  # no longer a's: nothing happens
+    assert not a.acquire_lease(HUNT, "a", T0 + 14 * MINUTE, ttl)
+    b.release_lease(HUNT, "b")
+    assert a.acquire_lease(HUNT, "a", T0 + 14 * MINUTE, ttl)
+
+
+def test_notice_claims_are_exclusive_and_deliveries_recorded(server: EsTestServer) -> None:
+    """A claimed notice is not claimed again (until the claim goes stale); sent and failed ones never are."""
+    a = make_store(server, claim_ttl_ns=10 * MINUTE)
+    b = make_store(server, claim_ttl_ns=10 * MINUTE)
+    a.save(HUNT, [alert("a1", minute=1), alert("a2", minute=2), alert("a3", minute=3)], [])
+    claimed = a.claim_notices("a", T0, 2)
+    assert [n.alert_id for n in claimed] == ["a1", "a2"]
+    assert claimed[0].alert["hunter"]["alert_id"] == "a1" and claimed[0].hunt_id == HUNT
+    assert [n.alert_id for n in b.claim_notices("b", T0, 10)] == ["a3"]
+    assert b.claim_notices("b", T0 + MINUTE, 10) == []
+    a.record_delivery(Delivery(("a1",), Outcome.SENT), T0 + MINUTE)
+    a.record_delivery(Delivery(("a2",), Outcome.RETRY, "429"), T0 + MINUTE)
+    b.record_delivery(Delivery(("a3",), Outcome.FAILED, "invalid_payload"), T0 + MINUTE)
+    assert [n.alert_id for n in b.claim_notices("b", T0 + 2 * MINUTE, 10)] == ["a2"]
+    assert a.claim_notices("a", T0 + 5 * MINUTE, 10) == []  # b's claim is fresh
+    assert [n.alert_id for n in a.claim_notices("a", T0 + 13 * MINUTE, 10)] == ["a2"]  # b's went stale
+    a.record_delivery(Delivery(("a2",), Outcome.SENT), T0 + 14 * MINUTE)
+    b.record_delivery(Delivery(("a1",), Outcome.RETRY), T0 + 14 * MINUTE)  # a sent one stays sent
+    assert a.notice_counts() == {"pending": 0, "sending": 0, "sent": 2, "failed": 1}
+    assert a.claim_notices("a", T0 + 60 * MINUTE, 10) == []
+
+
+def test_all_lists_every_alert_oldest_first_across_backing_indices(
+    server: EsTestServer, es: Elasticsearch
+) -> None:
+    """all() reads every backing index, ordered by creation time then id."""
+    store = make_store(server)
+    store.save(HUNT, [alert("b", minute=5), alert("c", minute=1)], [])
+    es.indices.rollover(alias=ALERTS)
+    store.save(HUNT, [alert("a", minute=5), alert("d", minute=0)], [])
+    assert [doc["hunter"]["alert_id"] for doc in store.all()] == ["d", "c", "a", "b"]
+
+
+def test_find_suppressor_returns_the_earliest_matching_alert(server: EsTestServer) -> None:
+    """The earliest alert of the hunt with the suppression key, first seen at or after the bound."""
+    store = make_store(server)
+    key = {"key": "k1", "by": {"host.id": "h1"}}
+    store.save(
+        HUNT,
+        [
+            alert("early", minute=1, suppression=key),
+            alert("later", minute=7, suppression=key),
+            alert("other", minute=2, suppression={"key": "k2", "by": {}}),
+        ],
+        [],
+    )
+    bound = 1_795_165_500 * NS  # 2026-11-20T09:05:00Z
+    found = store.find_suppressor(HUNT, "k1", bound)
+    assert found is not None and found["hunter"]["alert_id"] == "later"
+    earliest = store.find_suppressor(HUNT, "k1", 0)
+    assert earliest is not None and earliest["hunter"]["alert_id"] == "early"
+    assert store.find_suppressor(HUNT, "k3", 0) is None
+    assert store.find_suppressor("other-hunt", "k1", 0) is None
+
+
+def test_unreachable_cluster_raises_store_error_after_retries(server: EsTestServer) -> None:
+    """Connection refused is retried (injected sleep), then a StoreError naming the operation."""
+    sleeps = Sleeps()
+    store = make_store(server, sleeps)
+    server.stop()
+    with pytest.raises(StoreError, match="get checkpoint-t1059_011_lua: ConnectionError"):
+        store.checkpoint(HUNT)
+    assert len(sleeps) == 2

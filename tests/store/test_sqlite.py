@@ -1,0 +1,211 @@
+"""SQLite store: idempotent alerts with their notices in one transaction, claims, checkpoints, leases, WAL."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hunter.errors import StoreError
+from hunter.notify import Delivery, Outcome
+from hunter.store.sqlite import SqliteStore
+from tests.conftest import ns, utc
+
+HUNT = "t1059_011_lua"
+S = 1_000_000_000
+T0 = 1_795_000_000 * S
+TTL = 60 * S
+
+
+def alert(alert_id: str, first_seen: str = "2026-11-20T09:14:03.335756700Z", **hunter: Any) -> dict[str, Any]:
+    """A minimal alert document as the runner writes it."""
+    return {
+        "@timestamp": first_seen,
+        "event": {"kind": "alert", "id": alert_id},
+        "hunter": {"alert_id": alert_id, "first_seen": first_seen, "hunt": {"id": HUNT}, **hunter},
+    }
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    """Where the state file goes."""
+    return tmp_path / "state" / "hunter.sqlite3"
+
+
+@pytest.fixture
+def store(path: Path) -> Iterator[SqliteStore]:
+    """A store with a 60 s claim TTL."""
+    opened = SqliteStore(path, claim_ttl_ns=TTL)
+    yield opened
+    opened.close()
+
+
+def test_database_is_in_wal_mode(store: SqliteStore, path: Path) -> None:
+    """The state file is opened in WAL mode (readers do not block the writer)."""
+    with sqlite3.connect(path) as other:
+        (mode,) = other.execute("PRAGMA journal_mode").fetchone()
+    assert mode == "wal"
+
+
+def test_create_is_idempotent_by_id(store: SqliteStore) -> None:
+    """Saving the same new alert twice stores it once, with one pending notice."""
+    first = store.save(HUNT, [alert("a")], [])
+    second = store.save(HUNT, [alert("a", message="changed")], [])
+    assert first.created == ("a",)
+    assert second.created == ()
+    assert [doc["hunter"]["alert_id"] for doc in store.all()] == ["a"]
+    assert "message" not in next(store.all())["hunter"]
+    assert store.notice_counts()["pending"] == 1
+
+
+def test_update_replaces_the_document_without_a_new_notice(store: SqliteStore) -> None:
+    """An updated alert replaces the stored document and adds no notice."""
+    store.save(HUNT, [alert("a")], [])
+    result = store.save(HUNT, [], [alert("a", queries=["fallback", "sequence"])])
+    assert result.updated == ("a",)
+    assert result.created == ()
+    assert store.get(["a"])["a"]["hunter"]["queries"] == ["fallback", "sequence"]
+    assert store.notice_counts()["pending"] == 1
+
+
+def test_update_of_an_unknown_alert_changes_nothing(store: SqliteStore) -> None:
+    """Updating an id that was never created neither creates it nor reports it updated."""
+    assert store.save(HUNT, [], [alert("ghost")]).updated == ()
+    assert store.get(["ghost"]) == {}
+
+
+def test_alert_and_notice_commit_together(store: SqliteStore, path: Path) -> None:
+    """If recording the notice fails, the alert is not stored either (one transaction)."""
+    with sqlite3.connect(path) as other:
+        other.execute(
+            "CREATE TRIGGER no_notices BEFORE INSERT ON notices BEGIN SELECT RAISE(ABORT, 'boom'); END"
+        )
+    with pytest.raises(StoreError):
+        store.save(HUNT, [alert("a"), alert("b")], [])
+    assert list(store.all()) == []
+    assert sum(store.notice_counts().values()) == 0
+
+
+def test_claimed_notices_are_not_handed_to_another_owner_until_the_claim_expires(store: SqliteStore) -> None:
+    """A claim excludes other owners for the claim TTL; an abandoned claim is taken over after it."""
+    store.save(HUNT, [alert("a")], [])
+    assert [n.alert_id for n in store.claim_notices("one", T0, 10)] == ["a"]
+    assert store.claim_notices("two", T0 + 1, 10) == []
+    assert store.claim_notices("two", T0 + TTL - 1, 10) == []
+    taken = store.claim_notices("two", T0 + TTL + 1, 10)
+    assert [n.alert_id for n in taken] == ["a"]
+    assert taken[0].alert["hunter"]["alert_id"] == "a"
+
+
+def test_delivered_notices_are_never_claimed_again(store: SqliteStore) -> None:
+    """A notice marked sent is not handed out again, by anyone, at any time."""
+    store.save(HUNT, [alert("a")], [])
+    store.claim_notices("one", T0, 10)
+    store.record_delivery(Delivery(("a",), Outcome.SENT), T0 + 1)
+    assert store.claim_notices("one", T0 + 2, 10) == []
+    assert store.claim_notices("two", T0 + 100 * TTL, 10) == []
+    store.record_delivery(Delivery(("a",), Outcome.RETRY, "late retry"), T0 + 3)
+    assert store.claim_notices("two", T0 + 100 * TTL, 10) == []
+    assert store.notice_counts()["sent"] == 1
+
+
+def test_retry_makes_a_notice_pending_again_and_failed_parks_it(store: SqliteStore) -> None:
+    """RETRY returns the notice to pending (claimable at once); FAILED parks it for good."""
+    store.save(HUNT, [alert("a"), alert("b")], [])
+    store.claim_notices("one", T0, 10)
+    store.record_delivery(Delivery(("a",), Outcome.RETRY, "429"), T0)
+    store.record_delivery(Delivery(("b",), Outcome.FAILED, "channel_not_found"), T0)
+    assert [n.alert_id for n in store.claim_notices("one", T0 + 1, 10)] == ["a"]
+    assert store.notice_counts() == {"pending": 0, "sending": 1, "sent": 0, "failed": 1}
+
+
+def test_claims_respect_the_limit_and_oldest_first(store: SqliteStore) -> None:
+    """Notices are claimed oldest first, at most `limit` at a time."""
+    store.save(HUNT, [alert("c")], [])
+    store.save(HUNT, [alert("a")], [])
+    store.save(HUNT, [alert("b")], [])
+    assert [n.alert_id for n in store.claim_notices("one", T0, 2)] == ["c", "a"]
+    assert [n.alert_id for n in store.claim_notices("one", T0, 2)] == ["b"]
+
+
+def test_checkpoint_never_moves_backwards(store: SqliteStore) -> None:
+    """set_checkpoint with an older value keeps the newer one."""
+    assert store.checkpoint(HUNT) is None
+    store.set_checkpoint(HUNT, T0)
+    store.set_checkpoint(HUNT, T0 - 5)
+    assert store.checkpoint(HUNT) == T0
+    store.set_checkpoint(HUNT, T0 + 5)
+    assert store.checkpoint(HUNT) == T0 + 5
+    assert store.checkpoint("other") is None
+
+
+def test_state_survives_a_restart(store: SqliteStore, path: Path) -> None:
+    """A new store over the same file sees the alerts, notices and checkpoint of the old one."""
+    store.save(HUNT, [alert("a")], [])
+    store.set_checkpoint(HUNT, T0)
+    store.close()
+    reopened = SqliteStore(path)
+    try:
+        assert [doc["hunter"]["alert_id"] for doc in reopened.all()] == ["a"]
+        assert reopened.checkpoint(HUNT) == T0
+        assert reopened.notice_counts()["pending"] == 1
+        assert reopened.save(HUNT, [alert("a")], []).created == ()
+    finally:
+        reopened.close()
+
+
+def test_lease_excludes_a_second_owner_until_it_expires(store: SqliteStore) -> None:
+    """A held lease refuses other owners until expiry; the holder may renew; then another may take it."""
+    assert store.acquire_lease(HUNT, "one", T0, TTL)
+    assert not store.acquire_lease(HUNT, "two", T0 + 1, TTL)
+    assert store.acquire_lease(HUNT, "one", T0 + TTL // 2, TTL)  # renewal moves the expiry
+    assert not store.acquire_lease(HUNT, "two", T0 + TTL + 1, TTL)
+    assert store.acquire_lease(HUNT, "two", T0 + TTL // 2 + TTL + 1, TTL)
+    assert not store.acquire_lease(HUNT, "one", T0 + TTL // 2 + TTL + 2, TTL)
+
+
+def test_released_lease_is_free_and_only_its_owner_can_release(store: SqliteStore) -> None:
+    """release_lease by a non-owner does nothing; by the owner it frees the hunt at once."""
+    store.acquire_lease(HUNT, "one", T0, TTL)
+    store.release_lease(HUNT, "two")
+    assert not store.acquire_lease(HUNT, "two", T0 + 1, TTL)
+    store.release_lease(HUNT, "one")
+    assert store.acquire_lease(HUNT, "two", T0 + 1, TTL)
+
+
+def test_leases_are_per_hunt(store: SqliteStore) -> None:
+    """One hunt's lease does not block another hunt."""
+    assert store.acquire_lease(HUNT, "one", T0, TTL)
+    assert store.acquire_lease("other_hunt", "two", T0, TTL)
+
+
+def test_find_suppressor_returns_the_earliest_recent_alert_with_the_key(store: SqliteStore) -> None:
+    """The suppressor is the earliest alert of the hunt with that key first seen at or after `since`."""
+    key = {"key": "k1", "by": {"host.id": "h"}}
+    store.save(HUNT, [alert("old", "2026-11-20T08:59:59Z", suppression=key)], [])
+    store.save(HUNT, [alert("a", "2026-11-20T09:10:00Z", suppression=key)], [])
+    store.save(HUNT, [alert("b", "2026-11-20T09:20:00Z", suppression=key)], [])
+    store.save(HUNT, [alert("other", "2026-11-20T09:00:00Z", suppression={"key": "k2", "by": {}})], [])
+    since = ns(utc("2026-11-20T09:00:00Z"))
+    found = store.find_suppressor(HUNT, "k1", since)
+    assert found is not None
+    assert found["hunter"]["alert_id"] == "a"
+    assert store.find_suppressor("other_hunt", "k1", since) is None
+    assert store.find_suppressor(HUNT, "k3", since) is None
+
+
+def test_alerts_are_listed_oldest_first(store: SqliteStore) -> None:
+    """all() returns alerts in creation order."""
+    for alert_id in ("z", "y", "x"):
+        store.save(HUNT, [alert(alert_id)], [])
+    assert [doc["hunter"]["alert_id"] for doc in store.all()] == ["z", "y", "x"]
+
+
+def test_unopenable_state_path_is_a_store_error(tmp_path: Path) -> None:
+    """A state path that cannot be a database (a folder) is a StoreError."""
+    (tmp_path / "dir.sqlite3").mkdir()
+    with pytest.raises(StoreError):
+        SqliteStore(tmp_path / "dir.sqlite3")

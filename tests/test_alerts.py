@@ -1,0 +1,292 @@
+"""Alert documents: sandboxed rendering, valid ECS outside hunter.*, the alert's own event.*, the contract."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from hunter.alerts import AlertRenderer, AlertRenderError, merge_into
+from hunter.config import SearchSettings
+from hunter.dedup import Finding, findings
+from hunter.hunts import Hunt
+from hunter.results import Event, Match, QueryResult
+from hunter.search.local import EventFiles, LocalSearcher
+from tests.conftest import (
+    HUNT_ID,
+    OS_EXECUTE_LUA,
+    SAMPLES,
+    SHARED,
+    TEMPLATES,
+    lua_exec,
+    ns,
+    utc,
+)
+
+ECS_FLAT = SHARED / "telemetry" / "ecs_flat.yml"
+CREATED = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+T = utc("2026-11-20T10:00:00Z")
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
+STRING_TYPES = {"keyword", "wildcard", "match_only_text", "constant_keyword", "text"}
+INTEGER_TYPES = {"long", "integer", "short", "byte", "unsigned_long"}
+NUMBER_TYPES = {"float", "scaled_float", "double", "half_float"}
+OPEN_TYPES = {"object", "nested", "flattened"}
+
+
+@pytest.fixture(scope="module")
+def ecs() -> dict[str, Any]:
+    """ECS field definitions from ../shared/telemetry/ecs_flat.yml (read in place)."""
+    if not ECS_FLAT.is_file():
+        pytest.skip("../shared/telemetry/ecs_flat.yml is not present")
+    with ECS_FLAT.open(encoding="utf-8") as handle:
+        data = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    assert isinstance(data, dict)
+    return data
+
+
+@pytest.fixture(scope="module")
+def renderer() -> AlertRenderer:
+    """The renderer over the repository's templates/."""
+    return AlertRenderer(TEMPLATES)
+
+
+def render(renderer: AlertRenderer, hunt: Hunt, finding: Finding) -> dict[str, Any]:
+    """A finding's alert document as the runner renders a new one."""
+    return renderer.render(hunt, finding, window=None, created=CREATED, now=CREATED)
+
+
+@pytest.fixture(scope="module")
+def sample_alerts(renderer: AlertRenderer, lua_hunt: Hunt) -> list[dict[str, Any]]:
+    """The four alert documents of samples/events."""
+    results = LocalSearcher(EventFiles([SAMPLES]), SearchSettings()).search(lua_hunt, None)
+    return [render(renderer, lua_hunt, finding) for finding in findings(lua_hunt, results)]
+
+
+def leaves(document: dict[str, Any], ecs: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(dotted name, value) of each field, stopping at ECS object/nested/flattened fields."""
+    for key, value in document.items():
+        name = f"{prefix}.{key}" if prefix else key
+        open_field = name in ecs and ecs[name]["type"] in OPEN_TYPES
+        if isinstance(value, dict) and not open_field:
+            yield from leaves(value, ecs, name)
+        else:
+            yield name, value
+
+
+def compatible(kind: str, value: Any) -> bool:
+    """Does a JSON value fit an ECS field type?"""
+    if isinstance(value, list):
+        return all(compatible(kind, item) for item in value)
+    if kind in STRING_TYPES:
+        return isinstance(value, str)
+    if kind in INTEGER_TYPES:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind in NUMBER_TYPES:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "date":
+        return isinstance(value, str) and ISO_DATE.match(value) is not None
+    if kind == "ip":
+        try:
+            ipaddress.ip_address(value)
+        except (TypeError, ValueError):
+            return False
+        return isinstance(value, str)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind in OPEN_TYPES:
+        return isinstance(value, dict)
+    return False
+
+
+def ecs_problems(document: dict[str, Any], ecs: dict[str, Any]) -> list[str]:
+    """Fields outside hunter.* that ECS does not define, or whose value does not fit the ECS type."""
+    problems = []
+    for name, value in leaves(document, ecs):
+        if name == "hunter" or name.startswith("hunter."):
+            continue
+        if name not in ecs:
+            problems.append(f"{name}: not an ECS field")
+        elif not compatible(ecs[name]["type"], value):
+            problems.append(f"{name}: {value!r} is not a valid {ecs[name]['type']}")
+    return problems
+
+
+def lua_finding(hunt: Hunt, *hits: dict[str, Any], query: str = "fallback") -> Finding:
+    """The one finding of single-event matches of ``hits``."""
+    events = [
+        Event(hit["_index"], hit["_id"], hit["_source"], ns(utc(hit["_source"]["@timestamp"])))
+        for hit in hits
+    ]
+    (finding,) = findings(hunt, [QueryResult(query, [Match(query, (e,)) for e in events])])
+    return finding
+
+
+def test_the_renderer_is_sandboxed_and_strict(renderer: AlertRenderer) -> None:
+    """Templates run in Jinja2's SandboxedEnvironment with StrictUndefined."""
+    assert isinstance(renderer.environment, SandboxedEnvironment)
+    assert renderer.environment.undefined is StrictUndefined
+
+
+def test_every_sample_alert_is_valid_ecs(sample_alerts: list[dict[str, Any]], ecs: dict[str, Any]) -> None:
+    """Every field outside hunter.* is an ECS field with a value of a compatible type."""
+    assert len(sample_alerts) == 4
+    for document in sample_alerts:
+        assert ecs_problems(document, ecs) == []
+
+
+def test_the_ecs_check_catches_bad_documents(ecs: dict[str, Any]) -> None:
+    """The ECS check itself fails on an unknown field and on a wrongly typed value."""
+    bad = {"process": {"pid": "48377", "colour": "red"}, "host": {"ip": ["not-an-ip"]}, "hunter": {"x": 1}}
+    assert sorted(ecs_problems(bad, ecs)) == [
+        "host.ip: ['not-an-ip'] is not a valid ip",
+        "process.colour: not an ECS field",
+        "process.pid: '48377' is not a valid long",
+    ]
+
+
+def test_alert_event_fields_describe_the_alert(sample_alerts: list[dict[str, Any]]) -> None:
+    """event.kind alert, category intrusion_detection, type info: never the anchor's process start."""
+    for document in sample_alerts:
+        event = document["event"]
+        assert event["kind"] == "alert"
+        assert event["category"] == ["intrusion_detection"]
+        assert event["type"] == ["info"]
+        assert "process" not in event["category"]
+        assert "start" not in event["type"]
+        assert event["id"] == document["hunter"]["alert_id"]
+
+
+def test_contract_fields_are_present(sample_alerts: list[dict[str, Any]]) -> None:
+    """hunter.hunt.id, sorted hunter.queries, hunter.events refs, first_seen <= last_seen on every alert."""
+    for document in sample_alerts:
+        hunter = document["hunter"]
+        assert hunter["hunt"]["id"] == HUNT_ID
+        assert hunter["queries"] == sorted(hunter["queries"])
+        assert hunter["queries"]
+        assert hunter["events"]
+        for ref in hunter["events"]:
+            assert set(ref) == {"_index", "_id", "@timestamp", "event"}
+            assert set(ref["event"]) == {"category"}
+            assert isinstance(ref["event"]["category"], list)
+            assert ISO_DATE.match(ref["@timestamp"])
+        assert ISO_DATE.match(hunter["first_seen"])
+        assert ISO_DATE.match(hunter["last_seen"])
+        assert utc(hunter["first_seen"]) <= utc(hunter["last_seen"])
+        assert document["@timestamp"] == hunter["first_seen"]
+
+
+def test_os_execute_alert_describes_lua(sample_alerts: list[dict[str, Any]]) -> None:
+    """The os-execute alert: Lua's process fields, both queries, its three member events in time order."""
+    (document,) = [d for d in sample_alerts if d["process"].get("entity_id") == OS_EXECUTE_LUA]
+    assert document["hunter"]["queries"] == ["fallback", "sequence"]
+    assert document["process"]["name"] == "lua5.4"
+    assert document["process"]["executable"] == "/usr/bin/lua5.4"
+    assert document["host"]["name"] == "dev-ubuntu-14"
+    assert document["user"]["name"] == "dana"
+    assert [ref["_id"] for ref in document["hunter"]["events"]] == [
+        "Oq3L1FOtjHjj4EfCngyu",
+        "cRnL1FOtjHjj4EfCngyu",
+        "E4jL1FOtjHjj4EfCngyu",
+    ]
+    assert [ref["event"]["category"] for ref in document["hunter"]["events"]] == [
+        ["process"],
+        ["process"],
+        ["file"],
+    ]
+    assert document["hunter"]["first_seen"] == "2026-11-20T09:14:03.335756700Z"
+    assert document["hunter"]["last_seen"] == "2026-11-20T09:14:03.929656700Z"
+    assert "lua5.4" in document["message"]
+    assert "dev-ubuntu-14" in document["message"]
+    assert document["rule"]["id"] == HUNT_ID
+    assert document["threat"]["technique"]["subtechnique"]["id"] == ["T1059.011"]
+
+
+def test_template_syntax_in_event_data_stays_verbatim(renderer: AlertRenderer, lua_hunt: Hunt) -> None:
+    """A process argument containing '{{ 7*7 }}' (or '{% ... %}') appears verbatim, never evaluated."""
+    payload = "os.execute('{{ 7*7 }}') -- {% if true %}x{% endif %} {{ config }}"
+    hit = lua_exec(T, doc_id="t", args=["lua5.4", "-e", payload], name="lua5.4 {{ 7*7 }}")
+    document = render(renderer, lua_hunt, lua_finding(lua_hunt, hit))
+    assert document["process"]["args"] == ["lua5.4", "-e", payload]
+    assert document["process"]["command_line"] == f"lua5.4 -e {payload}"
+    assert document["process"]["name"] == "lua5.4 {{ 7*7 }}"
+    assert "lua5.4 {{ 7*7 }}" in document["message"]
+    assert "49" not in document["message"]
+
+
+def test_json_special_characters_in_event_data_keep_the_document_valid(
+    renderer: AlertRenderer, lua_hunt: Hunt
+) -> None:
+    """Quotes, backslashes, newlines and non-ASCII in event data round-trip exactly."""
+    payload = 'os.execute("a\\\\b\n\t\\"}]") -- ü ☃ \u202e'
+    hit = lua_exec(T, doc_id="q", args=["lua5.4", "-e", payload])
+    document = render(renderer, lua_hunt, lua_finding(lua_hunt, hit))
+    assert document["process"]["args"][2] == payload
+
+
+def test_undefined_template_variable_is_an_error(tmp_path: Path, lua_hunt: Hunt) -> None:
+    """StrictUndefined: a template naming a missing value fails to render instead of writing ''."""
+    (tmp_path / "alert.json.j2").write_text('{"x": {{ alert.no_such_value | tojson }}}', encoding="utf-8")
+    broken = AlertRenderer(tmp_path)
+    with pytest.raises(AlertRenderError):
+        render(broken, lua_hunt, lua_finding(lua_hunt, lua_exec(T, doc_id="u")))
+
+
+def test_sandbox_blocks_unsafe_attribute_access(tmp_path: Path, lua_hunt: Hunt) -> None:
+    """A template reaching for Python internals fails in the sandbox."""
+    (tmp_path / "alert.json.j2").write_text(
+        '{"x": {{ hunt.id.__class__.__mro__[1].__subclasses__() | length }}}', encoding="utf-8"
+    )
+    with pytest.raises(AlertRenderError):
+        render(AlertRenderer(tmp_path), lua_hunt, lua_finding(lua_hunt, lua_exec(T, doc_id="s")))
+
+
+def test_template_output_must_be_a_json_object(tmp_path: Path, lua_hunt: Hunt) -> None:
+    """A template that renders something other than a JSON object is refused."""
+    (tmp_path / "alert.json.j2").write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(AlertRenderError, match="not an object"):
+        render(AlertRenderer(tmp_path), lua_hunt, lua_finding(lua_hunt, lua_exec(T, doc_id="j")))
+
+
+def test_missing_template_is_an_error(tmp_path: Path) -> None:
+    """A templates folder without alert.json.j2 fails when the renderer is built."""
+    with pytest.raises(AlertRenderError):
+        AlertRenderer(tmp_path)
+
+
+def test_values_are_coerced_to_ecs_types(
+    renderer: AlertRenderer, lua_hunt: Hunt, ecs: dict[str, Any]
+) -> None:
+    """A numeric string pid becomes a long; a host.ip that is not an IP is dropped, not copied."""
+    hit = lua_exec(T, doc_id="c")
+    hit["_source"]["process"]["pid"] = "48377"
+    hit["_source"]["host"]["ip"] = ["10.0.0.1", "not-an-ip"]
+    document = render(renderer, lua_hunt, lua_finding(lua_hunt, hit))
+    assert document["process"]["pid"] == 48377
+    assert document["host"]["ip"] == ["10.0.0.1"]
+    assert ecs_problems(document, ecs) == []
+
+
+def test_merge_unions_queries_events_and_widens_last_seen(renderer: AlertRenderer, lua_hunt: Hunt) -> None:
+    """Merging a later finding of the same anchor adds its query and events and moves last_seen."""
+    first = lua_finding(lua_hunt, lua_exec(T, doc_id="e1", entity_id="L"))
+    stored = render(renderer, lua_hunt, first)
+    later_hit = lua_exec(T.replace(minute=3), doc_id="e2", entity_id="L")
+    later = lua_finding(lua_hunt, later_hit, query="sequence")
+    merged, _sections, changed = merge_into(stored, later)
+    assert changed
+    assert merged.alert_id == first.alert_id
+    assert merged.queries == {"fallback", "sequence"}
+    assert {doc_id for _, doc_id in merged.events} == {"e1", "e2"}
+    assert merged.first_seen_ns == first.first_seen_ns
+    assert merged.last_seen_ns == later.last_seen_ns
+    again, _sections, changed_again = merge_into(render(renderer, lua_hunt, merged), later)
+    assert not changed_again
+    assert again.queries == merged.queries

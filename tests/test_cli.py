@@ -1,0 +1,478 @@
+"""The `hunter` command end to end on the embedded default: hunt, run --once, alerts, validate, errors."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hunter.cli import main
+from tests.conftest import (
+    AUDITBEAT_INDEX,
+    AUDITBEAT_LUA_ID,
+    BENIGN,
+    OS_EXECUTE_LUA,
+    QUERIES,
+    REPO,
+    SAMPLES,
+    SOCKET_LUA,
+    SYSMON_LUA,
+    SettingsFactory,
+    append_ndjson,
+    lua_exec,
+    notice_lines,
+    read_ndjson,
+    tmp_write,
+    utc,
+    write_ndjson,
+)
+from tests.support.slack_receiver import Reply, SlackReceiver
+
+NOW = "2026-11-20T15:00:00Z"
+QUIET_ARGS = ["lua5.4", "/home/dana/jobs/report.lua"]
+LOCATED = re.compile(r"^.+:\d+:\d+: \S.*$")
+BAD_HUNT = """id = "Bad Id"
+name = "Broken"
+severity = "urgent"
+
+[queries.single]
+query = "process where process.name =="
+"""
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run ``hunter ARGS`` in-process: (exit code, stdout, stderr)."""
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def anchor_key(alert: dict[str, Any]) -> str:
+    """The anchor's entity id, or its event id when it has none."""
+    anchor = alert["hunter"]["anchor"]
+    return str(anchor.get("entity_id") or anchor.get("id"))
+
+
+@pytest.fixture
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """HUNTER_EMBEDDED__STATE points into tmp_path; the cwd is tmp_path (so nothing lands in the repo)."""
+    path = tmp_path / "state" / "hunter.sqlite3"
+    monkeypatch.setenv("HUNTER_EMBEDDED__STATE", str(path))
+    monkeypatch.chdir(tmp_path)
+    return path
+
+
+# ---- hunter hunt ---------------------------------------------------------------------------------
+
+
+def test_hunt_over_the_samples_gives_the_four_documented_alerts(
+    capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory, state: Path
+) -> None:
+    """`hunter hunt --events samples/events`: one alert per malicious Lua process, none for benign."""
+    code, out, err = cli(capsys, "hunt", "--config", str(settings_file()), "--events", str(SAMPLES))
+    assert code == 0
+    alerts = read_ndjson(out)
+    by_anchor = {anchor_key(alert): alert["hunter"]["queries"] for alert in alerts}
+    assert by_anchor == {
+        OS_EXECUTE_LUA: ["fallback", "sequence"],
+        SOCKET_LUA: ["fallback"],
+        AUDITBEAT_LUA_ID: ["fallback"],
+        SYSMON_LUA: ["fallback"],
+    }
+    (auditd,) = [a for a in alerts if a["hunter"]["anchor"]["kind"] == "event"]
+    assert auditd["hunter"]["anchor"]["index"] == AUDITBEAT_INDEX
+    assert all(
+        alert["host"]["id"] != "1c6f8e2d-94a7-4b31-b0e5-3d72a9c14f86" for alert in alerts
+    )  # benign host
+    assert "4 alert(s)" in err
+    assert not state.exists()
+
+
+def test_hunt_over_the_benign_sample_gives_nothing(
+    capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory, state: Path
+) -> None:
+    """The benign Endpoint file (Neovim, Redis EVAL, nmap NSE...) raises no alert."""
+    code, out, err = cli(capsys, "hunt", "--config", str(settings_file()), "--events", str(SAMPLES / BENIGN))
+    assert code == 0
+    assert out == ""
+    assert "0 alert(s)" in err
+
+
+def test_hunt_writes_the_output_file(
+    capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory, tmp_path: Path, state: Path
+) -> None:
+    """--output writes the alert documents as NDJSON to the file instead of stdout."""
+    output = tmp_path / "out" / "alerts.ndjson"
+    code, out, _err = cli(
+        capsys, "hunt", "--config", str(settings_file()), "--events", str(SAMPLES), "--output", str(output)
+    )
+    assert code == 0
+    assert out == ""
+    assert len(read_ndjson(output.read_text(encoding="utf-8"))) == 4
+
+
+def test_hunt_maxspan_is_inclusive(
+    capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory, tmp_path: Path, state: Path
+) -> None:
+    """Through `hunter hunt`: a child write exactly 5 min after Lua alerts, 5 min + 1 ms does not."""
+    t = utc("2026-11-20T10:00:00Z")
+    events = write_ndjson(
+        tmp_path / "e.ndjson",
+        [
+            lua_exec(t, doc_id="exec-a", entity_id="A", host_id="host-a", args=QUIET_ARGS),
+            lua_exec(t, doc_id="exec-b", entity_id="B", host_id="host-b", args=QUIET_ARGS),
+            tmp_write(utc("2026-11-20T10:05:00Z"), doc_id="w-a", parent_entity_id="A", host_id="host-a"),
+            tmp_write(utc("2026-11-20T10:05:00.001Z"), doc_id="w-b", parent_entity_id="B", host_id="host-b"),
+        ],
+    )
+    code, out, _err = cli(capsys, "hunt", "--config", str(settings_file()), "--events", str(events))
+    assert code == 0
+    (alert,) = read_ndjson(out)
+    assert alert["host"]["id"] == "host-a"
+    assert alert["hunter"]["queries"] == ["sequence"]
+
+
+def test_hunt_reads_gzip_and_json_arrays_and_skips_bad_lines(
+    capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory, tmp_path: Path, state: Path
+) -> None:
+    """Reads .gz and .json arrays; a bad line is skipped, counted in the summary, logged with file:line."""
+    folder = tmp_path / "events"
+    folder.mkdir()
+    (folder / "socket.ndjson.gz").write_bytes(
+        gzip.compress((SAMPLES / "endpoint-linux-socket.ndjson").read_bytes())
+    )
+    sysmon = [line for line in (SAMPLES / "winlogbeat-sysmon-lua.ndjson").read_text().splitlines() if line]
+    (folder / "sysmon.json").write_text("[" + ",\n".join(sysmon) + "]", encoding="utf-8")
+    (folder / "bad.ndjson").write_text('{"message": "no timestamp"}\n', encoding="utf-8")
+    code, out, err = cli(capsys, "hunt", "--config", str(settings_file()), "--events", str(folder))
+    assert code == 0
+    assert sorted(anchor_key(a) for a in read_ndjson(out)) == sorted([SOCKET_LUA, SYSMON_LUA])
+    assert "1 bad line(s)" in err
+    assert re.search(r'"file": "[^"]*bad\.ndjson", "line": 1', err)
+
+
+def test_hunt_summary_counts_each_event_once_with_several_hunts(
+    capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory, tmp_path: Path, state: Path
+) -> None:
+    """With two hunts the summary still reports 67 events and 1 bad line, and the bad line is logged once."""
+    hunts = tmp_path / "hunts"
+    hunts.mkdir()
+    text = (QUERIES / "t1059_011_lua.toml").read_text(encoding="utf-8")
+    (hunts / "a.toml").write_text(text, encoding="utf-8")
+    (hunts / "b.toml").write_text(text.replace('id = "t1059_011_lua"', 'id = "lua_copy"'), encoding="utf-8")
+    bad = tmp_path / "bad.ndjson"
+    bad.write_text("garbage\n", encoding="utf-8")
+    args = [
+        "hunt",
+        "--config",
+        str(settings_file()),
+        "--queries",
+        str(hunts),
+        "--events",
+        str(SAMPLES),
+        str(bad),
+    ]
+    code, out, err = cli(capsys, *args)
+    assert code == 0
+    assert len(read_ndjson(out)) == 8
+    assert "67 events read from 6 file(s), 1 bad line(s) skipped; 8 alert(s)" in err
+    assert err.count("bad event line skipped") == 1
+
+
+# ---- hunter run --once / hunter alerts ------------------------------------------------------------
+
+
+def test_run_once_then_alerts(
+    capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory, state: Path
+) -> None:
+    """`run --once --now` stores the 4 sample alerts with one console notice each; `alerts` prints them."""
+    config = str(settings_file(state=Path("ignored-by-env.sqlite3")))
+    code, out, _err = cli(capsys, "run", "--once", "--config", config, "--now", NOW)
+    assert code == 0
+    assert state.exists()
+    lines = notice_lines(out)
+    assert len(lines) == 4
+    assert any("queries=fallback,sequence" in line for line in lines)
+
+    code, out, _err = cli(capsys, "alerts", "--config", config)
+    assert code == 0
+    stored = read_ndjson(out)
+    assert sorted(anchor_key(a) for a in stored) == sorted(
+        [OS_EXECUTE_LUA, SOCKET_LUA, AUDITBEAT_LUA_ID, SYSMON_LUA]
+    )
+    assert [a["hunter"]["queries"] for a in stored if anchor_key(a) == OS_EXECUTE_LUA] == [
+        ["fallback", "sequence"]
+    ]
+    assert {line.rsplit("alert=", 1)[1] for line in lines} == {a["hunter"]["alert_id"] for a in stored}
+
+    code, out, _err = cli(capsys, "run", "--once", "--config", config, "--now", NOW)
+    assert code == 0
+    assert notice_lines(out) == []
+    code, out, _err = cli(capsys, "alerts", "--config", config)
+    assert len(read_ndjson(out)) == 4
+
+
+def test_run_once_and_hunt_agree_on_alert_ids(
+    capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory, state: Path
+) -> None:
+    """`hunter hunt` and `hunter run --once` compute the same alert ids for the same events."""
+    config = str(settings_file())
+    _code, out, _err = cli(capsys, "hunt", "--config", config, "--events", str(SAMPLES))
+    hunted = sorted(a["hunter"]["alert_id"] for a in read_ndjson(out))
+    cli(capsys, "run", "--once", "--config", config, "--now", NOW)
+    _code, out, _err = cli(capsys, "alerts", "--config", config)
+    assert sorted(a["hunter"]["alert_id"] for a in read_ndjson(out)) == hunted
+
+
+def test_sequence_across_two_ticks_with_a_restart(
+    capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory, tmp_path: Path, state: Path
+) -> None:
+    """Lua exec before tick 1, child's /tmp write before tick 2: one alert and one notice, even when rerun."""
+    events = write_ndjson(
+        tmp_path / "live.ndjson",
+        [lua_exec(utc("2026-11-20T10:00:00Z"), doc_id="exec", entity_id="L", args=QUIET_ARGS)],
+    )
+    config = str(settings_file(events=[events]))
+    code, out, _err = cli(capsys, "run", "--once", "--config", config, "--now", "2026-11-20T10:02:00Z")
+    assert code == 0
+    assert notice_lines(out) == []
+    append_ndjson(events, [tmp_write(utc("2026-11-20T10:04:00Z"), doc_id="write", parent_entity_id="L")])
+    code, out, _err = cli(capsys, "run", "--once", "--config", config, "--now", "2026-11-20T10:07:00Z")
+    assert code == 0
+    assert len(notice_lines(out)) == 1
+    for now in ("2026-11-20T10:07:00Z", "2026-11-20T10:12:00Z"):  # the same tick again, then a later one
+        code, out, _err = cli(capsys, "run", "--once", "--config", config, "--now", now)
+        assert code == 0
+        assert notice_lines(out) == []
+    _code, out, _err = cli(capsys, "alerts", "--config", config)
+    (alert,) = read_ndjson(out)
+    assert alert["hunter"]["queries"] == ["sequence"]
+    assert [ref["_id"] for ref in alert["hunter"]["events"]] == ["exec", "write"]
+
+
+def test_environment_points_the_service_at_other_events_and_state(
+    capsys: pytest.CaptureFixture[str],
+    settings_file: SettingsFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HUNTER_EMBEDDED__EVENTS and HUNTER_EMBEDDED__STATE override the settings file for a run."""
+    config = str(settings_file(events=[tmp_path / "nowhere"], state=tmp_path / "file-state.sqlite3"))
+    other_state = tmp_path / "env-state.sqlite3"
+    monkeypatch.setenv("HUNTER_EMBEDDED__EVENTS", f'["{SAMPLES / "endpoint-linux-socket.ndjson"}"]')
+    monkeypatch.setenv("HUNTER_EMBEDDED__STATE", str(other_state))
+    monkeypatch.chdir(tmp_path)
+    code, out, _err = cli(capsys, "run", "--once", "--config", config, "--now", NOW)
+    assert code == 0
+    assert len(notice_lines(out)) == 1
+    assert other_state.exists()
+    assert not (tmp_path / "file-state.sqlite3").exists()
+
+
+def test_hunter_mode_from_the_environment_switches_away_from_sqlite(
+    capsys: pytest.CaptureFixture[str],
+    settings_file: SettingsFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    state: Path,
+) -> None:
+    """HUNTER_MODE=elasticsearch sends the run to a cluster (unreachable here: it fails) and not to SQLite."""
+    monkeypatch.setenv("HUNTER_MODE", "elasticsearch")
+    monkeypatch.setenv("HUNTER_ELASTICSEARCH__HOSTS", '["http://127.0.0.1:9"]')
+    monkeypatch.setenv("HUNTER_SEARCH__RETRIES", "0")
+    code, out, err = cli(capsys, "run", "--once", "--config", str(settings_file()), "--now", NOW)
+    assert code == 1
+    assert "hunter: " in err
+    assert notice_lines(out) == []
+    assert not state.exists()
+
+
+def test_secrets_never_appear_in_output_or_logs(
+    capsys: pytest.CaptureFixture[str],
+    settings_file: SettingsFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    state: Path,
+) -> None:
+    """Secrets from the environment (API key, password, Slack webhook) appear in no output or log line."""
+    secret = "sup3r-s3cret-api-key-value"
+    monkeypatch.setenv("HUNTER_ELASTICSEARCH__API_KEY", secret)
+    monkeypatch.setenv("HUNTER_ELASTICSEARCH__PASSWORD", secret)
+    monkeypatch.setenv("HUNTER_SLACK__MIN_INTERVAL", "0")
+    monkeypatch.setenv("HUNTER_SERVICE__LOG_LEVEL", "debug")
+    with SlackReceiver() as slack:
+        slack.script(Reply.error(400, "invalid_payload"))
+        monkeypatch.setenv("HUNTER_SLACK__WEBHOOK_URL", slack.url)
+        code, out, err = cli(capsys, "run", "--once", "--config", str(settings_file()), "--now", NOW)
+        token = slack.token
+        received = len(slack.requests)
+    assert code == 0
+    assert received == 4
+    for text in (out, err):
+        assert secret not in text
+        assert token not in text
+        assert token.split("/")[-1] not in text
+
+
+# ---- bad input: one line, non-zero, nothing written ------------------------------------------------
+
+
+def _bad_toml(tmp_path: Path, settings_file: SettingsFactory) -> Path:
+    path = tmp_path / "settings.toml"
+    path.write_text('mode = "embedded"\n[embedded\n', encoding="utf-8")
+    return path
+
+
+def _unknown_setting(tmp_path: Path, settings_file: SettingsFactory) -> Path:
+    return settings_file(sections={"schedule": {"intervall": "5m"}})
+
+
+def _secret_in_file(tmp_path: Path, settings_file: SettingsFactory) -> Path:
+    return settings_file(sections={"slack": {"webhook_url": "https://hooks.slack.com/services/T0/B0/leak"}})
+
+
+def _missing_events(tmp_path: Path, settings_file: SettingsFactory) -> Path:
+    return settings_file(events=[tmp_path / "no-such-events"])
+
+
+def _unreadable_events(tmp_path: Path, settings_file: SettingsFactory) -> Path:
+    broken = tmp_path / "broken.ndjson.gz"
+    broken.write_bytes(b"not gzip at all")
+    return settings_file(events=[broken])
+
+
+@pytest.mark.parametrize(
+    "make",
+    [_bad_toml, _unknown_setting, _secret_in_file, _missing_events, _unreadable_events],
+    ids=["invalid-toml", "unknown-setting", "secret-in-file", "missing-events", "unreadable-events"],
+)
+def test_bad_input_is_one_line_nonzero_and_writes_nothing(
+    capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory, tmp_path: Path, make: Any
+) -> None:
+    """`run --once` with bad settings or event files: one stderr line, non-zero exit, no state file."""
+    config = make(tmp_path, settings_file)
+    default_state = tmp_path / "var" / "hunter.sqlite3"
+    code, out, err = cli(capsys, "run", "--once", "--config", str(config), "--now", NOW)
+    assert code != 0
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("hunter: ")
+    assert "Traceback" not in err
+    assert "leak" not in err
+    assert notice_lines(out) == []
+    assert not default_state.exists()
+    assert not default_state.parent.exists()
+
+
+def test_bad_environment_value_is_one_line_nonzero(
+    capsys: pytest.CaptureFixture[str],
+    settings_file: SettingsFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HUNTER_EMBEDDED__EVENTS that is not JSON: a one-line error, exit 2, no state file."""
+    monkeypatch.setenv("HUNTER_EMBEDDED__EVENTS", "samples/events")
+    code, _out, err = cli(capsys, "run", "--once", "--config", str(settings_file()), "--now", NOW)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "var").exists()
+
+
+def test_bad_hunt_file_lists_each_problem_on_its_own_line(
+    capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory, tmp_path: Path
+) -> None:
+    """`run --once` with a bad hunt: one `file:line:col: message` line per problem, exit 2, no state."""
+    folder = tmp_path / "hunts"
+    folder.mkdir()
+    (folder / "bad.toml").write_text(BAD_HUNT, encoding="utf-8")
+    code, _out, err = cli(
+        capsys, "run", "--once", "--config", str(settings_file(queries=folder)), "--now", NOW
+    )
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 3
+    assert all(LOCATED.match(line) and line.startswith(str(folder / "bad.toml")) for line in lines)
+    assert {line.split(":")[1:3] == ["1", "1"] for line in lines} == {True, False}
+    assert not (tmp_path / "var").exists()
+
+
+def test_hunt_with_missing_or_unreadable_events_is_one_line_nonzero(
+    capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory, tmp_path: Path, state: Path
+) -> None:
+    """`hunter hunt` on a missing path or an unreadable file: one line naming it, exit 2, no output."""
+    broken = tmp_path / "broken.ndjson.gz"
+    broken.write_bytes(b"not gzip")
+    for path in (tmp_path / "missing.ndjson", broken):
+        code, out, err = cli(capsys, "hunt", "--config", str(settings_file()), "--events", str(path))
+        assert code == 2
+        assert out == ""
+        assert len(err.strip().splitlines()) == 1
+        assert path.name in err
+
+
+# ---- hunter validate ------------------------------------------------------------------------------
+
+
+def test_validate_accepts_the_repository_hunts(
+    capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory
+) -> None:
+    """`hunter validate` exits 0 on queries/ and names the hunts it checked."""
+    code, out, _err = cli(capsys, "validate", "--config", str(settings_file()), "--queries", str(QUERIES))
+    assert code == 0
+    assert "t1059_011_lua" in out
+
+
+def test_validate_lists_every_problem(
+    capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory, tmp_path: Path
+) -> None:
+    """`hunter validate` on bad hunts prints one located line per problem in every file and exits non-zero."""
+    folder = tmp_path / "hunts"
+    folder.mkdir()
+    (folder / "a.toml").write_text(BAD_HUNT, encoding="utf-8")
+    (folder / "b.toml").write_text('id = "b"\nname = \n', encoding="utf-8")
+    (folder / "c.toml").write_text(
+        (QUERIES / "t1059_011_lua.toml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    code, out, err = cli(capsys, "validate", "--config", str(settings_file()), "--queries", str(folder))
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 4
+    assert all(LOCATED.match(line) for line in lines)
+    assert sorted({Path(line.split(":")[0]).name for line in lines}) == ["a.toml", "b.toml"]
+    assert "OK" not in out
+
+
+# ---- the real console script ----------------------------------------------------------------------
+
+
+def test_console_script_runs_the_repository_defaults(tmp_path: Path) -> None:
+    """The installed `hunter` script on the repo's own settings.toml: `run --once` twice, then `alerts`."""
+    script = Path(sys.executable).with_name("hunter")
+    if not script.exists():
+        pytest.skip("the hunter console script is not installed next to this interpreter")
+    state = tmp_path / "proc" / "state.sqlite3"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUNTER_")}
+    env["HUNTER_EMBEDDED__STATE"] = str(state)
+
+    def hunter(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(script), *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=60, check=False
+        )
+
+    run = hunter("run", "--once", "--now", NOW)
+    assert run.returncode == 0, run.stderr
+    assert len(notice_lines(run.stdout)) == 4
+    assert state.exists()
+    again = hunter("run", "--once", "--now", NOW)
+    assert again.returncode == 0, again.stderr
+    assert notice_lines(again.stdout) == []
+    listed = hunter("alerts")
+    assert listed.returncode == 0, listed.stderr
+    alerts = read_ndjson(listed.stdout)
+    assert len(alerts) == 4
+    assert [a["hunter"]["queries"] for a in alerts if anchor_key(a) == OS_EXECUTE_LUA] == [
+        ["fallback", "sequence"]
+    ]

@@ -1,0 +1,166 @@
+"""Hunts: the files in queries/ load and validate; bad hunt files list every problem with its location."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from hunter.errors import HuntSetError
+from hunter.hunts import Hunt, load_hunt, load_hunts
+from tests.conftest import HUNT_ID, QUERIES, SHARED
+
+MINUTE_NS = 60 * 1_000_000_000
+
+GOOD = """id = "good"
+name = "Good hunt"
+severity = "low"
+
+[queries.single]
+query = 'process where process.name == "lua"'
+"""
+
+# Line numbers matter: the problems below are located in this text.
+BAD = '''id = "Bad Id"
+name = "Broken hunt"
+severity = "urgent"
+colour = "red"
+interval = "soon"
+
+[queries.seq]
+query = """
+sequence by host.id with maxspan=5m
+  [process where process.name == ]
+  [file where true]
+"""
+
+[queries.single]
+query = "process where process.name =="
+'''
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    """Write a hunt file into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_lua_hunt_loads_with_its_two_named_queries(lua_hunt: Hunt) -> None:
+    """queries/ holds the T1059.011 hunt with queries 'sequence' and 'fallback' (5m maxspan, 5m interval)."""
+    assert lua_hunt.id == HUNT_ID
+    assert {query.name for query in lua_hunt.queries} == {"sequence", "fallback"}
+    assert lua_hunt.max_maxspan_ns == 5 * MINUTE_NS
+    assert lua_hunt.interval_ns == 5 * MINUTE_NS
+    assert lua_hunt.severity == "medium"
+    assert lua_hunt.severity_number == 47
+    assert lua_hunt.threat is not None
+    assert lua_hunt.threat.subtechnique is not None
+    assert lua_hunt.threat.subtechnique.id == "T1059.011"
+
+
+def test_the_hunt_queries_are_verbatim_from_the_hunt_specification(lua_hunt: Hunt) -> None:
+    """The EQL of both queries is the text of ../shared/hunts/T1059.011.md (whitespace aside)."""
+    spec = SHARED / "hunts" / "T1059.011.md"
+    if not spec.is_file():
+        pytest.skip("../shared/hunts/T1059.011.md is not present")
+    blocks = spec.read_text(encoding="utf-8").split("```")[1::2]
+    expected = [" ".join(block.split()) for block in blocks[:2]]
+    by_name = {query.name: " ".join(query.text.split()) for query in lua_hunt.queries}
+    assert by_name["sequence"] == expected[0]
+    assert by_name["fallback"] == expected[1]
+
+
+def test_every_hunt_in_queries_loads_without_problems() -> None:
+    """load_hunts over queries/ raises nothing and returns at least the Lua hunt."""
+    hunts = load_hunts(QUERIES)
+    assert HUNT_ID in {hunt.id for hunt in hunts}
+    assert len({hunt.id for hunt in hunts}) == len(hunts)
+
+
+def test_overlap_is_never_shorter_than_the_largest_maxspan(lua_hunt: Hunt) -> None:
+    """With a lookback shorter than the maxspan the overlap is still the maxspan (and a warning says so)."""
+    short = dataclasses.replace(lua_hunt, lookback_ns=MINUTE_NS)
+    assert short.overlap_ns == 5 * MINUTE_NS
+    assert short.warnings()
+    longer = dataclasses.replace(lua_hunt, lookback_ns=20 * MINUTE_NS)
+    assert longer.overlap_ns == 20 * MINUTE_NS
+    assert not longer.warnings()
+
+
+def test_a_bad_hunt_file_lists_every_problem_with_its_location(tmp_path: Path) -> None:
+    """Each problem of a bad file is reported as file:line:col: message at the right place."""
+    path = write(tmp_path, "bad.toml", BAD)
+    hunt, problems = load_hunt(path)
+    assert hunt is None
+    located = {(p.line, p.column): p.message for p in problems}
+    assert str(path) == problems[0].path
+    assert "id must be" in located[(1, 1)]
+    assert "severity must be one of" in located[(3, 1)]
+    assert "unknown key 'colour'" in located[(4, 1)]
+    assert "interval" in located[(5, 1)]
+    # `]` of `[process where process.name == ]` on file line 10, column 34.
+    assert located[(10, 34)].startswith("queries.seq:")
+    # the end of the one-line query string on file line 15: column 10 + len(query text).
+    assert located[(15, 39)].startswith("queries.single:")
+    assert len(problems) == 6
+    for problem in problems:
+        assert str(problem) == f"{path}:{problem.line}:{problem.column}: {problem.message}"
+
+
+def test_loading_a_folder_collects_the_problems_of_every_file(tmp_path: Path) -> None:
+    """load_hunts does not stop at the first bad file: HuntSetError carries every file's problems."""
+    write(tmp_path, "a_bad.toml", BAD)
+    write(tmp_path, "b_good.toml", GOOD)
+    write(tmp_path, "c_worse.toml", "id = \n")
+    with pytest.raises(HuntSetError) as info:
+        load_hunts(tmp_path)
+    files = {Path(problem.path).name for problem in info.value.problems}
+    assert files == {"a_bad.toml", "c_worse.toml"}
+    assert len(info.value.problems) == 7
+    assert str(info.value).splitlines() == [str(problem) for problem in info.value.problems]
+
+
+def test_invalid_toml_in_a_hunt_is_located(tmp_path: Path) -> None:
+    """A hunt file that is not TOML gives one problem at the parser's line and column."""
+    path = write(tmp_path, "x.toml", 'id = "x"\nname = \n')
+    _hunt, problems = load_hunt(path)
+    assert [(p.line, p.column) for p in problems] == [(2, 8)]
+    assert problems[0].message.startswith("invalid TOML")
+
+
+def test_duplicate_hunt_ids_are_a_problem(tmp_path: Path) -> None:
+    """Two files with the same hunt id are refused."""
+    write(tmp_path, "one.toml", GOOD)
+    write(tmp_path, "two.toml", GOOD)
+    with pytest.raises(HuntSetError, match="also used by"):
+        load_hunts(tmp_path)
+
+
+def test_an_empty_or_missing_folder_is_a_problem(tmp_path: Path) -> None:
+    """No hunt files, or no folder at all, is an error rather than a service that hunts nothing."""
+    with pytest.raises(HuntSetError, match="no hunt files"):
+        load_hunts(tmp_path)
+    with pytest.raises(HuntSetError, match="not found"):
+        load_hunts(tmp_path / "missing")
+
+
+def test_suppression_is_read_from_the_hunt_file(tmp_path: Path) -> None:
+    """[suppression] by/for become the hunt's Suppression (fields and nanoseconds)."""
+    path = write(tmp_path, "s.toml", GOOD + '\n[suppression]\nby = ["host.id", "user.name"]\nfor = "1h"\n')
+    hunt, problems = load_hunt(path)
+    assert problems == []
+    assert hunt is not None
+    assert hunt.suppression is not None
+    assert hunt.suppression.by == ("host.id", "user.name")
+    assert hunt.suppression.duration_ns == 60 * MINUTE_NS
+
+
+def test_incomplete_suppression_is_a_problem(tmp_path: Path) -> None:
+    """A suppression without 'for' (or without fields) is reported, not silently ignored."""
+    path = write(tmp_path, "s.toml", GOOD + '\n[suppression]\nby = ["host.id"]\n')
+    hunt, problems = load_hunt(path)
+    assert hunt is None
+    assert any("suppression.for" in problem.message for problem in problems)
