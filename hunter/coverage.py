@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from .config import Settings
 from .eql import ast as eql_ast
 from .eql.analyzer import Analyzer, IsNull
+from .errors import SearchError
 from .hunts import Hunt, HuntQuery
 
 _DS_RE = re.compile(r"^\.ds-(.+)-\d{4}\.\d{2}\.\d{2}-\d{6}$")
@@ -55,14 +56,28 @@ def coverage_report(settings: Settings, hunts: Sequence[Hunt]) -> dict[str, Any]
 
 
 class _ClusterFields:
-    """Field capabilities and counts from a cluster."""
+    """Field capabilities and counts from a cluster (transient errors retried, then one-line errors)."""
 
     def __init__(self, client: Any) -> None:
+        from .esclient import Retrier
+
         self.client = client
+        self.retrier = Retrier()
+
+    def _call(self, what: str, function: Callable[[], Any]) -> Any:
+        from .esclient import describe
+
+        try:
+            return self.retrier.call(what, function)
+        except Exception as exc:
+            raise SearchError(f"coverage: {what}: {describe(exc)}") from exc
 
     def present(self, pattern: str, wanted: list[str]) -> set[str] | None:
-        response = self.client.field_caps(
-            index=pattern, fields=",".join(wanted), allow_no_indices=True, ignore_unavailable=True
+        response = self._call(
+            f"field_caps {pattern}",
+            lambda: self.client.field_caps(
+                index=pattern, fields=",".join(wanted), allow_no_indices=True, ignore_unavailable=True
+            ),
         )
         if not response.body.get("indices"):
             return None
@@ -72,8 +87,14 @@ class _ClusterFields:
         filters: list[dict[str, Any]] = [{"exists": {"field": name}} for name in required]
         if categories:
             filters.append({"terms": {field: categories}})
-        response = self.client.count(
-            index=pattern, query={"bool": {"filter": filters}}, allow_no_indices=True, ignore_unavailable=True
+        response = self._call(
+            f"count {pattern}",
+            lambda: self.client.count(
+                index=pattern,
+                query={"bool": {"filter": filters}},
+                allow_no_indices=True,
+                ignore_unavailable=True,
+            ),
         )
         return int(response.body.get("count", 0)) > 0
 
@@ -171,19 +192,20 @@ def _row(
     if present is None:
         return {**row, "status": "no data", "detail": "no index matches this pattern"}
     categories = stage["categories"]
-    if not source.has_events(pattern, category_field, categories, []):
-        kinds = " or ".join(categories) if categories else "any"
-        return {**row, "status": "no data", "detail": f"no {kinds} events here"}
-    missing = sorted(set(stage["fields"]) - present)
     keys = sorted(set(stage["keys"]) - present)
-    if not _can_match(stage["condition"], set(missing)):
-        return {**row, "status": "blind", "detail": "condition needs missing field(s): " + ", ".join(missing)}
     if keys:
+        # Reported first: a missing join key is a property of the source, whatever events are there now.
         return {
             **row,
             "status": "blind",
             "detail": "join key(s) missing, events never join: " + ", ".join(keys),
         }
+    if not source.has_events(pattern, category_field, categories, []):
+        kinds = " or ".join(categories) if categories else "any"
+        return {**row, "status": "no data", "detail": f"no {kinds} events here"}
+    missing = sorted(set(stage["fields"]) - present)
+    if not _can_match(stage["condition"], set(missing)):
+        return {**row, "status": "blind", "detail": "condition needs missing field(s): " + ", ".join(missing)}
     if stage["keys"] and not source.has_events(pattern, category_field, categories, list(stage["keys"])):
         kinds = " or ".join(categories) if categories else "its"
         lacking = [

@@ -113,9 +113,8 @@ class Retrier:
                     raise
                 delay = _retry_after(exc)
                 if delay is None:
-                    delay = min(self.max_delay, self.backoff * 2 ** (attempt - 1)) * self.rng.uniform(
-                        0.5, 1.5
-                    )
+                    delay = self.backoff * 2 ** (attempt - 1) * self.rng.uniform(0.5, 1.5)
+                delay = min(self.max_delay, delay)
                 self.retried += 1
                 log.info(
                     "transient Elasticsearch error; retrying",

@@ -18,7 +18,7 @@ import structlog
 from .alerts import AlertRenderer, merge_into
 from .dedup import Finding, findings, suppression_key
 from .eql.values import format_date_ns, parse_date_ns
-from .errors import HunterError
+from .errors import HunterError, StoreError
 from .hunts import Hunt
 from .metrics import Metrics
 from .notify import Delivery, Notifier, Outcome
@@ -198,7 +198,20 @@ class Runner:
         created, updated = self.alert_documents(hunt, found, window, moment, summary)
         if not created and not updated:
             return SaveResult((), ())
-        return self.store.save(hunt.id, created, updated)
+        saved = self.store.save(hunt.id, created, updated)
+        made, changed = list(saved.created), list(saved.updated)
+        for _attempt in range(3):
+            if not saved.conflicts:
+                break
+            # Another writer changed these alerts since we read them: read, merge and write again.
+            again = [finding for finding in found if finding.alert_id in saved.conflicts]
+            created, updated = self.alert_documents(hunt, again, window, moment, summary)
+            saved = self.store.save(hunt.id, created, updated)
+            made += saved.created
+            changed += saved.updated
+        if saved.conflicts:
+            raise StoreError(f"alerts kept changing under concurrent writers: {', '.join(saved.conflicts)}")
+        return SaveResult(tuple(made), tuple(changed))
 
     def alert_documents(
         self,

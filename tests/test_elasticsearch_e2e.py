@@ -221,27 +221,24 @@ def test_search_timeouts_leave_the_checkpoint_and_the_next_run_finds_everything(
     server: EsTestServer, es: Elasticsearch, lua_hunt: Hunt, fault: str
 ) -> None:
     """Searches timing out (or dropped) fail the run; the checkpoint stays; the next run finds everything."""
-    settings = es_settings(
-        server.url,
-        elasticsearch={"request_timeout": 0.2},
-        search={"retries": 1},
-        schedule={"max_catchup": "1d"},
-    )
-    node = replica(settings)
+    node = replica(es_settings(server.url, search={"retries": 1}, schedule={"max_catchup": "1d"}))
     checkpoint = ns(utc("2026-11-20T08:59:00Z"))  # an earlier run ended here
     node.store.set_checkpoint(lua_hunt.id, checkpoint)
 
-    server.faults.add(path_regex=EQL)  # the sequence query is answered...
-    if fault == "timeout":  # ...the fallback's answers come after the client gave up
-        server.faults.slow(0.6, path_regex=EQL, times=None)
+    if fault == "timeout":  # every search is answered after the client gave up
+        node.searcher.client = node.client.options(request_timeout=0.3)
+        server.faults.slow(1.0, path_regex=EQL, times=None)
     else:
-        server.faults.drop(path_regex=EQL, times=None)
+        server.faults.add(path_regex=EQL)  # the sequence query is answered...
+        server.faults.drop(path_regex=EQL, times=None)  # ...the fallback's connections are dropped
     failed = node.runner.run_hunt(lua_hunt)
     assert failed.outcome == "failed" and "TransientSearchError" in failed.error
+    assert ("ConnectionTimeout" if fault == "timeout" else "ConnectionError") in failed.error
     assert node.store.checkpoint(lua_hunt.id) == checkpoint
     assert stored_alerts(es) == [] and node.notifier.sent == []
 
     server.faults.clear()
+    node.searcher.client = node.client
     again = node.runner.run_hunt(lua_hunt)
     assert again.outcome == "ok" and len(again.created) == 4
     assert again.windows == [Window(checkpoint - lua_hunt.overlap_ns, WINDOW_END)]

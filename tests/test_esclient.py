@@ -21,7 +21,7 @@ from hunter.esclient import (
     is_transient,
     status_of,
 )
-from tests.support.es_data import es_settings
+from tests.support.es_data import Sleeps, es_settings
 from tests.support.es_server import EsTestServer, serve
 
 ROOT = r"^/$"
@@ -38,13 +38,6 @@ def es(server: EsTestServer) -> Iterator[Elasticsearch]:
     """A client with no retries of its own."""
     with server.client() as client:
         yield client
-
-
-class Sleeps(list[float]):
-    """An injectable ``sleep`` that records the delays instead of sleeping."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 def raised(call: Callable[[], Any]) -> BaseException:

@@ -56,6 +56,26 @@ class FailingSaveStore(SqliteStore):
         return super().save(hunt_id, created, updated)
 
 
+class ConflictingStore(SqliteStore):
+    """A SqliteStore where another writer changes an alert just before our first update of it."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.raced = False
+
+    def save(self, hunt_id: str, created: Any, updated: Any) -> SaveResult:
+        """On the first update, let a concurrent writer add a marker and report our update as a conflict."""
+        if updated and not self.raced:
+            self.raced = True
+            doc = dict(updated[0])
+            alert_id = doc["hunter"]["alert_id"]
+            stored = self.get([alert_id])[alert_id]
+            stored["hunter"]["queries"] = sorted({*stored["hunter"]["queries"], "other_writer"})
+            super().save(hunt_id, [], [stored])
+            return SaveResult((), (), (alert_id,))
+        return super().save(hunt_id, created, updated)
+
+
 class FlakySearcher:
     """Wraps a searcher; raises TransientSearchError while ``failing`` is set."""
 
@@ -191,6 +211,22 @@ def test_later_hits_update_the_alert_instead_of_adding_one(
     assert after["hunter"]["version"] == 2
     assert after["hunter"]["created"] == before["hunter"]["created"]
     assert len(notice_lines(parts.notices.getvalue())) == 1
+
+
+def test_an_update_lost_to_a_concurrent_writer_is_merged_again(
+    make_runner: RunnerFactory, lua_hunt: Hunt, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A conflict on an update makes the runner re-read, re-merge and write: both changes survive."""
+    store = ConflictingStore(tmp_path / "state.sqlite3")
+    parts = make_runner([SAMPLES / OS_EXECUTE], store=store)
+    clock.set(utc("2026-11-20T09:15:03.600000Z"))
+    parts.runner.run_hunt(lua_hunt)
+    clock.set(utc("2026-11-20T09:25:00Z"))
+    summary = parts.runner.run_hunt(lua_hunt)
+    assert summary.outcome == "ok"
+    assert store.raced
+    (alert,) = parts.alerts()
+    assert alert["hunter"]["queries"] == ["fallback", "other_writer", "sequence"]
 
 
 def test_late_start_event_upgrades_an_alert_first_seen_through_a_fork_record(

@@ -62,6 +62,8 @@ class ElasticsearchSearcher:
             try:
                 hits = self._eql(hunt, query, part)
             except PermanentSearchError as exc:
+                if exc.reason_type not in PERMANENT_QUERY_ERRORS:
+                    raise  # authorization, missing index and the like: the run fails, the checkpoint stays
                 result.error = exc.reason or str(exc)
                 key = (hunt.id, query.name, exc.reason)
                 if key not in self._reported:
@@ -102,8 +104,9 @@ class ElasticsearchSearcher:
             return False
         if query.compiled.kind == "sequence":
             maxspan = query.compiled.maxspan_ns
-            # Without maxspan a sequence may cross any split point; with one, halves must overlap by it.
-            return maxspan is not None and width > 2 * maxspan
+            # Without maxspan a sequence may cross any split point; with one, halves overlap by it, so
+            # splitting only narrows the window while it is wider than twice (maxspan + min_split).
+            return maxspan is not None and width > 2 * (maxspan + minimum)
         return True
 
     @staticmethod

@@ -16,10 +16,11 @@ from ..notify import Delivery, Notice
 
 @dataclass(frozen=True)
 class SaveResult:
-    """What a save did: alerts created (each now has a pending notice) and alerts updated."""
+    """What a save did: alerts created (each now has a pending notice), updated, and lost races."""
 
     created: tuple[str, ...]
     updated: tuple[str, ...]
+    conflicts: tuple[str, ...] = ()  # updates refused because another writer changed the alert first
 
 
 class AlertStore(Protocol):

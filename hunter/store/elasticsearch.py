@@ -214,9 +214,10 @@ class ElasticsearchStore:
                         settings={"index": {"auto_expand_replicas": "0-1", "hidden": False}},
                     ),
                 )
-            except ApiError as exc:
-                if error_type(exc)[0] != "resource_already_exists_exception":
-                    raise StoreError(f"cannot create {self.state_index}: {describe(exc)}") from exc
+            except StoreError as exc:
+                cause = exc.__cause__
+                if cause is None or error_type(cause)[0] != "resource_already_exists_exception":
+                    raise  # another replica creating it at the same moment is fine, anything else is not
 
     def _template_version(self) -> int | None:
         try:
@@ -356,6 +357,7 @@ class ElasticsearchStore:
             self._check_items("create alerts", items, ok_conflict=True)
             made = [item["_id"] for item in items if item.get("status") == 201]
         changed: list[str] = []
+        conflicts: list[str] = []
         if updated:
             ops: list[dict[str, Any]] = []
             for doc in updated:
@@ -384,11 +386,8 @@ class ElasticsearchStore:
                         changed.append(item["_id"])
                         self._where[item["_id"]] = (item["_index"], item["_seq_no"], item["_primary_term"])
                     elif item.get("status") == 409:
-                        log.info(
-                            "alert changed by another writer meanwhile; merged again next run",
-                            alert=item["_id"],
-                        )
-        return SaveResult(tuple(made), tuple(changed))
+                        conflicts.append(item["_id"])  # the runner reads, merges and writes it again
+        return SaveResult(tuple(made), tuple(changed), tuple(conflicts))
 
     def _locate(self, alert_id: str) -> tuple[str, int, int] | None:
         self.get([alert_id])

@@ -14,7 +14,7 @@ from hunter.eql import EqlError, compile_query
 from hunter.eql import ast as eql_ast
 from hunter.eql.analyzer import Analyzer
 from hunter.eql.parser import parse
-from hunter.eql.query import ResultPosition
+from hunter.eql.runs import ResultPosition
 from tests.support import eql_spec
 
 pytestmark = pytest.mark.skipif(not eql_spec.available(), reason="../shared/eql-spec is not present")

@@ -28,6 +28,7 @@ from tests.conftest import (
     utc,
 )
 from tests.support.es_data import (
+    Sleeps,
     as_hit,
     close_clients,
     es_settings,
@@ -64,13 +65,6 @@ def es(server: EsTestServer) -> Iterator[Elasticsearch]:
         yield client
 
 
-class Sleeps(list[float]):
-    """An injectable ``sleep`` that records the delays instead of sleeping."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
 def searcher(
     server: EsTestServer, sleeps: Sleeps | None = None, *, timeout: float = 5, **search: Any
 ) -> ElasticsearchSearcher:
@@ -94,12 +88,6 @@ def eql_bodies(server: EsTestServer, hunt: Hunt, query: str) -> list[dict[str, A
     """The bodies of the EQL searches sent for one query of ``hunt``, in order."""
     (text,) = [q.text for q in hunt.queries if q.name == query]
     return [r.body for r in server.requests_to(EQL) if r.body["query"] == text]
-
-
-def bounds(body: dict[str, Any]) -> tuple[str, str]:
-    """(gte, lte) of a plain range filter on @timestamp."""
-    window = body["filter"]["range"]["@timestamp"]
-    return window["gte"], window["lte"]
 
 
 def lua_sequences(count: int, *, start: datetime, spacing: timedelta) -> list[dict[str, Any]]:

@@ -6,14 +6,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import structlog
 from elasticsearch import BadRequestError, Elasticsearch
 
 from hunter.errors import StoreError
 from hunter.esclient import Retrier
 from hunter.notify import Delivery, Outcome
 from hunter.store.elasticsearch import TEMPLATE_NAME, ElasticsearchStore
-from tests.support.es_data import ALERTS, STATE, close_clients, tracked
+from tests.support.es_data import ALERTS, STATE, Sleeps, close_clients, tracked
 from tests.support.es_server import EsTestServer, serve
 
 HUNT = "t1059_011_lua"
@@ -40,13 +39,6 @@ def es(server: EsTestServer) -> Iterator[Elasticsearch]:
     """A plain client for looking at what the store wrote."""
     with server.client() as client:
         yield client
-
-
-class Sleeps(list[float]):
-    """An injectable ``sleep`` that records the delays instead of sleeping."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 def make_store(
@@ -194,16 +186,16 @@ def test_ids_are_found_across_backing_indices_and_updated_in_place_after_rollove
 
 
 def test_a_stale_update_loses_to_the_concurrent_writer(server: EsTestServer, es: Elasticsearch) -> None:
-    """Two writers update one alert from the same version: the second gets 409 and changes nothing."""
+    """Two writers update one alert from the same version: the second gets 409, changes nothing, and
+    reports the conflict (the runner then reads, merges and writes again)."""
     make_store(server).save(HUNT, [alert("a1")], [])
     first, second = make_store(server), make_store(server)
     first.get(["a1"])
     second.get(["a1"])
     assert first.save(HUNT, [], [{**alert("a1", version=2), "message": "first"}]).updated == ("a1",)
-    with structlog.testing.capture_logs() as logs:
-        lost = second.save(HUNT, [], [{**alert("a1", version=2), "message": "second"}])
+    lost = second.save(HUNT, [], [{**alert("a1", version=2), "message": "second"}])
     assert lost.updated == ()
-    assert any("another writer" in entry["event"] for entry in logs)
+    assert lost.conflicts == ("a1",)
     (hit,) = alert_hits(es)
     assert hit["_source"]["message"] == "first"
 
@@ -286,7 +278,7 @@ def test_lease_is_exclusive_until_it_expires_or_is_released(server: EsTestServer
 
 
 def test_notice_claims_are_exclusive_and_deliveries_recorded(server: EsTestServer) -> None:
-    """A claimed notice is not claimed again (until the claim goes stale); sent and failed ones never are."""
+    """A claimed notice is not claimed again until its claim is stale; a stale claimer cannot hand it back."""
     a = make_store(server, claim_ttl_ns=10 * MINUTE)
     b = make_store(server, claim_ttl_ns=10 * MINUTE)
     a.save(HUNT, [alert("a1", minute=1), alert("a2", minute=2), alert("a3", minute=3)], [])
@@ -301,7 +293,11 @@ def test_notice_claims_are_exclusive_and_deliveries_recorded(server: EsTestServe
     assert [n.alert_id for n in b.claim_notices("b", T0 + 2 * MINUTE, 10)] == ["a2"]
     assert a.claim_notices("a", T0 + 5 * MINUTE, 10) == []  # b's claim is fresh
     assert [n.alert_id for n in a.claim_notices("a", T0 + 13 * MINUTE, 10)] == ["a2"]  # b's went stale
-    a.record_delivery(Delivery(("a2",), Outcome.SENT), T0 + 14 * MINUTE)
+    b.record_delivery(
+        Delivery(("a2",), Outcome.RETRY, "timeout"), T0 + 14 * MINUTE, "b"
+    )  # too late: a has it
+    assert b.claim_notices("b", T0 + 14 * MINUTE, 10) == []
+    a.record_delivery(Delivery(("a2",), Outcome.SENT), T0 + 14 * MINUTE, "a")
     b.record_delivery(Delivery(("a1",), Outcome.RETRY), T0 + 14 * MINUTE)  # a sent one stays sent
     assert a.notice_counts() == {"pending": 0, "sending": 0, "sent": 2, "failed": 1}
     assert a.claim_notices("a", T0 + 60 * MINUTE, 10) == []

@@ -1,4 +1,4 @@
-"""Events for the Elasticsearch test server: the sample telemetry, and generated bursts.
+"""Data and hunter parts for tests against the Elasticsearch test server.
 
 :func:`index_samples` indexes the files of ``samples/events`` as the sources would have written
 them: a hit whose ``_index`` is a data stream backing index (``.ds-<stream>-<date>-<generation>``)
@@ -7,6 +7,10 @@ other event to the index its ``_index`` names (the Auditbeat file's name), alway
 the embedded mode gives it (the events are read with :class:`hunter.search.local.EventFiles`), so
 alert ids computed from (``_index``, ``_id``) are the same in both modes. Beats' own index
 templates are stood in for by templates composed of ``ecs@mappings`` (ECS types, as Beats map).
+
+:func:`replica` builds searcher, store, runner and a :class:`RecordingNotifier` from settings as
+the service does, with a recording :class:`Sleeps` injected into the Retrier, so tests never sleep
+and two replicas can share one cluster; :func:`close_clients` closes what the helpers opened.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ from elasticsearch import Elasticsearch
 from hunter.alerts import AlertRenderer
 from hunter.config import ElasticsearchSettings, ScheduleSettings, SearchSettings, Settings
 from hunter.esclient import Retrier, build_client
-from hunter.hunts import Hunt, load_hunts
 from hunter.notify import Delivery, Notice, Outcome
 from hunter.results import Searcher
 from hunter.runner import Runner
@@ -33,11 +36,9 @@ from hunter.store.elasticsearch import ElasticsearchStore
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples" / "events"
-HUNT_ID = "t1059_011_lua"
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # after every sample event
 
 _BACKING = re.compile(r"^\.ds-(?P<stream>.+)-\d{4}\.\d{2}\.\d{2}-\d{6}$")
-_BUILTIN_STREAMS = ("logs-", "metrics-", "synthetics-")
 # Stand-ins for the templates Winlogbeat and Auditbeat install (ECS mappings; Beats 8 write data streams).
 BEATS_TEMPLATES: dict[str, dict[str, Any]] = {
     "test-winlogbeat": {"index_patterns": ["winlogbeat-*"], "data_stream": {}},
@@ -125,6 +126,13 @@ def es_settings(
     )
 
 
+class Sleeps(list[float]):
+    """An injectable ``sleep`` that records the delays instead of sleeping."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
 _OPEN: list[Elasticsearch] = []
 
 
@@ -162,7 +170,7 @@ class Replica:
     store: ElasticsearchStore
     runner: Runner
     notifier: RecordingNotifier
-    sleeps: list[float] = field(default_factory=list)
+    sleeps: Sleeps = field(default_factory=Sleeps)
 
     def close(self) -> None:
         """Close the client."""
@@ -180,12 +188,12 @@ def replica(
 
     Its client is closed by :func:`close_clients`.
     """
-    sleeps: list[float] = []
+    sleeps = Sleeps()
     client = tracked(build_client(settings))
     retrier = Retrier(
         attempts=settings.search.retries + 1,
         backoff=settings.search.retry_backoff.total_seconds(),
-        sleep=sleeps.append,
+        sleep=sleeps,
     )
     store = ElasticsearchStore(
         client,
@@ -207,12 +215,6 @@ def replica(
         clock=clock or (lambda: NOW),
     )
     return Replica(client, es_searcher, store, runner, notifier, sleeps)
-
-
-def lua_hunt() -> Hunt:
-    """The T1059.011 hunt from queries/."""
-    (hunt,) = [h for h in load_hunts(QUERIES) if h.id == HUNT_ID]
-    return hunt
 
 
 def stored_alerts(client: Elasticsearch, index: str = ALERTS) -> list[dict[str, Any]]:
