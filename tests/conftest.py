@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import structlog
+from elasticsearch import Elasticsearch
 
 from hunter.alerts import AlertRenderer
 from hunter.config import ScheduleSettings, SearchSettings, Settings, load_settings
@@ -24,6 +25,8 @@ from hunter.results import Searcher
 from hunter.runner import Runner
 from hunter.search.local import EventFiles, LocalSearcher
 from hunter.store.sqlite import SqliteStore
+from tests.support.es_data import close_clients, index_samples
+from tests.support.es_server import EsTestServer, serve
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples" / "events"
@@ -371,3 +374,33 @@ def make_runner(tmp_path: Path, clock: FakeClock) -> Iterator[RunnerFactory]:
     yield make
     for store in opened:
         store.close()
+
+
+# ---- the ES-compatible test server (tests/support/es_server.py) ----------------------------------
+
+
+@pytest.fixture
+def server() -> Iterator[EsTestServer]:
+    """A running ES-compatible test server, stopped after the test."""
+    yield from serve()
+
+
+@pytest.fixture
+def es(server: EsTestServer) -> Iterator[Elasticsearch]:
+    """A plain client on the test server (no retries of its own) for loading and inspecting data."""
+    with server.client() as client:
+        yield client
+
+
+@pytest.fixture
+def es_samples(server: EsTestServer, es: Elasticsearch) -> EsTestServer:
+    """The test server holding the sample telemetry of samples/events (ids as in embedded mode)."""
+    index_samples(es)
+    return server
+
+
+@pytest.fixture(autouse=True)
+def _close_test_clients() -> Iterator[None]:
+    """Close the clients the ES test helpers opened."""
+    yield
+    close_clients()

@@ -53,7 +53,7 @@ HUNTER_ROLE = {
         "winlogbeat-*": {"read", "view_index_metadata"},
         "auditbeat-*": {"read", "view_index_metadata"},
         ALERTS_PATTERN: {"create_doc", "index", "auto_configure", "read", "view_index_metadata"},
-        "hunter-state": {"create_index", "write", "read", "view_index_metadata", "maintenance"},
+        "hunter-state": {"create_index", "write", "read", "view_index_metadata"},
     },
 }
 # hunter's event.severity for low/medium/high/critical (ECS-style numeric severities).

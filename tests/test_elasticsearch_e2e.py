@@ -31,7 +31,6 @@ from tests.support.es_data import (
     NOW,
     SAMPLES,
     Replica,
-    close_clients,
     es_settings,
     index_hits,
     index_samples,
@@ -48,13 +47,6 @@ WINDOW_END = ns(utc("2026-11-20T14:59:00Z"))  # now - ingest_delay
 WINDOW = Window(ns(utc("2026-11-19T15:00:00Z")), WINDOW_END)  # the first run's window
 
 
-@pytest.fixture(autouse=True)
-def _close_clients() -> Iterator[None]:
-    """Close the clients a test's helpers opened."""
-    yield
-    close_clients()
-
-
 @pytest.fixture
 def server() -> Iterator[EsTestServer]:
     """A running test server holding the sample telemetry."""
@@ -62,13 +54,6 @@ def server() -> Iterator[EsTestServer]:
         with running.client() as client:
             index_samples(client)
         yield running
-
-
-@pytest.fixture
-def es(server: EsTestServer) -> Iterator[Elasticsearch]:
-    """A plain client for looking at what hunter wrote."""
-    with server.client() as client:
-        yield client
 
 
 @pytest.fixture

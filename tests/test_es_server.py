@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,24 +16,10 @@ from elasticsearch import (
     NotFoundError,
 )
 
-from tests.support.es_server import EsTestServer, serve
+from tests.support.es_server import EsTestServer
 
 ALERTS = "logs-hunter.alerts-default"
 EVENTS = "logs-endpoint.events.process-default"
-
-
-@pytest.fixture
-def server() -> Iterator[EsTestServer]:
-    """A running server, stopped after the test."""
-    yield from serve()
-
-
-@pytest.fixture
-def es(server: EsTestServer) -> Iterator[Elasticsearch]:
-    """A client with a short timeout and no retries."""
-    client = Elasticsearch(hosts=[server.url], request_timeout=5, max_retries=0)
-    yield client
-    client.close()
 
 
 def _alerts_template(es: Elasticsearch, priority: int = 200) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,22 +22,9 @@ from hunter.esclient import (
     status_of,
 )
 from tests.support.es_data import Sleeps, es_settings
-from tests.support.es_server import EsTestServer, serve
+from tests.support.es_server import EsTestServer
 
 ROOT = r"^/$"
-
-
-@pytest.fixture
-def server() -> Iterator[EsTestServer]:
-    """A running test server, stopped after the test."""
-    yield from serve()
-
-
-@pytest.fixture
-def es(server: EsTestServer) -> Iterator[Elasticsearch]:
-    """A client with no retries of its own."""
-    with server.client() as client:
-        yield client
 
 
 def raised(call: Callable[[], Any]) -> BaseException:

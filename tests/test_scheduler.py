@@ -10,7 +10,6 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from hunter.results import QueryResult, Window
 from hunter.runner import RunSummary
 from hunter.scheduler import HealthState, HuntService
 from hunter.service import build_runtime
-from tests.support.es_server import EsTestServer, serve
+from tests.support.es_server import EsTestServer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -130,33 +129,11 @@ def test_health_reports_each_hunt_within_two_intervals() -> None:
     assert health.status(start + timedelta(minutes=12))[0]
 
 
-@pytest.fixture
-def es() -> Iterator[EsTestServer]:
-    """An ES-compatible test server with the sample telemetry indexed."""
-    for server in serve():
-        _index_samples(server)
-        yield server
-
-
-def _index_samples(server: EsTestServer) -> None:
-    """Index samples/events: `.ds-logs-*` hits into their data streams, the rest by `_index`, ids kept."""
-    import re
-
-    from hunter.search.local import EventFiles
-
-    operations: list[dict[str, Any]] = []
-    for hit in EventFiles([ROOT / "samples" / "events"]).hits():
-        match = re.match(r"^\.ds-(.+)-\d{4}\.\d{2}\.\d{2}-\d{6}$", hit["_index"])
-        target = match.group(1) if match else hit["_index"]
-        operations += [{"create": {"_index": target, "_id": hit["_id"]}}, dict(hit["_source"])]
-    response = server.client().bulk(operations=operations, refresh=True)
-    assert not response["errors"]
-
-
 def test_healthz_turns_503_without_elasticsearch_and_200_when_it_returns(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt, es: EsTestServer
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt, es_samples: EsTestServer
 ) -> None:
     """/healthz follows the runs: 503 with the reason once the cluster is gone two intervals, 200 after."""
+    es = es_samples
     settings = _settings(
         tmp_path,
         monkeypatch,
@@ -275,9 +252,10 @@ def test_backfill_can_be_rerun_and_leaves_the_checkpoint(
 
 
 def test_sigterm_mid_run_finishes_the_run_and_exits_cleanly(
-    tmp_path: Path, hunt: Hunt, es: EsTestServer
+    tmp_path: Path, hunt: Hunt, es_samples: EsTestServer
 ) -> None:
     """A real `hunter run` stopped mid-run finishes that run (checkpoint, alerts consistent) and exits 0."""
+    es = es_samples
     arrived = threading.Event()
     original = es.record
 

@@ -230,8 +230,7 @@ class CompiledQuery:
             schema=schema,
             presorted=presorted,
         )
-        for position, item in enumerate(events):
-            run.accept(position, item)
+        run.consume(events)
         return run.finish()
 
     def run(
@@ -261,10 +260,8 @@ class CompiledQuery:
 def search_many(runs: Sequence[Run], events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Feed one pass over ``events`` to several runs (from :meth:`CompiledQuery.run`)."""
     accepts = [run.accept for run in runs]
-    if len(accepts) == 1:
-        accept = accepts[0]
-        for position, item in enumerate(events):
-            accept(position, item)
+    if len(runs) == 1:
+        runs[0].consume(events)
     else:
         for position, item in enumerate(events):
             for accept in accepts:

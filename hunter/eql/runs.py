@@ -8,7 +8,7 @@ Only events that match a stage, an ``until`` or a missing-event stage are kept.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -36,6 +36,12 @@ class Run:
     def accept(self, position: int, item: Mapping[str, Any]) -> None:
         """Take the next event (``position`` counts from 0 in input order)."""
         raise NotImplementedError
+
+    def consume(self, events: Iterable[Mapping[str, Any]]) -> None:
+        """Take every event of ``events`` (a run fed alone; subclasses inline their hot path)."""
+        accept = self.accept
+        for position, item in enumerate(events):
+            accept(position, item)
 
     def finish(self) -> dict[str, Any]:
         """Elasticsearch's ``hits`` object for everything accepted."""
@@ -88,6 +94,18 @@ class EventRun(Run):
             heapq.heappush(heap, entry)
         elif self.window > 0 and entry_key > heap[0][0]:
             heapq.heapreplace(heap, entry)
+
+    def consume(self, events: Iterable[Mapping[str, Any]]) -> None:
+        """Take every event; the usual case (one schema) tests each event without a method call."""
+        if self.by_index:
+            super().consume(events)
+            return
+        test = self.test
+        accept = self.accept
+        for position, item in enumerate(events):
+            source = item.get("_source")
+            if test(item if source is None else source):
+                accept(position, item)
 
     def finish(self) -> dict[str, Any]:
         keep_latest = self.keep_latest

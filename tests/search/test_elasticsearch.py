@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,7 +29,6 @@ from tests.conftest import (
 from tests.support.es_data import (
     Sleeps,
     as_hit,
-    close_clients,
     es_settings,
     index_hits,
     index_samples,
@@ -38,31 +36,11 @@ from tests.support.es_data import (
     sample_hits,
     tracked,
 )
-from tests.support.es_server import EsTestServer, serve
+from tests.support.es_server import EsTestServer
 
 EQL = r"/_eql/search$"
 MAXSPAN = 5 * 60 * 1_000_000_000
 BURST = utc("2026-11-20T10:00:00Z")
-
-
-@pytest.fixture(autouse=True)
-def _close_clients() -> Iterator[None]:
-    """Close the clients a test's helpers opened."""
-    yield
-    close_clients()
-
-
-@pytest.fixture
-def server() -> Iterator[EsTestServer]:
-    """A running test server, stopped after the test."""
-    yield from serve()
-
-
-@pytest.fixture
-def es(server: EsTestServer) -> Iterator[Elasticsearch]:
-    """A plain client for loading data and looking at it."""
-    with server.client() as client:
-        yield client
 
 
 def searcher(

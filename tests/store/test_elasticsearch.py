@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,33 +11,13 @@ from hunter.errors import StoreError
 from hunter.esclient import Retrier
 from hunter.notify import Delivery, Outcome
 from hunter.store.elasticsearch import TEMPLATE_NAME, ElasticsearchStore
-from tests.support.es_data import ALERTS, STATE, Sleeps, close_clients, tracked
-from tests.support.es_server import EsTestServer, serve
+from tests.support.es_data import ALERTS, STATE, Sleeps, tracked
+from tests.support.es_server import EsTestServer
 
 HUNT = "t1059_011_lua"
 NS = 1_000_000_000
 T0 = 1_795_100_000 * NS  # 2026-11-19
 MINUTE = 60 * NS
-
-
-@pytest.fixture(autouse=True)
-def _close_clients() -> Iterator[None]:
-    """Close the clients a test's helpers opened."""
-    yield
-    close_clients()
-
-
-@pytest.fixture
-def server() -> Iterator[EsTestServer]:
-    """A running test server, stopped after the test."""
-    yield from serve()
-
-
-@pytest.fixture
-def es(server: EsTestServer) -> Iterator[Elasticsearch]:
-    """A plain client for looking at what the store wrote."""
-    with server.client() as client:
-        yield client
 
 
 def make_store(
