@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -73,6 +74,7 @@ class HuntService:
         *,
         clock: Callable[[], datetime] = utc_now,
         install_signals: bool = True,
+        scheduler: BaseScheduler | None = None,
     ) -> None:
         self.runtime = runtime
         self.clock = clock
@@ -83,7 +85,9 @@ class HuntService:
             intervals={hunt.id: timedelta(seconds=hunt.interval_ns / 1e9) for hunt in self.hunts},
         )
         schedule = runtime.settings.schedule
-        self.scheduler = BackgroundScheduler(
+        # Tests pass a scheduler without a thread of its own that they tick with their clock.
+        self.scheduler = scheduler if scheduler is not None else BackgroundScheduler()
+        self.scheduler.configure(
             timezone=UTC,
             job_defaults={
                 "coalesce": True,
@@ -102,7 +106,12 @@ class HuntService:
         jitter = int(self.runtime.settings.schedule.jitter.total_seconds()) or None
         if hunt.cron:
             return CronTrigger.from_crontab(hunt.cron, timezone=UTC)
-        return IntervalTrigger(seconds=max(1, hunt.interval_ns // 1_000_000_000), timezone=UTC, jitter=jitter)
+        return IntervalTrigger(
+            seconds=max(1, hunt.interval_ns // 1_000_000_000),
+            start_date=self.clock(),
+            timezone=UTC,
+            jitter=jitter,
+        )
 
     def add_jobs(self) -> None:
         """One job per hunt, the first run right away."""
@@ -113,7 +122,7 @@ class HuntService:
                 args=[hunt],
                 id=hunt.id,
                 name=hunt.name,
-                next_run_time=datetime.now(UTC),
+                next_run_time=self.clock(),
             )
 
     def run_hunt(self, hunt: Hunt) -> RunSummary | None:

@@ -10,6 +10,8 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,8 +23,9 @@ from hunter.hunts import Hunt, load_hunts
 from hunter.results import QueryResult, Window
 from hunter.runner import RunSummary
 from hunter.scheduler import HealthState, HuntService
-from hunter.service import build_runtime
+from hunter.service import Runtime, build_runtime
 from tests.support.es_server import EsTestServer
+from tests.support.manual_scheduler import ManualScheduler, clock_apscheduler
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,24 +66,109 @@ def _get(url: str) -> tuple[int, str]:
         return exc.code, exc.read().decode()
 
 
-def test_jobs_coalesce_never_overlap_and_allow_misfires(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt
-) -> None:
+@contextmanager
+def _scheduled(
+    runtime: Runtime, clock: Clock
+) -> Iterator[tuple[HuntService, ManualScheduler, list[RunSummary]]]:
+    """The service's jobs on a real APScheduler that the test ticks with its clock; every run's summary."""
+    scheduler = ManualScheduler()
+    service = HuntService(runtime, clock=clock, install_signals=False, scheduler=scheduler)
+    summaries: list[RunSummary] = []
+    run_hunt = runtime.runner.run_hunt
+
+    def recording(hunt: Hunt, *, now: datetime | None = None) -> RunSummary:
+        summary = run_hunt(hunt, now=now)
+        summaries.append(summary)
+        return summary
+
+    runtime.runner.run_hunt = recording  # type: ignore[method-assign]
+    with clock_apscheduler(clock):
+        service.add_jobs()
+        scheduler.start()
+        try:
+            yield service, scheduler, summaries
+        finally:
+            scheduler.shutdown(wait=True)
+
+
+def test_job_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt) -> None:
     """Each hunt is one job: coalesced, at most one instance, the configured misfire grace and interval."""
     runtime = build_runtime(_settings(tmp_path, monkeypatch), [hunt])
-    service = HuntService(runtime, install_signals=False)
+    clock = Clock(datetime(2026, 11, 20, 12, tzinfo=UTC))
     try:
-        service.add_jobs()
-        service.scheduler.start(paused=True)
-        (job,) = service.scheduler.get_jobs()
-        assert job.id == hunt.id
-        assert job.coalesce is True
-        assert job.max_instances == 1
-        assert job.misfire_grace_time == 60
-        assert job.trigger.interval == timedelta(minutes=5)
-        assert job.trigger.jitter == 5
+        with _scheduled(runtime, clock) as (_service, scheduler, _summaries):
+            (job,) = scheduler.get_jobs()
+            assert job.id == hunt.id
+            assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, 60)
+            assert job.trigger.interval == timedelta(minutes=5)
+            assert job.trigger.jitter == 5
+            assert job.next_run_time == clock.now  # the first run starts right away
     finally:
-        service.scheduler.shutdown(wait=False)
+        runtime.close()
+
+
+def test_outage_coalesces_into_one_run_then_catches_up_in_bounded_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt
+) -> None:
+    """A 2 h stop (24 missed fire times) gives one run, not 24; the gap is then worked off oldest
+    first, at most windows_per_tick interval chunks per run, every finding once; a run later than
+    the misfire grace is skipped and the next one searches from the checkpoint, losing nothing."""
+    start = datetime(2026, 11, 20, 10, tzinfo=UTC)
+    events_file = tmp_path / "events.ndjson"
+    lines = _lua_events(start + timedelta(minutes=3), 30, timedelta(minutes=4))
+    assert lines[0]["_source"]["process"]["name"] == "lua"
+    late = _lua_events(start + timedelta(hours=2, minutes=29), 1, timedelta(0))  # in the missed run's range
+    late[0]["_source"]["host"]["id"] = late[0]["_source"]["process"]["entity_id"] = late[0]["_id"] = "late"
+    events_file.write_text("".join(json.dumps(line) + "\n" for line in lines + late))
+    settings = _settings(
+        tmp_path,
+        monkeypatch,
+        HUNTER_EMBEDDED__EVENTS=json.dumps([str(events_file)]),
+        HUNTER_SCHEDULE__JITTER="0s",
+    )
+    clock = Clock(start)
+    runtime = build_runtime(settings, [hunt], clock=clock)
+    try:
+        with _scheduled(runtime, clock) as (_service, scheduler, summaries):
+            scheduler.tick()  # 10:00:00, the first run
+            scheduler.wait_finished(1)
+            clock.advance(minutes=5, seconds=30)
+            scheduler.tick()  # 10:05:30, the 10:05 run
+            scheduler.wait_finished(2)
+            assert [s.outcome for s in summaries] == ["ok", "ok"]
+
+            clock.advance(hours=2)  # stopped until 12:05:30: fire times 10:10 ... 12:05 were missed
+            scheduler.tick()
+            scheduler.wait_finished(3)
+            assert len(scheduler.submitted) == 3
+            assert len(scheduler.submitted[-1][1]) == 1  # coalesced: one run for 24 fire times
+            assert len(summaries[2].windows) == settings.schedule.windows_per_tick
+            assert summaries[2].gap_ns > 0
+
+            while summaries[-1].gap_ns:
+                clock.advance(minutes=5)
+                scheduler.tick()
+                scheduler.wait_finished(len(summaries) + 1)
+            catch_up = summaries[2:]
+            assert all(len(s.windows) <= settings.schedule.windows_per_tick for s in catch_up)
+            assert [s.gap_ns for s in catch_up] == sorted((s.gap_ns for s in catch_up), reverse=True)
+            assert len(scheduler.submitted) == len(summaries)  # one run per tick, never more
+
+            checkpoint = runtime.store.checkpoint(hunt.id)
+            clock.advance(minutes=7)  # this fire time is 2 minutes old when processed: missed
+            scheduler.tick()
+            scheduler.wait_finished(len(summaries) + 1)
+            assert scheduler.missed == [hunt.id]
+            assert runtime.store.checkpoint(hunt.id) == checkpoint
+            clock.advance(minutes=3)  # the next fire time, on time
+            scheduler.tick()
+            scheduler.wait_finished(len(summaries) + 2)
+            assert checkpoint is not None and summaries[-1].windows[0].start_ns <= checkpoint
+        created = [alert for summary in summaries for alert in summary.created]
+        assert len(created) == len(set(created)) == 31
+        assert sum(1 for _ in runtime.store.all()) == 31
+        assert not scheduler.errors
+    finally:
         runtime.close()
 
 
@@ -97,8 +185,37 @@ class _BlockingSearcher:
         return [QueryResult(query.name) for query in hunt.queries]
 
 
+def test_a_due_run_is_skipped_while_the_previous_one_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt
+) -> None:
+    """A fire time that comes while the hunt's run is still going is skipped (max_instances=1), not
+    queued behind it; the next fire time after the run ends runs normally."""
+    settings = _settings(tmp_path, monkeypatch, HUNTER_SCHEDULE__JITTER="0s")
+    clock = Clock(datetime(2026, 11, 20, 15, tzinfo=UTC))
+    runtime = build_runtime(settings, [hunt], clock=clock)
+    searcher = _BlockingSearcher()
+    runtime.runner.searcher = searcher
+    try:
+        with _scheduled(runtime, clock) as (_service, scheduler, summaries):
+            scheduler.tick()
+            assert searcher.entered.wait(10)
+            clock.advance(minutes=5, seconds=10)
+            scheduler.tick()  # due while the first run is in flight
+            assert scheduler.skipped_running == [hunt.id]
+            searcher.release.set()
+            scheduler.wait_finished(1)
+            clock.advance(minutes=5)
+            scheduler.tick()
+            scheduler.wait_finished(2)
+            assert len(scheduler.submitted) == 2
+            assert [s.outcome for s in summaries] == ["ok", "ok"]
+    finally:
+        searcher.release.set()
+        runtime.close()
+
+
 def test_a_hunt_never_runs_twice_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt) -> None:
-    """While a run of a hunt is in flight, another trigger of the same hunt is skipped, not queued."""
+    """Outside the scheduler too (a second trigger in the same process), a hunt's runs never overlap."""
     runtime = build_runtime(_settings(tmp_path, monkeypatch), [hunt])
     searcher = _BlockingSearcher()
     runtime.runner.searcher = searcher
@@ -190,44 +307,6 @@ def _lua_events(start: datetime, count: int, spacing: timedelta) -> list[dict[st
         hit["_id"] = f"event-{n}"
         events.append(hit)
     return events
-
-
-def test_catch_up_after_two_hour_outage_in_bounded_chunks(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt
-) -> None:
-    """After a 2 h outage, each run searches at most windows_per_tick interval chunks, oldest first,
-    until the gap is closed: every finding once, none twice, the gap exported meanwhile."""
-    start = datetime(2026, 11, 20, 10, tzinfo=UTC)
-    events_file = tmp_path / "events.ndjson"
-    lines = _lua_events(start + timedelta(minutes=3), 30, timedelta(minutes=4))
-    assert lines[0]["_source"]["process"]["name"] == "lua"
-    events_file.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    settings = _settings(tmp_path, monkeypatch, HUNTER_EMBEDDED__EVENTS=json.dumps([str(events_file)]))
-    clock = Clock(start)
-    runtime = build_runtime(settings, [hunt], clock=clock)
-    try:
-        first = runtime.runner.run_hunt(hunt)
-        assert first.outcome == "ok" and not first.created
-        clock.advance(hours=2)  # the outage
-        created: list[str] = []
-        chunks: list[int] = []
-        gaps: list[int] = []
-        for _ in range(10):
-            summary = runtime.runner.run_hunt(hunt)
-            assert summary.outcome == "ok"
-            created += summary.created
-            chunks.append(len(summary.windows))
-            gaps.append(summary.gap_ns)
-            if not summary.gap_ns:
-                break
-            clock.advance(minutes=5)
-        assert chunks[:3] == [6, 6, 6]
-        assert all(n <= settings.schedule.windows_per_tick for n in chunks)
-        assert gaps == sorted(gaps, reverse=True) and gaps[-1] == 0
-        assert len(created) == len(set(created)) == 30
-        assert sum(1 for _ in runtime.store.all()) == 30
-    finally:
-        runtime.close()
 
 
 def test_backfill_can_be_rerun_and_leaves_the_checkpoint(
