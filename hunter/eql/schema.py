@@ -134,7 +134,7 @@ class Schema:
                 if parent not in self.fields:
                     self.fields[parent] = FieldInfo(OBJECT, path[:index], "object")
             name = ".".join(path)
-            sample = _first_non_null(value)
+            sample = first_non_null(value)
             if sample is None:
                 continue
             if isinstance(sample, Mapping):
@@ -152,7 +152,7 @@ class Schema:
                 self.fields[name] = FieldInfo(LONG, path, "long")
             elif isinstance(sample, float):
                 self.fields[name] = FieldInfo(DOUBLE, path, "float")
-            elif isinstance(sample, str) and _looks_like_date(sample):
+            elif isinstance(sample, str) and looks_like_date(sample):
                 self.fields[name] = FieldInfo(DATE, path, "date")
             else:
                 self.fields[name] = FieldInfo(KEYWORD, path, "text")
@@ -168,17 +168,19 @@ def merge(schemas: Iterable[Schema]) -> Schema:
     return merged
 
 
-def _first_non_null(value: Any) -> Any:
+def first_non_null(value: Any) -> Any:
+    """The value dynamic mapping decides a field's type by: the first non-null in (nested) arrays."""
     if isinstance(value, list):
         for item in value:
-            found = _first_non_null(item)
+            found = first_non_null(item)
             if found is not None:
                 return found
         return None
     return value
 
 
-def _looks_like_date(text: str) -> bool:
+def looks_like_date(text: str) -> bool:
+    """Whether dynamic mapping's date detection maps this string to ``date``."""
     # Elasticsearch's default dynamic_date_formats: strict_date_optional_time and yyyy/MM/dd forms.
     if len(text) < 8 or not text[:4].isdigit():
         return False

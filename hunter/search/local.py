@@ -36,6 +36,9 @@ _LOGGED_PER_FILE = 20
 ALL_HITS = 10**12  # locally nothing is capped: every hit is returned
 
 
+_ABSENT = object()
+
+
 class LocalHit(Mapping[str, Any]):
     """An event read from a file: a hit-shaped mapping whose ``_id`` is computed only when asked."""
 
@@ -59,13 +62,10 @@ class LocalHit(Mapping[str, Any]):
         return self._id_value
 
     def __getitem__(self, key: str) -> Any:
-        if key == "_source":
-            return self._source
-        if key == "_index":
-            return self._index
-        if key == "_id":
-            return self.id
-        raise KeyError(key)
+        value = self.get(key, _ABSENT)
+        if value is _ABSENT:
+            raise KeyError(key)
+        return value
 
     def get(self, key: str, default: Any = None) -> Any:
         """Mapping.get without the exception round trip (the engine calls this per event)."""

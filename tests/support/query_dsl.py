@@ -22,7 +22,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hunter.eql.fields import flatten, make_getter
-from hunter.eql.values import DateFormats, parse_date_ns, parse_iso_ns
+from hunter.eql.schema import first_non_null, looks_like_date
+from hunter.eql.values import DateFormats, parse_date_ns
 
 LONG_MAX = 9_223_372_036_854_775_807
 LONG_MIN = -9_223_372_036_854_775_808
@@ -194,7 +195,7 @@ class _Dynamic:
 
     def value(self, name: str, value: Any, holder: dict[str, Any], prefix: tuple[str, ...], dyn: Any) -> None:
         path = (*prefix, name)
-        sample = _first_non_null(value)
+        sample = first_non_null(value)
         if sample is None:
             return
         spec = holder.get("properties", {}).get(name)
@@ -237,7 +238,7 @@ class _Dynamic:
             return "long"
         if isinstance(sample, float):
             return "double"
-        if self.date_detection and isinstance(sample, str) and _looks_like_date(sample):
+        if self.date_detection and isinstance(sample, str) and looks_like_date(sample):
             return "date"
         return "string"
 
@@ -295,21 +296,6 @@ def _substitute(value: Any, name: str, kind: str) -> Any:
     if isinstance(value, list):
         return [_substitute(item, name, kind) for item in value]
     return value
-
-
-def _first_non_null(value: Any) -> Any:
-    if isinstance(value, list):
-        return next((found for item in value if (found := _first_non_null(item)) is not None), None)
-    return value
-
-
-def _looks_like_date(text: str) -> bool:
-    # the default dynamic_date_formats: strict_date_optional_time and yyyy/MM/dd[ HH:mm:ss]
-    if len(text) < 8 or not text[:4].isdigit():
-        return False
-    if text[4] == "-":
-        return parse_iso_ns(text) is not None and text.count("-") >= 2
-    return text[4] == "/" and len(text) >= 10 and text[7] == "/"
 
 
 def _ecs(name: str, key: str, patterns: str, mapping: dict[str, Any], **more: Any) -> dict[str, Any]:
