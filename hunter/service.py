@@ -1,20 +1,35 @@
-"""Build hunter's parts from settings, and run them: once, or as a scheduled service.
+"""Build hunter's parts from settings, and run them: once, as a scheduled service, or as a backfill.
 
 Only this module and :mod:`hunter.cli` read settings to build searchers, stores and notifiers;
 everything below receives ready objects.
+
+The service is one APScheduler 3.x job per hunt: ``coalesce=True`` (missed runs collapse into one:
+the window planner covers the whole gap anyway), ``max_instances=1`` (a hunt never overlaps
+itself) and a misfire grace time, with a little jitter; plus a health and metrics endpoint.
+SIGTERM/SIGINT stop new runs, let a running one finish (bounded by the shutdown timeout), flush
+pending notices and close clients.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import structlog
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from .alerts import AlertRenderer
 from .config import Settings
@@ -22,8 +37,8 @@ from .hunts import Hunt
 from .metrics import Metrics
 from .notify import Notifier
 from .notify.console import ConsoleNotifier
-from .results import Searcher
-from .runner import Clock, Runner, RunSummary, utc_now
+from .results import Searcher, Window
+from .runner import Clock, Runner, RunSummary, to_ns, utc_now
 from .search.local import EventFiles, LocalSearcher
 from .store import Store
 from .store.sqlite import SqliteStore
@@ -143,15 +158,260 @@ def build_elasticsearch(settings: Settings, *, setup: bool = True) -> tuple[Sear
     return ElasticsearchSearcher(client, settings.search, retrier), store
 
 
+# ---- the scheduled service ---------------------------------------------------------------------
+
+
+@dataclass
+class HealthState:
+    """Per hunt: when it last ran successfully and how its last run ended."""
+
+    started: datetime
+    intervals: dict[str, timedelta]
+    last_success: dict[str, datetime] = field(default_factory=dict)
+    last_error: dict[str, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, summary: RunSummary, at: datetime) -> None:
+        """Remember the outcome of one run."""
+        with self.lock:
+            if summary.outcome == "ok":
+                self.last_success[summary.hunt_id] = at
+                self.last_error.pop(summary.hunt_id, None)
+            elif summary.outcome == "failed":
+                self.last_error[summary.hunt_id] = summary.error
+
+    def status(self, now: datetime) -> tuple[bool, list[str]]:
+        """Healthy when every hunt ran successfully within two of its intervals (since start)."""
+        problems: list[str] = []
+        with self.lock:
+            for hunt_id, interval in sorted(self.intervals.items()):
+                since = self.last_success.get(hunt_id, self.started)
+                if now - since > 2 * interval:
+                    reason = self.last_error.get(hunt_id, "no successful run yet")
+                    age = int((now - since).total_seconds())
+                    problems.append(f"{hunt_id}: no successful run for {age}s ({reason})")
+        return (not problems, problems)
+
+
+class HuntService:
+    """Schedules every enabled hunt and serves /healthz and /metrics until stopped."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        install_signals: bool = True,
+        scheduler: BaseScheduler | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.clock = clock
+        self.install_signals = install_signals
+        self.hunts = [hunt for hunt in runtime.hunts if hunt.enabled]
+        self.health = HealthState(
+            started=clock(),
+            intervals={hunt.id: timedelta(seconds=hunt.interval_ns / 1e9) for hunt in self.hunts},
+        )
+        schedule = runtime.settings.schedule
+        # Tests pass a scheduler without a thread of its own that they tick with their clock.
+        self.scheduler = scheduler if scheduler is not None else BackgroundScheduler()
+        self.scheduler.configure(
+            timezone=UTC,
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": int(schedule.misfire_grace.total_seconds()) or None,
+            },
+        )
+        self.stopping = threading.Event()
+        self._running: dict[str, threading.Lock] = {hunt.id: threading.Lock() for hunt in self.hunts}
+        self.http: ThreadingHTTPServer | None = None
+
+    # ---- jobs -----------------------------------------------------------------------------------
+
+    def trigger(self, hunt: Hunt) -> BaseTrigger:
+        """When a hunt runs: its cron expression, or every ``interval`` (with the configured jitter)."""
+        jitter = int(self.runtime.settings.schedule.jitter.total_seconds()) or None
+        if hunt.cron:
+            return CronTrigger.from_crontab(hunt.cron, timezone=UTC)
+        return IntervalTrigger(
+            seconds=max(1, hunt.interval_ns // 1_000_000_000),
+            start_date=self.clock(),
+            timezone=UTC,
+            jitter=jitter,
+        )
+
+    def add_jobs(self) -> None:
+        """One job per hunt, the first run right away."""
+        for hunt in self.hunts:
+            self.scheduler.add_job(
+                self.run_hunt,
+                trigger=self.trigger(hunt),
+                args=[hunt],
+                id=hunt.id,
+                name=hunt.name,
+                next_run_time=self.clock(),
+            )
+
+    def run_hunt(self, hunt: Hunt) -> RunSummary | None:
+        """The job body: one run, unless stopping or this hunt is already running."""
+        if self.stopping.is_set():
+            return None
+        lock = self._running[hunt.id]
+        if not lock.acquire(blocking=False):
+            log.info("previous run still going; this one is skipped", hunt=hunt.id)
+            return None
+        try:
+            with structlog.contextvars.bound_contextvars(hunt=hunt.id):
+                try:
+                    summary = self.runtime.runner.run_hunt(hunt)
+                except Exception:
+                    log.exception("hunt run crashed")
+                    summary = RunSummary(hunt.id, outcome="failed", error="crashed (see the log)")
+                self.health.record(summary, self.clock())
+                interval_s = hunt.interval_ns / 1e9
+                if summary.total_seconds > interval_s:
+                    log.warning(
+                        "run took longer than the hunt's interval; runs are skipped while one is going",
+                        took_s=round(summary.total_seconds, 1),
+                        interval_s=interval_s,
+                    )
+                return summary
+        finally:
+            lock.release()
+
+    # ---- HTTP -----------------------------------------------------------------------------------
+
+    def start_http(self) -> ThreadingHTTPServer:
+        """Serve /healthz and /metrics on the configured address (port 0 picks a free one)."""
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path.split("?")[0] == "/healthz":
+                    ok, problems = service.health.status(service.clock())
+                    body = ("ok\n" if ok else "\n".join(problems) + "\n").encode()
+                    self._reply(200 if ok else 503, body, "text/plain; charset=utf-8")
+                elif self.path.split("?")[0] == "/metrics":
+                    self._reply(200, service.runtime.metrics.exposition(), "text/plain; version=0.0.4")
+                else:
+                    self._reply(404, b"not found\n", "text/plain")
+
+            def _reply(self, status: int, body: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        settings = self.runtime.settings.service
+        server = ThreadingHTTPServer((settings.host, settings.port), Handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, name="hunter-http", daemon=True).start()
+        self.http = server
+        return server
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the endpoint and the scheduler."""
+        server = self.start_http()
+        self.add_jobs()
+        self.scheduler.start()
+        log.info(
+            "hunter service started",
+            hunts=[hunt.id for hunt in self.hunts],
+            mode=self.runtime.settings.mode,
+            endpoint=f"http://{server.server_address[0]!s}:{server.server_address[1]}",
+        )
+
+    def stop(self) -> bool:
+        """Stop taking runs, wait (bounded) for a running one, flush notices; True if it ended cleanly."""
+        self.stopping.set()
+        timeout = self.runtime.settings.service.shutdown_timeout.total_seconds()
+        done = threading.Event()
+
+        def shutdown() -> None:
+            self.scheduler.shutdown(wait=True)
+            done.set()
+
+        if self.scheduler.running:
+            threading.Thread(target=shutdown, name="hunter-shutdown", daemon=True).start()
+            finished = done.wait(timeout)
+        else:
+            finished = True
+        if not finished:
+            log.warning(
+                "a hunt run did not finish within the shutdown timeout; exiting anyway", timeout_s=timeout
+            )
+        else:
+            try:
+                self.runtime.runner.deliver()
+            except Exception:
+                log.exception("could not flush notices at shutdown")
+        if self.http is not None:
+            self.http.shutdown()
+            self.http.server_close()
+        log.info("hunter service stopped", clean=finished)
+        return finished
+
+    def serve_forever(self) -> int:
+        """Run until SIGTERM/SIGINT; the exit code (0 after a clean shutdown)."""
+        if self.install_signals:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda *_args: self.stopping.set())
+        self.start()
+        while not self.stopping.wait(1.0):
+            pass
+        return 0 if self.stop() else 1
+
+
 def serve(runtime: Runtime) -> int:
     """The long-running service (scheduler, health and metrics); returns the exit code on shutdown."""
-    from .scheduler import HuntService
-
     return HuntService(runtime).serve_forever()
 
 
 def backfill(settings: Settings, hunt: Hunt, start: datetime, end: datetime) -> int:
-    """Run ``hunt`` over [start, end] in interval chunks with the normal dedup (safe to re-run)."""
-    from .scheduler import run_backfill
+    """Run ``hunt`` over [start, end] in interval chunks with a progress bar and the normal dedup
+    (safe to re-run; the live checkpoint stays where it is)."""
+    from rich.progress import Progress
 
-    return run_backfill(settings, hunt, start, end)
+    runtime = build_runtime(settings, [hunt])
+    runner = runtime.runner
+    start_ns, end_ns = to_ns(start), to_ns(end)
+    chunk = hunt.interval_ns
+    overlap = hunt.overlap_ns
+    total = RunSummary(hunt.id)
+    failed = False
+    try:
+        with Progress(transient=False) as progress:
+            task = progress.add_task(f"backfill {hunt.id}", total=end_ns - start_ns)
+            position = start_ns
+            while position < end_ns:
+                chunk_end = min(position + chunk, end_ns)
+                window = Window(max(start_ns, position - overlap), chunk_end)
+                try:
+                    results = runtime.searcher.search(hunt, window)
+                except Exception as exc:  # noqa: BLE001 - report where it stopped; re-running is safe
+                    log.error(
+                        "backfill stopped; re-run it to continue (alerts are deduplicated)", error=str(exc)
+                    )
+                    failed = True
+                    break
+                saved = runner.store_findings(hunt, results, window, runner.clock(), total)
+                total.created.extend(saved.created)
+                total.updated += len(saved.updated)
+                total.windows.append(window)
+                for result in results:
+                    total.hits[result.query] = total.hits.get(result.query, 0) + len(result.matches)
+                progress.update(task, completed=chunk_end - start_ns)
+                position = chunk_end
+        total.notices = runner.deliver(hunt_id=hunt.id)
+        total.outcome = "failed" if failed else "ok"
+        log.info("backfill", **total.log_fields())
+    finally:
+        runtime.close()
+    return 1 if failed else 0

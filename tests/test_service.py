@@ -22,8 +22,7 @@ from hunter.config import Settings, load_settings
 from hunter.hunts import Hunt, load_hunts
 from hunter.results import QueryResult, Window
 from hunter.runner import RunSummary
-from hunter.scheduler import HealthState, HuntService
-from hunter.service import Runtime, build_runtime
+from hunter.service import HealthState, HuntService, Runtime, build_runtime
 from tests.support.es_server import EsTestServer
 from tests.support.manual_scheduler import ManualScheduler, clock_apscheduler
 
