@@ -104,6 +104,9 @@ class ScheduleSettings(_Section):
     initial_lookback: Duration = timedelta(hours=24)
     max_catchup: Duration = timedelta(minutes=30)  # longer gaps are worked off in interval chunks
     windows_per_tick: int = Field(6, ge=1)
+    # how long shard failures hold a hunt's checkpoint (the window is searched again each run)
+    # before it moves on with the healthy shards' results
+    incomplete_retry: Duration = timedelta(hours=1)
     misfire_grace: Duration = timedelta(minutes=1)
     jitter: Duration = timedelta(seconds=5)
 

@@ -64,10 +64,14 @@ def error_type(exc: BaseException) -> tuple[str, str]:
 
 
 class PartialResultsError(Exception):
-    """A response with shard failures: the answer is incomplete, so it is retried like a 503."""
+    """A response with shard failures: the answer is incomplete, so it is retried like a 503.
 
-    def __init__(self, failures: list[dict[str, Any]]) -> None:
+    ``hits`` is what the healthy shards answered (the last attempt's, once retries are spent).
+    """
+
+    def __init__(self, failures: list[dict[str, Any]], hits: Any = None) -> None:
         self.failures = failures
+        self.hits = hits
         reasons = {str((failure.get("reason") or {}).get("type", "unknown")) for failure in failures}
         super().__init__(", ".join(sorted(reasons)) or "partial results")
 

@@ -36,6 +36,12 @@ class Metrics:
             ["hunt", "query"],
             registry=r,
         )
+        self.incomplete = Counter(
+            "hunter_incomplete_windows",
+            "Windows accepted with shards still failing after incomplete_retry (their hits are missing).",
+            ["hunt", "query"],
+            registry=r,
+        )
         self.query_errors = Counter(
             "hunter_query_errors",
             "Permanent query errors (the query is wrong for the cluster).",

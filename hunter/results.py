@@ -54,6 +54,9 @@ class QueryResult:
     requests: int = 0  # searches sent (more than one when capped windows were split)
     truncated: int = 0  # windows still capped at the narrowest split: hits may be missing there
     error: str | None = None  # a permanent error of this query (the other queries still ran)
+    # Shards failed even after retries: their hits are missing (a sequence or sample query's
+    # partial answer is dropped whole, as Kibana does); the runner keeps the checkpoint for a while.
+    incomplete: str | None = None
 
 
 class Searcher(Protocol):

@@ -18,7 +18,7 @@ import structlog
 from .alerts import AlertRenderer, merge_into
 from .dedup import Finding, findings, suppression_key
 from .eql.values import format_date_ns, parse_date_ns
-from .errors import HunterError, StoreError
+from .errors import HunterError, StoreError, TransientSearchError
 from .hunts import Hunt
 from .metrics import Metrics
 from .notify import Delivery, Notifier, Outcome
@@ -55,7 +55,8 @@ class RunSummary:
     created: list[str] = field(default_factory=list)
     updated: int = 0
     suppressed: int = 0
-    truncated: int = 0
+    truncated: dict[str, int] = field(default_factory=dict)  # per query: windows capped at min_split
+    incomplete: dict[str, str] = field(default_factory=dict)  # per query: shard failures that persisted
     query_errors: dict[str, str] = field(default_factory=dict)
     gap_ns: int = 0
     notices: dict[str, int] = field(default_factory=dict)
@@ -80,7 +81,7 @@ class RunSummary:
             fields["window"] = (
                 f"{format_date_ns(self.windows[0].start_ns)}..{format_date_ns(self.windows[-1].end_ns)}"
             )
-        for key in ("suppressed", "truncated", "query_errors", "gap_ns", "notices", "error"):
+        for key in ("suppressed", "truncated", "incomplete", "query_errors", "gap_ns", "notices", "error"):
             value = getattr(self, key)
             if value:
                 fields[key if key != "gap_ns" else "gap_s"] = (
@@ -114,6 +115,8 @@ class Runner:
         self.lease_ns = lease_ns
         self.clock = clock
         self.metrics = metrics or Metrics()
+        # hunt id -> when its searches first came back incomplete (shard failures), until one is whole
+        self._incomplete_since: dict[str, int] = {}
 
     def run_hunt(self, hunt: Hunt, *, now: datetime | None = None) -> RunSummary:
         """One scheduled run of ``hunt``: its planned windows, then pending notices."""
@@ -142,15 +145,21 @@ class Runner:
                         self.store.release_lease(hunt.id, self.owner)
                     except HunterError as exc:
                         log.warning("could not release the lease; it expires on its own", error=str(exc))
-                if summary.outcome == "ok":
-                    summary.notices = self.deliver(hunt_id=hunt.id)
+                if summary.outcome == "ok" or summary.created:  # stored alerts get their notices now
+                    try:
+                        summary.notices = self.deliver(hunt_id=hunt.id)
+                    except HunterError as exc:  # alerts and checkpoint are saved; notices wait in the outbox
+                        log.warning("could not deliver notices; they are sent by a later run", error=str(exc))
             if summary.outcome == "failed":
                 log.warning(
                     "hunt run failed; checkpoint unchanged, the range is searched again next run",
                     error=summary.error,
                 )
             summary.total_seconds = time.perf_counter() - started
-            self._observe(hunt, summary)
+            try:
+                self._observe(hunt, summary)
+            except HunterError as exc:  # a metric is not worth failing a run that did its work
+                log.warning("could not update the metrics of this run", error=str(exc))
             log.info("hunt run", **summary.log_fields())
         return summary
 
@@ -168,19 +177,48 @@ class Runner:
                 saved = self.store_findings(hunt, results, window, moment, summary)
                 summary.created.extend(saved.created)
                 summary.updated += len(saved.updated)
+                self._hold_if_incomplete(hunt, results, window, now_ns, summary)
                 self.store.set_checkpoint(hunt.id, window.end_ns)
                 summary.windows.append(window)
+        if not summary.incomplete:
+            self._incomplete_since.pop(hunt.id, None)  # whole again: a new failure gets a new hold
         if plan.gap_ns:
             log.warning(
                 "catching up after downtime; the rest of the gap is searched by the next runs",
                 gap_s=plan.gap_ns // 1_000_000_000,
             )
 
+    def _hold_if_incomplete(
+        self, hunt: Hunt, results: Sequence[QueryResult], window: Window, now_ns: int, summary: RunSummary
+    ) -> None:
+        """Keep the checkpoint before a window some of whose shards failed (its findings from the
+        healthy shards are stored already), so the next runs search it again; after
+        ``incomplete_retry`` of that, move on and count the window as searched incompletely."""
+        incomplete = {result.query: result.incomplete for result in results if result.incomplete}
+        if not incomplete:
+            return
+        summary.incomplete.update(incomplete)
+        since = self._incomplete_since.setdefault(hunt.id, now_ns)
+        retry_ns = int(self.schedule.incomplete_retry.total_seconds() * 1_000_000_000)
+        if now_ns - since < retry_ns:
+            raise TransientSearchError(
+                f"shard failures in {', '.join(sorted(incomplete))}; the window is searched again by the "
+                f"next runs (for up to {self.schedule.incomplete_retry}) before partial results are accepted"
+            )
+        for query in incomplete:
+            self.metrics.incomplete.labels(hunt.id, query).inc()
+        log.error(
+            "shard failures persisted; moving on: hits on the failed shards in this window are missing",
+            queries=incomplete,
+            failing_since=format_date_ns(since),
+        )
+
     @staticmethod
     def _note_results(results: Sequence[QueryResult], summary: RunSummary) -> None:
         for result in results:
             summary.hits[result.query] = summary.hits.get(result.query, 0) + len(result.matches)
-            summary.truncated += result.truncated
+            if result.truncated:
+                summary.truncated[result.query] = summary.truncated.get(result.query, 0) + result.truncated
             if result.error:
                 summary.query_errors[result.query] = result.error
 
@@ -335,6 +373,8 @@ class Runner:
             m.hits.labels(hunt.id, query).inc(count)
         for query in summary.query_errors:
             m.query_errors.labels(hunt.id, query).inc()
+        for query, count in summary.truncated.items():
+            m.truncations.labels(hunt.id, query).inc(count)
         m.alerts.labels(hunt.id, "new").inc(len(summary.created))
         m.alerts.labels(hunt.id, "updated").inc(summary.updated)
         m.alerts.labels(hunt.id, "suppressed").inc(summary.suppressed)

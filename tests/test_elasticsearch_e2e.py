@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +141,38 @@ def test_run_once_raises_the_embedded_alerts_once_even_after_a_rollover(
     assert identity(cli_alerts(config, capsys)) == identity(embedded_alerts)
 
 
+def test_run_once_with_a_tiny_search_size_splits_capped_windows_and_misses_nothing(
+    server: EsTestServer,
+    es: Elasticsearch,
+    es_env: dict[str, str],
+    config: Path,
+    embedded_alerts: dict[str, dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With size 1 every non-empty answer is capped: run --once splits the windows down and stores
+    exactly the alerts the embedded mode finds without any cap."""
+    monkeypatch.setenv("HUNTER_SEARCH__SIZE", "1")
+    monkeypatch.setenv("HUNTER_SEARCH__MIN_SPLIT", "1ms")
+    assert run_once(config) == 0
+    assert identity(cli_alerts(config, capsys)) == identity(embedded_alerts)
+    assert len(server.requests_to(EQL)) > 10
+    assert all(r.body["size"] == 1 for r in server.requests_to(EQL))
+
+
+def test_a_window_capped_at_the_narrowest_split_is_counted_as_truncated(
+    server: EsTestServer, es: Elasticsearch, lua_hunt: Hunt
+) -> None:
+    """A capped window that may not be split further (min_split wider than it) is stored with what
+    came back and counted per query in hunter_truncated_windows_total."""
+    node = replica(es_settings(server.url, search={"size": 1, "min_split": "2d"}))
+    summary = node.runner.run_hunt(lua_hunt)
+    assert summary.outcome == "ok" and summary.truncated == {"sequence": 1, "fallback": 1}
+    truncations = node.runner.metrics.truncations
+    assert truncations.labels(lua_hunt.id, "sequence")._value.get() == 1
+    assert truncations.labels(lua_hunt.id, "fallback")._value.get() == 1
+
+
 def test_console_script_run_once_in_a_subprocess(
     es: Elasticsearch, es_env: dict[str, str], config: Path, embedded_alerts: dict[str, dict[str, Any]]
 ) -> None:
@@ -245,6 +277,75 @@ def test_permanent_error_of_one_query_still_runs_the_other(lua_hunt: Hunt) -> No
         assert list(summary.query_errors) == ["sequence"]
         assert "Unknown column [network.direction]" in summary.query_errors["sequence"]
         assert node.store.checkpoint(lua_hunt.id) == WINDOW_END
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_shard_failures_hold_the_checkpoint_but_keep_the_healthy_shards_alerts(
+    server: EsTestServer, es: Elasticsearch, lua_hunt: Hunt
+) -> None:
+    """Auditbeat's shards failing: the fallback's hits from the other indices become alerts (and
+    notices) at once, the sequence's partial answer is dropped, and the checkpoint stays; once the
+    shards are back the next run completes the window."""
+    clock = Clock(NOW)
+    node = replica(es_settings(server.url, search={"retries": 0}), clock=clock)
+    server.faults.eql_shard_failures(["auditbeat-*"], times=None)
+    first = node.runner.run_hunt(lua_hunt)
+    assert first.outcome == "failed" and "shard failures" in first.error
+    assert sorted(first.incomplete) == ["fallback", "sequence"]
+    assert first.hits == {"sequence": 0, "fallback": 4}
+    assert len(first.created) == 3 and sorted(node.notifier.sent) == sorted(first.created)
+    assert node.store.checkpoint(lua_hunt.id) is None
+
+    clock.now += timedelta(minutes=30)  # still within incomplete_retry (1 h): held again
+    held = node.runner.run_hunt(lua_hunt)
+    assert held.outcome == "failed" and held.created == []
+    assert node.store.checkpoint(lua_hunt.id) is None
+
+    server.faults.clear()
+    clock.now += timedelta(minutes=5)
+    whole = node.runner.run_hunt(lua_hunt)
+    assert whole.outcome == "ok" and not whole.incomplete
+    assert len(whole.created) == 1 and whole.updated == 1  # the Auditbeat alert; os.execute gains "sequence"
+    assert node.store.checkpoint(lua_hunt.id) == ns(clock.now) - 60 * 1_000_000_000
+    assert sorted(
+        queries for queries, _ in identity({hit["_id"]: hit["_source"] for hit in stored_alerts(es)}).values()
+    ) == [
+        ["fallback"],
+        ["fallback"],
+        ["fallback"],
+        ["fallback", "sequence"],
+    ]
+
+
+def test_shard_failures_that_persist_past_incomplete_retry_are_accepted_and_counted(
+    server: EsTestServer, es: Elasticsearch, lua_hunt: Hunt
+) -> None:
+    """After incomplete_retry the hunt moves on with what the healthy shards returned, counts the
+    window per query in hunter_incomplete_windows_total, and keeps up while the failure lasts."""
+    clock = Clock(NOW)
+    node = replica(es_settings(server.url, search={"retries": 0}), clock=clock)
+    server.faults.eql_shard_failures(["auditbeat-*"], times=None)
+    assert node.runner.run_hunt(lua_hunt).outcome == "failed"
+    clock.now += timedelta(hours=1)
+    accepted = node.runner.run_hunt(lua_hunt)
+    assert accepted.outcome == "ok" and sorted(accepted.incomplete) == ["fallback", "sequence"]
+    assert node.store.checkpoint(lua_hunt.id) == ns(clock.now) - 60 * 1_000_000_000
+    counted = node.runner.metrics.incomplete
+    assert counted.labels(lua_hunt.id, "sequence")._value.get() == 1
+    assert counted.labels(lua_hunt.id, "fallback")._value.get() == 1
+    clock.now += timedelta(minutes=5)
+    assert node.runner.run_hunt(lua_hunt).outcome == "ok"  # still failing: no new hold
+    assert counted.labels(lua_hunt.id, "fallback")._value.get() == 2
+    assert len(stored_alerts(es)) == 3
 
 
 def test_rejected_alert_write_fails_the_run_and_the_next_run_completes_it(

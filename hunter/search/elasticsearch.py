@@ -7,8 +7,12 @@ window is split in halves and each half searched again, down to ``min_split``, s
 dropped at the cap; halves of a sequence query overlap by its maxspan so sequences crossing the
 split are still whole in one half. A window still capped at the narrowest split is logged and
 counted. 400 verification/parsing errors are permanent for that query (logged once, counted, the
-other queries still run); timeouts, dropped connections, 429, 5xx and shard failures are
-transient: retried, then the run fails without moving the checkpoint.
+other queries still run); timeouts, dropped connections, 429 and 5xx are transient: retried, then
+the run fails without moving the checkpoint. Shard failures are retried too; if they persist, that
+query's result is marked incomplete: an event query keeps the healthy shards' hits, a sequence or
+sample query returns nothing (a sequence whose events sit on a failed shard would be wrong or
+missing), and the other queries are unaffected. The runner decides what an incomplete window means
+for the checkpoint.
 """
 
 from __future__ import annotations
@@ -60,7 +64,7 @@ class ElasticsearchSearcher:
         while pending:
             part = pending.pop()
             try:
-                hits = self._eql(hunt, query, part)
+                hits, failures = self._eql(hunt, query, part)
             except PermanentSearchError as exc:
                 if exc.reason_type not in PERMANENT_QUERY_ERRORS:
                     raise  # authorization, missing index and the like: the run fails, the checkpoint stays
@@ -76,6 +80,21 @@ class ElasticsearchSearcher:
                     )
                 return result
             result.requests += 1
+            if failures:
+                result.incomplete = failures
+                if query.compiled.kind != "event":
+                    log.error(
+                        "shard failures in a sequence query; its results for this window are not used",
+                        query=query.name,
+                        failures=failures,
+                    )
+                    result.matches = []
+                    return result
+                log.warning(
+                    "shard failures; the healthy shards' hits are used, the failed shards' are missing",
+                    query=query.name,
+                    failures=failures,
+                )
             matches = self._matches(query.name, hits)
             capped = len(matches) >= self.settings.size
             if capped and self._splittable(query, part):
@@ -146,7 +165,8 @@ class ElasticsearchSearcher:
             }
         }
 
-    def _eql(self, hunt: Hunt, query: HuntQuery, window: Window) -> Mapping[str, Any]:
+    def _eql(self, hunt: Hunt, query: HuntQuery, window: Window) -> tuple[Mapping[str, Any], str | None]:
+        """The ``hits`` of one search, and a description of shard failures that outlasted the retries."""
         body: dict[str, Any] = {
             "index": ",".join(hunt.indices),
             "query": query.text,
@@ -166,16 +186,14 @@ class ElasticsearchSearcher:
             hits: Mapping[str, Any] = response.body["hits"]
             failures = response.body.get("shard_failures") or []
             if failures or response.body.get("is_partial"):
-                raise PartialResultsError(list(failures))
+                raise PartialResultsError(list(failures), hits)
             return hits
 
         try:
-            return self.retrier.call(f"eql.search {hunt.id}/{query.name}", call)
+            return self.retrier.call(f"eql.search {hunt.id}/{query.name}", call), None
         except PartialResultsError as exc:
-            raise TransientSearchError(
-                f"{hunt.id}/{query.name}: {len(exc.failures)} shard failure(s): {exc}; "
-                "partial results are not used"
-            ) from exc
+            shards = f"{len(exc.failures)} shard failure(s)" if exc.failures else "partial results"
+            return exc.hits or {}, f"{shards}: {exc}"
         except Exception as exc:
             status = status_of(exc)
             kind, reason = error_type(exc)

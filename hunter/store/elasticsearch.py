@@ -34,7 +34,7 @@ from . import SaveResult
 log = structlog.get_logger(__name__)
 
 TEMPLATE_NAME = "hunter-alerts"
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 2
 TEMPLATE_PRIORITY = 200  # above the built-in logs-*-* template (100); equal priorities are refused
 _RETRYABLE_ITEM = frozenset({429, 500, 502, 503, 504})
 
@@ -195,7 +195,10 @@ class ElasticsearchStore:
                     data_stream={},
                     priority=TEMPLATE_PRIORITY,
                     template={
-                        "settings": {"index": {"auto_expand_replicas": "0-1"}},
+                        # Elasticsearch 9 makes every new logs-*-* data stream logsdb, whose
+                        # synthetic _source turns hunter.events (objects in an array) into one
+                        # object of arrays and sorts keyword arrays: alerts must read back as written.
+                        "settings": {"index": {"mode": "standard", "auto_expand_replicas": "0-1"}},
                         "mappings": alert_mappings(),
                     },
                     meta={"managed_by": "hunter", "version": TEMPLATE_VERSION},
@@ -246,10 +249,23 @@ class ElasticsearchStore:
             raise
 
     def _search(self, index: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """Hits of a search that saw every shard: a lookup that missed a backing index would let a
+        second copy of an alert be created, so a partial answer is an error, never a result."""
         response = self._call(
             f"search {index}",
-            lambda: self.client.search(index=index, ignore_unavailable=True, allow_no_indices=True, **body),
+            lambda: self.client.search(
+                index=index,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+                allow_partial_search_results=False,
+                **body,
+            ),
         )
+        shards = response.body.get("_shards") or {}
+        if shards.get("failed"):
+            reasons = sorted({str((f.get("reason") or {}).get("type")) for f in shards.get("failures") or []})
+            failed = f"{shards['failed']} of {shards.get('total')} shards failed"
+            raise StoreError(f"search {index}: {failed} ({', '.join(reasons)})")
         hits: list[dict[str, Any]] = response.body["hits"]["hits"]
         return hits
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -234,18 +233,32 @@ def test_verification_exception_is_permanent_for_that_query_only(
     assert sleeps == [] and len(eql_bodies(server, lua_hunt, "sequence")) == 2
 
 
-@pytest.mark.parametrize("kind", ["sequence", "fallback"])
-def test_shard_failures_are_transient_and_partial_results_unused(
-    server: EsTestServer, es: Elasticsearch, lua_hunt: Hunt, kind: str
+def test_shard_failures_are_retried_then_mark_the_query_incomplete(
+    server: EsTestServer, es: Elasticsearch, lua_hunt: Hunt
 ) -> None:
-    """Shard failures on a sequence or event query are retried, then raised as transient (never used)."""
+    """Shard failures are retried; if they persist, the sequence query's partial answer is dropped
+    and the event query keeps the healthy shards' hits, both marked incomplete (nothing raised)."""
     index_samples(es)
-    hunt = dataclasses.replace(lua_hunt, queries=tuple(q for q in lua_hunt.queries if q.name == kind))
     server.faults.eql_shard_failures(["*process*"], times=None)
     sleeps = Sleeps()
-    with pytest.raises(TransientSearchError, match="shard failure"):
-        searcher(server, sleeps, retries=2).search(hunt, None)
-    assert len(server.requests_to(EQL)) == 3 and len(sleeps) == 2
+    found = by_name(searcher(server, sleeps, retries=2).search(lua_hunt, None))
+    assert len(server.requests_to(EQL)) == 6 and len(sleeps) == 4  # 3 attempts per query
+    sequence, fallback = found["sequence"], found["fallback"]
+    assert sequence.matches == [] and "shard failure" in (sequence.incomplete or "")
+    assert "no_shard_available_action_exception" in (fallback.incomplete or "")
+    indices = {event.index for match in fallback.matches for event in match.events}
+    assert fallback.matches and not any("process" in index for index in indices)
+
+
+def test_shard_failures_that_pass_within_the_retries_leave_a_whole_result(
+    server: EsTestServer, es: Elasticsearch, lua_hunt: Hunt
+) -> None:
+    """A shard failure that clears on the retry gives the whole answer, not an incomplete one."""
+    index_samples(es)
+    server.faults.eql_shard_failures(["*process*"], times=1)
+    found = by_name(searcher(server, Sleeps(), retries=1).search(lua_hunt, None))
+    assert [len(found["sequence"].matches), len(found["fallback"].matches)] == [1, 5]
+    assert found["sequence"].incomplete is None and found["fallback"].incomplete is None
 
 
 def test_503_is_retried_with_backoff_then_succeeds(
@@ -295,22 +308,25 @@ def test_authorization_failure_fails_the_run_instead_of_skipping_the_query(
     assert node.store.checkpoint(lua_hunt.id) is None
 
 
-def test_shard_failures_on_the_sequence_fail_the_run_and_keep_the_checkpoint(
+def test_shard_failures_on_the_sequence_fail_that_query_and_keep_the_checkpoint(
     server: EsTestServer, es: Elasticsearch, lua_hunt: Hunt
 ) -> None:
-    """Shard failures on the sequence query fail the run; the checkpoint stays; a rerun finds all."""
+    """Shard failures on the sequence query (past its retries) fail that query, as Kibana does: the
+    fallback's alerts are stored, the checkpoint stays, and the rerun adds the sequence."""
     index_samples(es)
     settings = es_settings(server.url, search={"retries": 1}, schedule={"max_catchup": "1d"})
     node = replica(settings)
     checkpoint = ns(utc("2026-11-20T08:59:00Z"))  # an earlier run ended here
     node.store.set_checkpoint(lua_hunt.id, checkpoint)
 
-    server.faults.eql_shard_failures(["*"], times=settings.search.retries + 1)
+    server.faults.eql_shard_failures(["*"], times=settings.search.retries + 1)  # the sequence's attempts
     failed = node.runner.run_hunt(lua_hunt)
-    assert failed.outcome == "failed" and "shard failure" in failed.error
+    assert failed.outcome == "failed" and "shard failures in sequence" in failed.error
+    assert list(failed.incomplete) == ["sequence"] and failed.hits == {"sequence": 0, "fallback": 5}
     assert node.store.checkpoint(lua_hunt.id) == checkpoint
-    assert list(node.store.all()) == []
+    stored = list(node.store.all())
+    assert len(stored) == 4 and all(doc["hunter"]["queries"] == ["fallback"] for doc in stored)
 
     again = node.runner.run_hunt(lua_hunt)
-    assert again.outcome == "ok" and len(again.created) == 4
+    assert again.outcome == "ok" and again.created == [] and again.updated == 1
     assert node.store.checkpoint(lua_hunt.id) == ns(utc("2026-11-20T14:59:00Z"))

@@ -10,7 +10,7 @@ from elasticsearch import BadRequestError, Elasticsearch
 from hunter.errors import StoreError
 from hunter.esclient import Retrier
 from hunter.notify import Delivery, Outcome
-from hunter.store.elasticsearch import TEMPLATE_NAME, ElasticsearchStore
+from hunter.store.elasticsearch import TEMPLATE_NAME, TEMPLATE_VERSION, ElasticsearchStore
 from tests.support.es_data import ALERTS, STATE, Sleeps, tracked
 from tests.support.es_server import EsTestServer
 
@@ -73,7 +73,9 @@ def test_template_is_installed_above_the_builtin_logs_priority(
     ours, builtin = templates[TEMPLATE_NAME], templates["logs"]
     assert ours["index_patterns"] == ["logs-hunter.alerts-*"]
     assert builtin["index_patterns"] == ["logs-*-*"] and ours["priority"] > builtin["priority"] == 100
-    assert "data_stream" in ours and ours["_meta"] == {"managed_by": "hunter", "version": 1}
+    assert "data_stream" in ours and ours["_meta"] == {"managed_by": "hunter", "version": TEMPLATE_VERSION}
+    # not logsdb (the 9.x default for logs-*-*): its synthetic _source would rewrite hunter.events
+    assert ours["template"]["settings"]["index"]["mode"] == "standard"
     assert ours["template"]["mappings"]["properties"]["hunter"]["properties"]["events"] == {
         "type": "flattened"
     }
@@ -108,13 +110,13 @@ def test_setup_is_idempotent_and_replaces_an_older_template(server: EsTestServer
     make_store(server)
     assert (
         len(server.requests_to(rf"^/_index_template/{TEMPLATE_NAME}$", "PUT")) == 2
-    )  # ours, then hunter's v1
+    )  # ours, then hunter's current one
     assert len(server.requests_to(rf"^/{STATE}$", "PUT")) == 1
     assert (
         es.indices.get_index_template(name=TEMPLATE_NAME)["index_templates"][0]["index_template"]["_meta"][
             "version"
         ]
-        == 1
+        == TEMPLATE_VERSION
     )
 
 
@@ -162,6 +164,24 @@ def test_ids_are_found_across_backing_indices_and_updated_in_place_after_rollove
     (hit,) = alert_hits(es)
     assert hit["_index"] == rolled["old_index"] and hit["_version"] == 2
     assert hit["_source"]["hunter"]["queries"] == ["fallback", "sequence"]
+
+
+def test_an_id_lookup_that_misses_a_shard_is_an_error_not_an_absence(
+    server: EsTestServer, es: Elasticsearch
+) -> None:
+    """With the old backing index's shard down, get() raises instead of answering "not there" (which
+    would create the alert a second time in the new write index); the lookup asks for no partial results."""
+    store = make_store(server, Sleeps())
+    store.save(HUNT, [alert("a1")], [])
+    old = es.indices.rollover(alias=ALERTS)["old_index"]
+    server.faults.search_shard_failures([old], times=None)
+    with pytest.raises(StoreError, match=r"search_phase_execution_exception|shards failed"):
+        store.get(["a1"])
+    searches = server.requests_to(rf"^/{ALERTS}/_search$")
+    assert searches and all(r.params.get("allow_partial_search_results") == "false" for r in searches)
+    server.faults.clear()
+    assert list(store.get(["a1"])) == ["a1"]
+    assert len(alert_hits(es)) == 1
 
 
 def test_a_stale_update_loses_to_the_concurrent_writer(server: EsTestServer, es: Elasticsearch) -> None:

@@ -265,6 +265,21 @@ class FaultPlan:
             is_partial=is_partial,
         )
 
+    def search_shard_failures(
+        self,
+        indices: Sequence[str] = ("*",),
+        *,
+        error_type: str = "no_shard_available_action_exception",
+        reason: str | None = None,
+        times: int | None = 1,
+    ) -> Fault:
+        """Fail the shards of the (backing) indices matching ``indices`` in the next ``_search`` calls:
+        200 with ``_shards.failed`` and ``_shards.failures`` and the other indices' hits, or a 503
+        ``search_phase_execution_exception`` when the request sets ``allow_partial_search_results=false``."""
+        return self.add(
+            None, r"/_search$", times, shard_failures=list(indices), error_type=error_type, reason=reason
+        )
+
     def take(self, method: str, path: str) -> Fault | None:
         """The first queued fault matching this request, counted as used."""
         with self._lock:
@@ -918,9 +933,14 @@ class Cluster:
         return docs
 
     def search(
-        self, expression: str | None, body: Mapping[str, Any], params: Mapping[str, str]
+        self,
+        expression: str | None,
+        body: Mapping[str, Any],
+        params: Mapping[str, str],
+        fault: Fault | None = None,
     ) -> dict[str, Any]:
-        """``POST /{index}/_search``."""
+        """``POST /{index}/_search``; shards failed by ``fault`` are left out and reported, or with
+        ``allow_partial_search_results=false`` fail the search with a 503, as Elasticsearch does."""
         started = time.monotonic()
         _refuse_unsupported({**body, **({"q": 1} if "q" in params else {})}, _SEARCH_KEYS, "_search")
         names = self.resolve(expression, **_options(params, False, True))
@@ -942,7 +962,9 @@ class Cluster:
         fetch, includes, excludes = source_filter(body.get("_source", _source_param(params.get("_source"))))
         includes += [p for p in params.get("_source_includes", "").split(",") if p]
         excludes += [p for p in params.get("_source_excludes", "").split(",") if p]
-        matched = [doc for doc in self.snapshot(names) if predicate(doc)]
+        failed = self._failed_shards(names, fault)
+        self._refuse_partial(names, failed, fault, body, params)
+        matched = [doc for doc in self.snapshot(names) if doc.index not in failed and predicate(doc)]
         keyed = sort_docs(matched, criteria) if criteria else [(doc, []) for doc in matched]
         after = body.get("search_after")
         if after is not None:
@@ -977,10 +999,18 @@ class Cluster:
             }
         result["max_score"] = None if criteria or not hits else 1.0
         result["hits"] = hits
+        shards: dict[str, Any] = {
+            "total": len(names),
+            "successful": len(names) - len(failed),
+            "skipped": 0,
+            "failed": len(failed),
+        }
+        if failed:
+            shards["failures"] = [_shard_failure(name, fault) for name in failed]
         return {
             "took": int((time.monotonic() - started) * 1000),
             "timed_out": False,
-            "_shards": {"total": len(names), "successful": len(names), "skipped": 0, "failed": 0},
+            "_shards": shards,
             "hits": result,
         }
 
@@ -1043,19 +1073,7 @@ class Cluster:
             docs = [d for d in self.snapshot(names) if all(p(d) for p in predicates)]
             schemas = {name: Schema.from_mapping(self.indices[name].mappings) for name in names}
             failed = self._failed_shards(names, fault)
-        partial_ok = _flag(
-            body.get("allow_partial_search_results", params.get("allow_partial_search_results")), True
-        )
-        if failed and not partial_ok:
-            failures = [_shard_failure(name, fault) for name in failed]
-            reason = "all shards failed" if len(failed) == len(names) else "Partial shards failure"
-            raise EsError(
-                503,
-                "search_phase_execution_exception",
-                reason,
-                {"phase": "query", "grouped": True, "failed_shards": failures},
-                root_cause=[failures[0]["reason"]],
-            )
+        self._refuse_partial(names, failed, fault, body, params)
         try:
             hits = query.search(
                 [
@@ -1088,6 +1106,29 @@ class Cluster:
             response["shard_failures"] = [_shard_failure(name, fault) for name in failed]
         response["hits"] = hits
         return response
+
+    @staticmethod
+    def _refuse_partial(
+        names: list[str],
+        failed: list[str],
+        fault: Fault | None,
+        body: Mapping[str, Any],
+        params: Mapping[str, str],
+    ) -> None:
+        """With ``allow_partial_search_results`` false, failed shards fail the whole search (503)."""
+        partial_ok = _flag(
+            body.get("allow_partial_search_results", params.get("allow_partial_search_results")), True
+        )
+        if failed and not partial_ok:
+            failures = [_shard_failure(name, fault) for name in failed]
+            reason = "all shards failed" if len(failed) == len(names) else "Partial shards failure"
+            raise EsError(
+                503,
+                "search_phase_execution_exception",
+                reason,
+                {"phase": "query", "grouped": True, "failed_shards": failures},
+                root_cause=[failures[0]["reason"]],
+            )
 
     def _failed_shards(self, names: list[str], fault: Fault | None) -> list[str]:
         """The indices whose shards ``fault`` fails (patterns name backing indices or data streams)."""
@@ -1273,7 +1314,7 @@ class _Routes:
         add(
             "GET POST",
             rf"(?:/{_NAME})?/_search",
-            lambda r: (200, c.search(r.group("index"), r.json, r.params)),
+            lambda r: (200, c.search(r.group("index"), r.json, r.params, r.fault)),
         )
         add(
             "GET POST", rf"(?:/{_NAME})?/_count", lambda r: (200, c.count(r.group("index"), r.json, r.params))
