@@ -166,7 +166,14 @@ class Runner:
     def _run_windows(self, hunt: Hunt, moment: datetime, now_ns: int, summary: RunSummary) -> None:
         plan = plan_windows(hunt, self.store.checkpoint(hunt.id), now_ns, self.schedule)
         summary.gap_ns = plan.gap_ns
-        for window in plan.windows:
+        for number, window in enumerate(plan.windows):
+            if number and not self.store.acquire_lease(
+                hunt.id, self.owner, to_ns(self.clock()), self.lease_ns
+            ):
+                # a long catch-up outlived the lease and another replica took the hunt over: it goes
+                # on from the checkpoint, which covers every window finished here
+                log.warning("lease lost to another replica during the run; it continues from here")
+                break
             with structlog.contextvars.bound_contextvars(
                 window=f"{format_date_ns(window.start_ns)}..{format_date_ns(window.end_ns)}"
             ):

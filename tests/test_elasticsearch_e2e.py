@@ -432,6 +432,46 @@ def test_two_replicas_racing_on_the_same_window(
     assert_once_each(es, a, b)
 
 
+class OtherWritesFirst:
+    """b's store, except that just before b's first save another replica stores its findings."""
+
+    def __init__(self, store: Any, before_first_save: Any) -> None:
+        self.store = store
+        self.before_first_save = before_first_save
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def save(self, hunt_id: str, created: Any, updated: Any) -> Any:
+        if self.before_first_save is not None:
+            self.before_first_save, run = None, self.before_first_save
+            run()
+        return self.store.save(hunt_id, created, updated)
+
+
+def test_replica_losing_a_create_race_merges_what_it_found_into_the_winners_alert(
+    server: EsTestServer, es: Elasticsearch, lua_hunt: Hunt
+) -> None:
+    """b looked the alert up (absent), a then created it from the fallback, so b's create of it with
+    the sequence is a 409: b reads a's alert and adds the sequence to it, not dropping what it found."""
+    settings = es_settings(server.url)
+    a, b = replica(settings, owner="a"), replica(settings, owner="b")
+    sequence_results = [r for r in b.searcher.search(lua_hunt, WINDOW) if r.query == "sequence"]
+    fallback_results = [r for r in a.searcher.search(lua_hunt, WINDOW) if r.query == "fallback"]
+    created_by_a: list[str] = []
+    b.runner.store = OtherWritesFirst(
+        b.store, lambda: created_by_a.extend(search_and_store(a, lua_hunt, fallback_results))
+    )
+    saved = b.runner.store_findings(lua_hunt, sequence_results, WINDOW, NOW, RunSummary(lua_hunt.id))
+    assert len(created_by_a) == 4
+    assert saved.created == () and len(saved.updated) == 1  # the 409, then the merge
+    alerts = {hit["_id"]: hit["_source"] for hit in stored_alerts(es)}
+    assert len(alerts) == 4
+    assert alerts[saved.updated[0]]["hunter"]["queries"] == ["fallback", "sequence"]
+    b.runner.deliver(hunt_id=lua_hunt.id)
+    assert_once_each(es, a, b)
+
+
 class TakeOverMidRun:
     """A searcher that, after searching, lets another replica run the hunt (the first one's lease expired)."""
 

@@ -426,3 +426,39 @@ def test_first_run_covers_the_initial_lookback_only(
     clock.set(T)
     parts.runner.run_hunt(lua_hunt)
     assert [alert["process"]["entity_id"] for alert in parts.alerts()] == ["NEW"]
+
+
+class LeaseTakenAfterFirstWindow:
+    """Wraps a searcher; after the first window, another replica takes the hunt's (expired) lease."""
+
+    def __init__(self, inner: Any, store: SqliteStore, clock: FakeClock) -> None:
+        self.inner = inner
+        self.store = store
+        self.clock = clock
+        self.windows: list[Window | None] = []
+
+    def search(self, hunt: Hunt, window: Window | None) -> list[QueryResult]:
+        """Search; the first time, let the lease expire and another owner take it."""
+        self.windows.append(window)
+        if len(self.windows) == 1:
+            self.clock.set(self.clock.now + timedelta(minutes=11))  # past the 10-minute lease
+            assert self.store.acquire_lease(hunt.id, "other-replica", ns(self.clock.now), 10**12)
+        result: list[QueryResult] = self.inner.search(hunt, window)
+        return result
+
+
+def test_a_catch_up_run_stops_when_another_replica_took_its_lease(
+    make_runner: RunnerFactory, lua_hunt: Hunt, clock: FakeClock, tmp_path: Path
+) -> None:
+    """The lease is renewed before each window; once another replica holds it, the run stops after
+    the window in hand (its checkpoint stored) and leaves the rest to that replica."""
+    state = tmp_path / "state.sqlite3"
+    plain = make_runner([SAMPLES], state=state)
+    plain.store.set_checkpoint(lua_hunt.id, ns(clock.now - timedelta(hours=2)))
+    searcher = LeaseTakenAfterFirstWindow(plain.runner.searcher, plain.store, clock)
+    parts = make_runner([SAMPLES], state=state, searcher=searcher)
+    summary = parts.runner.run_hunt(lua_hunt)
+    assert summary.outcome == "ok" and len(searcher.windows) == 1 and len(summary.windows) == 1
+    first = searcher.windows[0]
+    assert first is not None and parts.store.checkpoint(lua_hunt.id) == first.end_ns
+    assert not parts.store.acquire_lease(lua_hunt.id, "test-owner", ns(clock.now), 10**9)  # still theirs

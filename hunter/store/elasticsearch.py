@@ -35,6 +35,7 @@ log = structlog.get_logger(__name__)
 
 TEMPLATE_NAME = "hunter-alerts"
 TEMPLATE_VERSION = 2
+ORPHAN_AFTER_NS = 24 * 3600 * 1_000_000_000  # a notice whose alert is still unwritten then is parked
 TEMPLATE_PRIORITY = 200  # above the built-in logs-*-* template (100); equal priorities are refused
 _RETRYABLE_ITEM = frozenset({429, 500, 502, 503, 504})
 
@@ -373,7 +374,9 @@ class ElasticsearchStore:
             self._check_items("create alerts", items, ok_conflict=True)
             made = [item["_id"] for item in items if item.get("status") == 201]
         changed: list[str] = []
-        conflicts: list[str] = []
+        # A create that found the id taken lost a race with another replica (or repeats our own
+        # earlier attempt): the runner reads that alert, merges this finding in and updates it.
+        conflicts: list[str] = [item["_id"] for item in items if item.get("status") == 409] if created else []
         if updated:
             ops: list[dict[str, Any]] = []
             for doc in updated:
@@ -539,17 +542,22 @@ class ElasticsearchStore:
             return []
         alerts = self.get([doc["alert_id"] for doc in claimed])
         notices: list[Notice] = []
-        orphans: list[str] = []
+        abandoned: list[str] = []
         for doc in claimed:
             alert = alerts.get(doc["alert_id"])
             if alert is None:
-                orphans.append(doc["alert_id"])  # its alert is not written yet (crash between the two)
+                # Its alert is not written (yet): the save that recorded the notice failed before
+                # the alert. The claim is kept, so the notice is looked at again after the claim
+                # expires (not at the head of every batch); after ORPHAN_AFTER it is parked.
+                if now_ns - int(doc["created_ns"]) > ORPHAN_AFTER_NS:
+                    abandoned.append(doc["alert_id"])
                 continue
             created = datetime.fromtimestamp(int(doc["created_ns"]) / 1e9, tz=UTC)
             notices.append(Notice(doc["alert_id"], doc["hunt_id"], alert, created))
-        if orphans:
+        if abandoned:
+            log.warning("notices whose alert was never written are parked as failed", alerts=abandoned)
             self.record_delivery(
-                Delivery(tuple(orphans), Outcome.RETRY, "alert not written yet"), now_ns, owner
+                Delivery(tuple(abandoned), Outcome.FAILED, "its alert was never written"), now_ns, owner
             )
         return notices
 
@@ -558,7 +566,7 @@ class ElasticsearchStore:
         status = {Outcome.SENT: "sent", Outcome.FAILED: "failed", Outcome.RETRY: "pending"}[delivery.outcome]
         for alert_id in delivery.alert_ids:
             doc_id = f"notice-{alert_id}"
-            for _ in range(5):
+            for _ in range(10):
                 found = self._get_state(doc_id)
                 if found is None or found[0].get("status") == "sent":
                     break
@@ -571,6 +579,10 @@ class ElasticsearchStore:
                 )
                 if self._put_state(doc_id, doc, (found[1], found[2])):
                     break
+            else:
+                raise StoreError(
+                    f"could not record the delivery of notice {alert_id}: too many concurrent writers"
+                )
 
     def notice_counts(self) -> dict[str, int]:
         """Notices by status."""

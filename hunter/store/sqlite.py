@@ -136,6 +136,7 @@ class SqliteStore:
         now = time.time_ns()
         made: list[str] = []
         changed: list[str] = []
+        conflicts: list[str] = []
         with self._transaction() as db:
             for doc in created:
                 alert_id, first_seen, key, blob = _row(doc)
@@ -152,6 +153,8 @@ class SqliteStore:
                         (alert_id, hunt_id, now, now),
                     )
                     made.append(alert_id)
+                else:
+                    conflicts.append(alert_id)  # written meanwhile by another process: merge into it
             for doc in updated:
                 alert_id, first_seen, key, blob = _row(doc)
                 count = db.execute(
@@ -161,7 +164,7 @@ class SqliteStore:
                 ).rowcount
                 if count:
                     changed.append(alert_id)
-        return SaveResult(tuple(made), tuple(changed))
+        return SaveResult(tuple(made), tuple(changed), tuple(conflicts))
 
     def all(self) -> Iterator[dict[str, Any]]:
         """Every alert, oldest first (by creation, then id)."""

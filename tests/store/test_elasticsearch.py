@@ -10,7 +10,12 @@ from elasticsearch import BadRequestError, Elasticsearch
 from hunter.errors import StoreError
 from hunter.esclient import Retrier
 from hunter.notify import Delivery, Outcome
-from hunter.store.elasticsearch import TEMPLATE_NAME, TEMPLATE_VERSION, ElasticsearchStore
+from hunter.store.elasticsearch import (
+    ORPHAN_AFTER_NS,
+    TEMPLATE_NAME,
+    TEMPLATE_VERSION,
+    ElasticsearchStore,
+)
 from tests.support.es_data import ALERTS, STATE, Sleeps, tracked
 from tests.support.es_server import EsTestServer
 
@@ -227,7 +232,29 @@ def test_bulk_item_failing_with_400_raises_and_its_notice_waits_for_the_alert(
     assert [hit["_id"] for hit in alert_hits(es)] == ["a1"]
     claimed = store.claim_notices("owner", T0, 10)
     assert [notice.alert_id for notice in claimed] == ["a1"]
-    assert store.notice_counts()["pending"] == 1  # a2's notice: its alert is written by the next run
+    # a2's notice waits for its alert (written by the next run): kept claimed, so it is looked at
+    # again only after the claim expires, never blocking the head of the queue
+    assert store.notice_counts()["sending"] == 2
+    assert store.claim_notices("owner", T0 + 60 * NS, 10) == []
+    stale = store.claim_notices("owner", T0 + 11 * MINUTE, 10)  # both claims expired: a1 is sent again
+    assert [notice.alert_id for notice in stale] == ["a1"]
+    assert store.notice_counts()["sending"] == 2
+
+
+def test_a_notice_whose_alert_is_never_written_is_parked_after_a_day(server: EsTestServer) -> None:
+    """An orphaned notice (its alert never created, e.g. folded into another by suppression) is
+    parked as failed after ORPHAN_AFTER instead of cycling forever; real notices behind it flow."""
+    store = make_store(server)
+    server.faults.bulk_failures({})  # the notices are recorded...
+    server.faults.bulk_failures({0: (400, "mapper_parsing_exception")})  # ...orphan's alert rejected
+    with pytest.raises(StoreError):
+        store.save(HUNT, [alert("orphan")], [])
+    store.save(HUNT, [alert("real")], [])
+    late = store.clock_ns() + ORPHAN_AFTER_NS + MINUTE
+    assert [n.alert_id for n in store.claim_notices("owner", late, 1)] == []  # the orphan came first
+    assert [n.alert_id for n in store.claim_notices("owner", late, 10)] == ["real"]
+    counts = store.notice_counts()
+    assert counts["failed"] == 1 and counts["sending"] == 1
 
 
 def test_bulk_items_still_rejected_after_every_retry_raise(server: EsTestServer, es: Elasticsearch) -> None:
