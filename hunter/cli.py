@@ -204,7 +204,7 @@ def _findings(hunt: Hunt, results: Any, summary: Any) -> Any:
 class _NoNotices:
     """``hunter hunt`` announces nothing: its output is the alert documents."""
 
-    def send(self, notices: Sequence[Any]) -> list[Any]:
+    def send(self, notices: Sequence[Any], on_delivery: Any = None) -> list[Any]:
         return []
 
 

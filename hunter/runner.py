@@ -344,18 +344,24 @@ class Runner:
     def deliver(self, *, hunt_id: str | None = None) -> dict[str, int]:
         """Send pending notices from the outbox (claimed first, marked as each delivery returns)."""
         counts: dict[str, int] = {}
+        answered: set[str] = set()  # alert ids of the current batch whose delivery is recorded
+
+        def record(delivery: Delivery) -> None:
+            # marked as soon as Slack answered, before the next message: a crash later in the batch
+            # never makes an answered notice go out again
+            self.store.record_delivery(delivery, to_ns(self.clock()), self.owner)
+            answered.update(delivery.alert_ids)
+            counts[delivery.outcome.value] = counts.get(delivery.outcome.value, 0) + len(delivery.alert_ids)
+
         while True:
             notices = self.store.claim_notices(self.owner, to_ns(self.clock()), NOTICE_BATCH, hunt_id)
             if not notices:
                 break
-            deliveries = self.notifier.send(notices)
-            answered: set[str] = set()
+            answered.clear()
+            deliveries = self.notifier.send(notices, on_delivery=record)
             for delivery in deliveries:
-                self.store.record_delivery(delivery, to_ns(self.clock()), self.owner)
-                answered.update(delivery.alert_ids)
-                counts[delivery.outcome.value] = counts.get(delivery.outcome.value, 0) + len(
-                    delivery.alert_ids
-                )
+                if not answered.issuperset(delivery.alert_ids):  # a notifier that reports only at the end
+                    record(delivery)
             missing = tuple(notice.alert_id for notice in notices if notice.alert_id not in answered)
             if missing:
                 self.store.record_delivery(

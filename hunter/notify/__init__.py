@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -40,4 +40,9 @@ class Delivery:
 class Notifier(Protocol):
     """Sends notices; never raises for delivery problems, reports them as Deliveries."""
 
-    def send(self, notices: Sequence[Notice]) -> list[Delivery]: ...
+    def send(
+        self, notices: Sequence[Notice], on_delivery: Callable[[Delivery], None] | None = None
+    ) -> list[Delivery]:
+        """Deliver the notices; ``on_delivery`` sees each Delivery as soon as it is known (before the
+        next message goes out), so the caller can record it at once; all are returned too."""
+        ...

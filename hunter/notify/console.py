@@ -8,7 +8,7 @@ escape sequences, bidi overrides, zero-width characters) are written as visible 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from hunter.notify import Delivery, Notice, Outcome
@@ -25,7 +25,9 @@ class ConsoleNotifier:
         """Write to ``stream``, or to the ``sys.stdout`` of the moment when None."""
         self._stream = stream
 
-    def send(self, notices: Sequence[Notice]) -> list[Delivery]:
+    def send(
+        self, notices: Sequence[Notice], on_delivery: Callable[[Delivery], None] | None = None
+    ) -> list[Delivery]:
         """Write one line per notice; SENT once written (RETRY if the stream itself fails)."""
         stream = self._stream if self._stream is not None else sys.stdout
         deliveries: list[Delivery] = []
@@ -34,9 +36,12 @@ class ConsoleNotifier:
                 stream.write(format_line(notice) + "\n")
                 stream.flush()
             except (OSError, ValueError) as exc:  # closed or broken stream
-                deliveries.append(Delivery((notice.alert_id,), Outcome.RETRY, f"{type(exc).__name__}: {exc}"))
+                delivery = Delivery((notice.alert_id,), Outcome.RETRY, f"{type(exc).__name__}: {exc}")
             else:
-                deliveries.append(Delivery((notice.alert_id,), Outcome.SENT))
+                delivery = Delivery((notice.alert_id,), Outcome.SENT)
+            deliveries.append(delivery)
+            if on_delivery is not None:
+                on_delivery(delivery)
         return deliveries
 
 

@@ -171,7 +171,6 @@ class SlackNotifier:
         max_retry_after: float = 60.0,
         digest_top: int = 10,
         kibana_data_view: str = KIBANA_DATA_VIEW,
-        on_delivery: Callable[[Delivery], None] | None = None,
     ) -> None:
         """Load the templates now (a missing or broken template fails here, not at send time)."""
         if digest_after < 1 or max_attempts < 1 or digest_top < 1:
@@ -190,7 +189,6 @@ class SlackNotifier:
         self._clock = clock
         self._sleep = sleep
         self._metrics = metrics or SlackMetrics()
-        self._on_delivery = on_delivery
         self._lock = threading.Lock()
         self._last_post: float | None = None
         prefixes = (MITRE_PREFIX,) if self._kibana is None else (MITRE_PREFIX, self._kibana + "/app/")
@@ -332,7 +330,9 @@ class SlackNotifier:
 
     # -- delivery --------------------------------------------------------------------------------
 
-    def send(self, notices: Sequence[Notice]) -> list[Delivery]:
+    def send(
+        self, notices: Sequence[Notice], on_delivery: Callable[[Delivery], None] | None = None
+    ) -> list[Delivery]:
         """Post the notices and report one Delivery per message; never raises for delivery problems.
 
         After a message is left pending (rate limit or outage outlasting the retries) or the webhook
@@ -354,8 +354,8 @@ class SlackNotifier:
                     skipped += len(message.alert_ids)
                 self._count(delivery)
                 deliveries.append(delivery)
-                if self._on_delivery is not None:
-                    self._on_delivery(delivery)
+                if on_delivery is not None:
+                    on_delivery(delivery)
             if stop is not None and skipped:
                 _log.warning(
                     "slack.not_attempted", outcome=stop.outcome.value, detail=stop.detail, alerts=skipped

@@ -13,6 +13,11 @@ from typing import Any, Protocol
 
 from ..notify import Delivery, Notice
 
+# A notice claim older than this is taken to be abandoned (its sender died) and is claimed again.
+# It must outlast the longest legitimate send of one claimed batch: a few messages a second apart,
+# the last one retried up to three times with waits of at most a minute (Retry-After is capped).
+CLAIM_TTL_NS = 5 * 60 * 1_000_000_000
+
 
 @dataclass(frozen=True)
 class SaveResult:

@@ -29,7 +29,7 @@ from ..alerts import SUBJECT_FIELDS
 from ..errors import StoreError
 from ..esclient import Retrier, describe, error_type, is_transient
 from ..notify import Delivery, Notice, Outcome
-from . import SaveResult
+from . import CLAIM_TTL_NS, SaveResult
 
 log = structlog.get_logger(__name__)
 
@@ -170,7 +170,7 @@ class ElasticsearchStore:
         data_stream: str = "logs-hunter.alerts-default",
         state_index: str = "hunter-state",
         retrier: Retrier | None = None,
-        claim_ttl_ns: int = 10 * 60 * 1_000_000_000,
+        claim_ttl_ns: int = CLAIM_TTL_NS,
         clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self.client = client

@@ -20,7 +20,7 @@ import orjson
 from ..eql.values import parse_date_ns
 from ..errors import StoreError
 from ..notify import Delivery, Notice, Outcome
-from . import SaveResult
+from . import CLAIM_TTL_NS, SaveResult
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -60,7 +60,7 @@ CREATE TABLE IF NOT EXISTS leases (
 class SqliteStore:
     """The embedded store: alerts (:class:`~hunter.store.AlertStore`) and state in SQLite."""
 
-    def __init__(self, path: Path, *, claim_ttl_ns: int = 10 * 60 * 1_000_000_000) -> None:
+    def __init__(self, path: Path, *, claim_ttl_ns: int = CLAIM_TTL_NS) -> None:
         self.path = path
         self.claim_ttl_ns = claim_ttl_ns
         self._lock = threading.RLock()

@@ -721,10 +721,8 @@ def test_on_delivery_reports_each_message_before_the_next_is_posted(
 ) -> None:
     """on_delivery sees every Delivery right after its request, so a caller can mark it sent at once."""
     seen: list[tuple[Outcome, int]] = []
-    notifier = make_notifier(
-        slack.url, fake, on_delivery=lambda d: seen.append((d.outcome, len(slack.requests)))
-    )
-    notifier.send(digest_notices()[:3])
+    notifier = make_notifier(slack.url, fake)
+    notifier.send(digest_notices()[:3], on_delivery=lambda d: seen.append((d.outcome, len(slack.requests))))
     assert seen == [(Outcome.SENT, 1), (Outcome.SENT, 2), (Outcome.SENT, 3)]
 
 

@@ -154,8 +154,10 @@ class RecordingNotifier:
     def __init__(self) -> None:
         self.sent: list[str] = []
 
-    def send(self, notices: Sequence[Notice]) -> list[Delivery]:
-        """Record the notices' alert ids; all of them are delivered."""
+    def send(
+        self, notices: Sequence[Notice], on_delivery: Callable[[Delivery], None] | None = None
+    ) -> list[Delivery]:
+        """Record the notices' alert ids; all of them are delivered (reported at the end)."""
         ids = tuple(notice.alert_id for notice in notices)
         self.sent.extend(ids)
         return [Delivery(ids, Outcome.SENT)] if ids else []

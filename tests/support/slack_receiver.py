@@ -84,6 +84,7 @@ class SlackReceiver:
         self.requests: list[Received] = []
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._closing = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
@@ -150,7 +151,13 @@ class SlackReceiver:
                 reply = self._script.popleft() if self._script else Reply.ok()
         with self._lock:
             self.requests.append(Received(path, headers, raw, payload, reply))
+            self._arrived.notify_all()
         return reply
+
+    def wait_for_requests(self, count: int, timeout: float = 30.0) -> bool:
+        """Block until ``count`` requests have arrived (answered or not); False on timeout."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: len(self.requests) >= count, timeout)
 
 
 def block_problems(payload: dict[str, Any]) -> list[str]:
