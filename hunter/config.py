@@ -129,7 +129,7 @@ class ServiceSettings(_Section):
     port: int = Field(9750, ge=0, le=65535)
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    shutdown_timeout: Duration = timedelta(minutes=2)
+    shutdown_timeout: Duration = timedelta(seconds=25)  # under Kubernetes' default 30 s grace period
 
 
 class Settings(BaseSettings):

@@ -6,6 +6,7 @@ as ``file:line:col: message`` (:class:`~hunter.errors.HuntSetError`).
 
 from __future__ import annotations
 
+import itertools
 import re
 import tomllib
 from collections.abc import Iterable, Sequence
@@ -21,12 +22,12 @@ SEVERITIES = {"low": 21, "medium": 47, "high": 73, "critical": 99}
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _TOP_KEYS = {
     "id", "name", "description", "severity", "risk_score", "interval", "cron", "lookback", "indices",
-    "tags", "references", "false_positives", "notes", "author", "enabled", "threat", "queries", "suppression",
+    "tags", "references", "false_positives", "notes", "author", "enabled", "threat", "queries",
+    "suppress_by", "suppress_for",
 }  # fmt: skip
 _QUERY_KEYS = {"query", "description", "enabled"}
 _THREAT_KEYS = {"framework", "tactic", "technique", "subtechnique"}
 _REF_KEYS = {"id", "name", "reference"}
-_SUPPRESSION_KEYS = {"by", "for"}
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,91 @@ class Hunt:
                 "maxspan anyway, so sequences that straddle two runs are still found"
             )
         return notes
+
+
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab numbering: 0 (and 7) is Sunday
+
+
+def cron_trigger(expression: str, *, jitter: int | None = None) -> Any:
+    """An APScheduler 3.x ``CronTrigger`` (UTC) for a standard 5-field crontab expression.
+
+    ``CronTrigger.from_crontab`` counts weekdays from Monday = 0, unlike cron (Sunday = 0), so
+    the day-of-week field is rewritten into day names here. Cron runs a job when either a
+    restricted day of month or a restricted day of week matches, APScheduler only when both do,
+    so restricting both is refused rather than scheduled differently from what cron would do.
+    """
+    from apscheduler.triggers.cron import CronTrigger
+
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"expected 5 fields (minute hour day month weekday), got {len(fields)}")
+    minute, hour, day, month, weekday = fields
+    if day not in ("*", "?") and weekday not in ("*", "?"):
+        raise ValueError("restricting both day of month and day of week is not supported")
+    return CronTrigger(
+        minute=minute,
+        hour=hour,
+        day="*" if day == "?" else day,
+        month=month,
+        day_of_week=_cron_weekdays(weekday),
+        timezone="UTC",
+        jitter=jitter,
+    )
+
+
+def _cron_weekdays(field: str) -> str:
+    if field in ("*", "?"):
+        return "*"
+    days: set[int] = set()
+    for part in field.split(","):
+        span, slash, step_text = part.partition("/")
+        step = int(step_text) if slash and step_text.isdigit() else 0 if slash else 1
+        if step < 1:
+            raise ValueError(f"bad step in day of week {part!r}")
+        if span == "*":
+            low, high = 0, 6
+        elif "-" in span:
+            first, last = span.split("-", 1)
+            low, high = _cron_weekday(first), _cron_weekday(last)
+        else:
+            low = _cron_weekday(span)
+            high = 6 if slash else low
+        if low > high:
+            raise ValueError(f"day of week range {span!r} runs backwards")
+        days.update(day % 7 for day in range(low, high + 1, step))
+    return "*" if len(days) == 7 else ",".join(_WEEKDAYS[day] for day in sorted(days))
+
+
+def _cron_weekday(token: str) -> int:
+    name = token.strip().lower()[:3]
+    if name in _WEEKDAYS:
+        return _WEEKDAYS.index(name)
+    if token.isdigit() and 0 <= int(token) <= 7:
+        return int(token)
+    raise ValueError(f"bad day of week {token!r} (0-7 or sun-sat)")
+
+
+def cron_longest_gap_ns(expression: str) -> int:
+    """The longest time between two consecutive runs of a cron schedule (over a year of runs)."""
+    from datetime import UTC, datetime, timedelta
+
+    trigger = cron_trigger(expression)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    fires: list[datetime] = []
+    previous: datetime | None = None
+    now = start
+    while len(fires) < 2 or (len(fires) < 2000 and fires[-1] < start + timedelta(days=400)):
+        fire = trigger.get_next_fire_time(previous, now)
+        if fire is None:
+            raise ValueError("the schedule never fires")
+        if fire > start + timedelta(days=3 * 366):
+            break
+        fires.append(fire)
+        previous, now = fire, fire
+    if len(fires) < 2:
+        raise ValueError("the schedule fires less than once in three years")
+    gaps = (later - earlier for earlier, later in itertools.pairwise(fires))
+    return int(max(gaps).total_seconds()) * 1_000_000_000
 
 
 def load_hunts(folder: Path) -> list[Hunt]:
@@ -229,7 +315,10 @@ class _Checker:
         cron = data.get("cron")
         if cron is not None:
             cron = self.string("cron", cron)
-            self._check_cron(cron)
+            if "interval" in data:
+                self.problem("cron", "give either interval or cron, not both")
+            # health, catch-up chunks and the overlong-run warning use the longest gap between runs
+            interval = self._cron_interval(cron) or interval
         enabled = data.get("enabled", True)
         if not isinstance(enabled, bool):
             self.problem("enabled", "enabled must be true or false")
@@ -237,7 +326,7 @@ class _Checker:
         indices = self.strings("indices", data.get("indices")) or ("logs-*",)
         queries = self._queries(data.get("queries"))
         threat = self._threat(data.get("threat"))
-        suppression = self._suppression(data.get("suppression"))
+        suppression = self._suppression(data)
         author = data.get("author")
         authors = (author,) if isinstance(author, str) else self.strings("author", author)
         if self.problems:
@@ -265,15 +354,12 @@ class _Checker:
         )
         return (None, self.problems) if self.problems else (hunt, [])
 
-    def _check_cron(self, cron: str) -> None:
-        if not cron:
-            return
-        from apscheduler.triggers.cron import CronTrigger
-
+    def _cron_interval(self, cron: str) -> int:
         try:
-            CronTrigger.from_crontab(cron, timezone="UTC")
+            return cron_longest_gap_ns(cron)
         except ValueError as exc:
             self.problem("cron", f"cron: {exc}")
+            return 0
 
     def _queries(self, value: Any) -> tuple[HuntQuery, ...]:
         if not isinstance(value, dict) or not value:
@@ -354,19 +440,17 @@ class _Checker:
             self._ref("threat.subtechnique", value.get("subtechnique")),
         )
 
-    def _suppression(self, value: Any) -> Suppression | None:
-        if value is None:
+    def _suppression(self, data: dict[str, Any]) -> Suppression | None:
+        if "suppress_by" not in data and "suppress_for" not in data:
             return None
-        if not isinstance(value, dict):
-            self.problem("suppression", "suppression must be a table with 'by' and 'for'")
-            return None
-        self.unknown("suppression", value, _SUPPRESSION_KEYS)
-        by = self.strings("suppression.by", value.get("by"))
+        by = self.strings("suppress_by", data.get("suppress_by"))
         if not by:
-            self.problem("suppression", "suppression.by needs at least one field")
-        duration = self.duration_ns("suppression.for", value.get("for"), 0)
-        if "for" not in value:
-            self.problem("suppression", "suppression.for is required (for example '1h')")
+            self.problem("suppress_by", "suppress_by needs at least one field (for example ['host.id'])")
+        duration = self.duration_ns("suppress_for", data.get("suppress_for"), 0)
+        if "suppress_for" not in data:
+            self.problem(
+                "suppress_by", "suppress_by needs suppress_for, how long to suppress (for example '1h')"
+            )
         return Suppression(by, duration) if by and duration else None
 
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,12 +30,11 @@ import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .alerts import AlertRenderer
 from .config import Settings
-from .hunts import Hunt
+from .hunts import Hunt, cron_trigger
 from .metrics import Metrics
 from .notify import Notifier
 from .notify.console import ConsoleNotifier
@@ -174,7 +175,9 @@ class HealthState:
     def record(self, summary: RunSummary, at: datetime) -> None:
         """Remember the outcome of one run."""
         with self.lock:
-            if summary.outcome == "ok":
+            # "skipped": another replica holds the hunt's lease and runs it; this one reached the
+            # state store and is a healthy standby
+            if summary.outcome in ("ok", "skipped"):
                 self.last_success[summary.hunt_id] = at
                 self.last_error.pop(summary.hunt_id, None)
             elif summary.outcome == "failed":
@@ -233,7 +236,8 @@ class HuntService:
         """When a hunt runs: its cron expression, or every ``interval`` (with the configured jitter)."""
         jitter = int(self.runtime.settings.schedule.jitter.total_seconds()) or None
         if hunt.cron:
-            return CronTrigger.from_crontab(hunt.cron, timezone=UTC)
+            trigger: BaseTrigger = cron_trigger(hunt.cron, jitter=jitter)
+            return trigger
         return IntervalTrigger(
             seconds=max(1, hunt.interval_ns // 1_000_000_000),
             start_date=self.clock(),
@@ -329,29 +333,33 @@ class HuntService:
         )
 
     def stop(self) -> bool:
-        """Stop taking runs, wait (bounded) for a running one, flush notices; True if it ended cleanly."""
+        """Stop taking runs, wait for a running one and flush notices, together within the shutdown
+        timeout; True if all of that finished in time."""
         self.stopping.set()
         timeout = self.runtime.settings.service.shutdown_timeout.total_seconds()
+        deadline = time.monotonic() + timeout
         done = threading.Event()
 
         def shutdown() -> None:
             self.scheduler.shutdown(wait=True)
-            done.set()
-
-        if self.scheduler.running:
-            threading.Thread(target=shutdown, name="hunter-shutdown", daemon=True).start()
-            finished = done.wait(timeout)
-        else:
-            finished = True
-        if not finished:
-            log.warning(
-                "a hunt run did not finish within the shutdown timeout; exiting anyway", timeout_s=timeout
-            )
-        else:
             try:
                 self.runtime.runner.deliver()
             except Exception:
                 log.exception("could not flush notices at shutdown")
+            done.set()
+
+        if self.scheduler.running:
+            threading.Thread(target=shutdown, name="hunter-shutdown", daemon=True).start()
+        else:
+            self.runtime.runner.deliver()
+            done.set()
+        finished = done.wait(max(0.0, deadline - time.monotonic()))
+        if not finished:
+            log.warning(
+                "a hunt run or the notice flush did not finish within the shutdown timeout; exiting "
+                "anyway (its checkpoint did not move, pending notices stay in the outbox)",
+                timeout_s=timeout,
+            )
         if self.http is not None:
             self.http.shutdown()
             self.http.server_close()
@@ -370,8 +378,18 @@ class HuntService:
 
 
 def serve(runtime: Runtime) -> int:
-    """The long-running service (scheduler, health and metrics); returns the exit code on shutdown."""
-    return HuntService(runtime).serve_forever()
+    """The long-running service (scheduler, health and metrics); returns the exit code on shutdown.
+
+    After an unclean stop (a run still going at the shutdown timeout) the process ends at once:
+    the running job's thread would otherwise keep it alive, and closing the clients under it would
+    only turn its end into errors. Nothing is lost: its window is searched again after the restart.
+    """
+    code = HuntService(runtime).serve_forever()
+    if code != 0:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def backfill(settings: Settings, hunt: Hunt, start: datetime, end: datetime) -> int:

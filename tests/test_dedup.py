@@ -269,7 +269,7 @@ def test_suppression_ends_after_its_duration_and_is_per_key(
 def test_without_suppression_every_anchor_is_an_alert(
     make_runner: RunnerFactory, lua_hunt: Hunt, clock: FakeClock, tmp_path: Path
 ) -> None:
-    """The default (no [suppression]) gives one alert per Lua process, even on one host."""
+    """The default (no suppress_by) gives one alert per Lua process, even on one host."""
     events = write_ndjson(
         tmp_path / "e.ndjson",
         [lua_exec(T + timedelta(minutes=i), doc_id=f"e{i}", entity_id=f"P{i}") for i in range(3)],

@@ -148,8 +148,8 @@ def test_an_empty_or_missing_folder_is_a_problem(tmp_path: Path) -> None:
 
 
 def test_suppression_is_read_from_the_hunt_file(tmp_path: Path) -> None:
-    """[suppression] by/for become the hunt's Suppression (fields and nanoseconds)."""
-    path = write(tmp_path, "s.toml", GOOD + '\n[suppression]\nby = ["host.id", "user.name"]\nfor = "1h"\n')
+    """suppress_by / suppress_for become the hunt's Suppression (fields and nanoseconds)."""
+    path = write(tmp_path, "s.toml", 'suppress_by = ["host.id", "user.name"]\nsuppress_for = "1h"\n' + GOOD)
     hunt, problems = load_hunt(path)
     assert problems == []
     assert hunt is not None
@@ -159,8 +159,76 @@ def test_suppression_is_read_from_the_hunt_file(tmp_path: Path) -> None:
 
 
 def test_incomplete_suppression_is_a_problem(tmp_path: Path) -> None:
-    """A suppression without 'for' (or without fields) is reported, not silently ignored."""
-    path = write(tmp_path, "s.toml", GOOD + '\n[suppression]\nby = ["host.id"]\n')
+    """suppress_by without suppress_for (or suppress_for without fields) is reported, located."""
+    path = write(
+        tmp_path,
+        "s.toml",
+        GOOD.replace('severity = "low"\n', 'severity = "low"\nsuppress_by = ["host.id"]\n'),
+    )
     hunt, problems = load_hunt(path)
     assert hunt is None
-    assert any("suppression.for" in problem.message for problem in problems)
+    assert [(p.line, p.message) for p in problems] == [
+        (4, "suppress_by needs suppress_for, how long to suppress (for example '1h')")
+    ]
+    path = write(tmp_path, "f.toml", 'suppress_for = "1h"\n' + GOOD)
+    hunt, problems = load_hunt(path)
+    assert hunt is None and [p.line for p in problems] == [1]
+
+
+@pytest.mark.parametrize(
+    ("weekday", "names"),
+    [
+        ("0", "sun"),
+        ("7", "sun"),
+        ("1-5", "mon,tue,wed,thu,fri"),
+        ("MON-Fri", "mon,tue,wed,thu,fri"),
+        ("5-7", "sun,fri,sat"),
+        ("*/2", "sun,tue,thu,sat"),
+        ("sat,0", "sun,sat"),
+        ("0-6", "*"),
+    ],
+)
+def test_cron_weekdays_count_from_sunday_as_crontab_does(weekday: str, names: str) -> None:
+    """APScheduler 3.x counts weekdays from Monday = 0; hunt files use crontab's Sunday = 0."""
+    from hunter.hunts import cron_trigger
+
+    trigger = cron_trigger(f"0 9 * * {weekday}")
+    (field,) = [f for f in trigger.fields if f.name == "day_of_week"]
+    assert str(field) == names
+
+
+def test_a_cron_hunt_runs_on_crontab_days_and_its_interval_is_the_longest_gap(tmp_path: Path) -> None:
+    """'30 2 * * 0' is Sundays at 02:30 (not Mondays); health and catch-up use the 7-day gap."""
+    from datetime import UTC, datetime
+
+    from hunter.hunts import cron_trigger
+
+    hunt, problems = load_hunt(write(tmp_path, "weekly.toml", 'cron = "30 2 * * 0"\n' + GOOD))
+    assert hunt is not None and not problems and hunt.cron is not None
+    assert hunt.cron == "30 2 * * 0" and hunt.interval_ns == 7 * 24 * 60 * MINUTE_NS
+    saturday = datetime(2026, 11, 28, 12, tzinfo=UTC)
+    assert cron_trigger(hunt.cron).get_next_fire_time(None, saturday) == datetime(
+        2026, 11, 29, 2, 30, tzinfo=UTC
+    )
+    weekdays, _ = load_hunt(write(tmp_path, "weekdays.toml", 'cron = "0 9 * * mon-fri"\n' + GOOD))
+    assert (
+        weekdays is not None and weekdays.interval_ns == 3 * 24 * 60 * MINUTE_NS
+    )  # Friday 09:00 to Monday 09:00
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ('cron = "0 9 * *"', "cron: expected 5 fields"),
+        ('cron = "0 9 1 * 1"', "cron: restricting both day of month and day of week is not supported"),
+        ('cron = "0 9 * * 8"', "cron: bad day of week '8'"),
+        ('cron = "61 * * * *"', "cron:"),
+        ('cron = "0 * * * *"\ninterval = "5m"', "give either interval or cron, not both"),
+    ],
+)
+def test_bad_cron_schedules_are_problems(tmp_path: Path, lines: str, message: str) -> None:
+    """Cron expressions APScheduler would misread, or that cannot run, are located problems."""
+    path = write(tmp_path, "cron.toml", lines + "\n" + GOOD)
+    with pytest.raises(HuntSetError) as raised:
+        load_hunts(tmp_path)
+    assert message in str(raised.value) and f"{path}:1:" in str(raised.value)

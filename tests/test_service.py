@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -102,6 +103,32 @@ def test_job_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hun
             assert job.trigger.interval == timedelta(minutes=5)
             assert job.trigger.jitter == 5
             assert job.next_run_time == clock.now  # the first run starts right away
+    finally:
+        runtime.close()
+
+
+def test_a_cron_hunt_runs_at_its_crontab_times(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt
+) -> None:
+    """A hunt with cron = "0 * * * *" runs at start, then on the hour (with the configured jitter);
+    /healthz gives it two hours, not two of the default 5-minute intervals."""
+    hourly = dataclasses.replace(hunt, cron="0 * * * *", interval_ns=3600 * 1_000_000_000)
+    runtime = build_runtime(_settings(tmp_path, monkeypatch, HUNTER_SCHEDULE__JITTER="0s"), [hourly])
+    clock = Clock(datetime(2026, 11, 20, 10, 20, tzinfo=UTC))
+    try:
+        with _scheduled(runtime, clock) as (service, scheduler, summaries):
+            scheduler.tick()
+            scheduler.wait_finished(1)
+            (job,) = scheduler.get_jobs()
+            assert job.next_run_time == datetime(2026, 11, 20, 11, tzinfo=UTC)
+            clock.advance(minutes=39)
+            scheduler.tick()  # 10:59: nothing due
+            clock.advance(minutes=1, seconds=5)
+            scheduler.tick()  # 11:00:05: the 11:00 run
+            scheduler.wait_finished(2)
+            assert len(summaries) == 2 and [s.outcome for s in summaries] == ["ok", "ok"]
+            assert service.health.status(clock.now + timedelta(minutes=110))[0]
+            assert not service.health.status(clock.now + timedelta(minutes=130))[0]
     finally:
         runtime.close()
 
@@ -243,6 +270,9 @@ def test_health_reports_each_hunt_within_two_intervals() -> None:
     assert problems == ["a: no successful run for 601s (TransientSearchError: boom)"]
     health.record(RunSummary("a"), start + timedelta(minutes=11))
     assert health.status(start + timedelta(minutes=12))[0]
+    # a standby replica whose runs are skipped (another replica holds the lease) stays healthy
+    health.record(RunSummary("a", outcome="skipped"), start + timedelta(minutes=30))
+    assert health.status(start + timedelta(minutes=35))[0]
 
 
 def test_healthz_turns_503_without_elasticsearch_and_200_when_it_returns(
@@ -370,8 +400,54 @@ def test_sigterm_mid_run_finishes_the_run_and_exits_cleanly(
     assert process.returncode == 0, err
     assert '"hunter service stopped"' in err or "hunter service stopped" in err
     assert '"clean": true' in err
-    client = es.client()
-    checkpoint = client.get(index="hunter-state", id=f"checkpoint-{hunt.id}")["_source"]["end_ns"]
-    assert checkpoint == int(datetime(2026, 11, 20, 14, 59, tzinfo=UTC).timestamp()) * 1_000_000_000
-    assert client.count(index="logs-hunter.alerts-default")["count"] == 4
+    with es.client() as client:
+        checkpoint = client.get(index="hunter-state", id=f"checkpoint-{hunt.id}")["_source"]["end_ns"]
+        assert checkpoint == int(datetime(2026, 11, 20, 14, 59, tzinfo=UTC).timestamp()) * 1_000_000_000
+        assert client.count(index="logs-hunter.alerts-default")["count"] == 4
     assert out.count("[ALERT]") == 4
+
+
+def test_sigterm_with_a_run_outlasting_the_shutdown_timeout_exits_at_the_timeout(
+    tmp_path: Path, hunt: Hunt, es_samples: EsTestServer
+) -> None:
+    """A search answered long after SIGTERM: the process leaves at shutdown_timeout with exit 1 (not
+    when the search ends), its checkpoint unmoved, so the restarted service searches that range again."""
+    es = es_samples
+    arrived = threading.Event()
+    original = es.record
+
+    def record(request: Any) -> None:
+        original(request)
+        if "/_eql/search" in request.path:
+            arrived.set()
+
+    es.record = record  # type: ignore[method-assign]
+    es.faults.slow(120.0, path_regex=r"/_eql/search", times=None)
+    env = dict(
+        os.environ,
+        HUNTER_MODE="elasticsearch",
+        HUNTER_ELASTICSEARCH__HOSTS=json.dumps([es.url]),
+        HUNTER_ELASTICSEARCH__REQUEST_TIMEOUT="300",
+        HUNTER_SERVICE__PORT="0",
+        HUNTER_SERVICE__LOG_FORMAT="json",
+        HUNTER_SERVICE__SHUTDOWN_TIMEOUT="1s",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hunter.cli", "run", "--now", "2026-11-20T15:00:00Z"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert arrived.wait(30), "the run never reached Elasticsearch"
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=60)  # far sooner than the 120 s search
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 1, err
+    assert "did not finish within the shutdown timeout" in err and '"clean": false' in err
+    with es.client() as client:
+        assert not client.exists(index="hunter-state", id=f"checkpoint-{hunt.id}")
