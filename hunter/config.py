@@ -7,6 +7,7 @@ never logged. Relative paths are resolved against the settings file's folder.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -188,6 +189,8 @@ def load_settings(path: Path | None = None) -> Settings:
                 values = tomllib.load(handle)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config_path}: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{config_path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
         except OSError as exc:
             raise ConfigError(f"{config_path}: {exc.strerror}") from exc
         for section, key in SECRET_KEYS:
@@ -198,6 +201,9 @@ def load_settings(path: Path | None = None) -> Settings:
                 )
     elif path is not None:
         raise ConfigError(f"{config_path}: settings file not found")
+    unknown = _unknown_environment()
+    if unknown:
+        raise ConfigError("environment: " + "; ".join(unknown))
     try:
         settings = Settings(**values)
     except ValidationError as exc:
@@ -206,6 +212,30 @@ def load_settings(path: Path | None = None) -> Settings:
         # pydantic-settings could not parse an environment value (a list or table must be JSON)
         raise ConfigError(f"environment: {_environment_problem(exc)}") from None
     return _resolve_paths(settings, config_path.resolve().parent)
+
+
+# Variables docker-compose.yml reads from .env for itself, never passed to hunter as settings.
+_COMPOSE_VARIABLES = frozenset({"HUNTER_UID", "HUNTER_GID", "HUNTER_PORT", "HUNTER_MEM_LIMIT"})
+
+
+def _unknown_environment() -> list[str]:
+    """One problem per ``HUNTER_*`` variable that names no setting (a typo would otherwise be ignored)."""
+    known = {f"HUNTER_{name.upper()}" for name in Settings.model_fields}
+    for name, info in Settings.model_fields.items():
+        section = info.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            known |= {f"HUNTER_{name.upper()}__{key.upper()}" for key in section.model_fields}
+    problems = []
+    for variable in sorted(os.environ):
+        upper = variable.upper()
+        if not upper.startswith("HUNTER_") or upper in known or upper in _COMPOSE_VARIABLES:
+            continue
+        if not os.environ[variable]:
+            continue  # empty values are ignored, as for known settings
+        guess = difflib.get_close_matches(upper, sorted(known), n=1, cutoff=0.9)
+        hint = f" (did you mean {guess[0]}?)" if guess else ""
+        problems.append(f"{variable}: unknown setting{hint}")
+    return problems
 
 
 def _environment_problem(exc: SettingsError) -> str:

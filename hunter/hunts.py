@@ -257,7 +257,17 @@ class _Checker:
         self.problems: list[HuntError] = []
 
     def problem(self, key: str, message: str, line: int | None = None, column: int = 1) -> None:
-        self.problems.append(HuntError(self.path, line or self.lines.get(key, 1), column, message))
+        self.problems.append(HuntError(self.path, line or self._line_of(key), column, message))
+
+    def _line_of(self, key: str) -> int:
+        """The key's line, else its nearest enclosing table's or inline table's (a missing key)."""
+        parts = key.split(".")
+        while parts:
+            found = self.lines.get(".".join(parts))
+            if found is not None:
+                return found
+            parts.pop()
+        return 1
 
     def string(self, key: str, value: Any, *, required: bool = False) -> str:
         if value is None:
@@ -470,10 +480,12 @@ def _key_lines(text: str) -> dict[str, int]:
             table = tuple(part.strip().strip('"') for part in header.group(1).split("."))
             lines.setdefault(".".join(table), number)
             continue
-        key = re.match(r'^("[^"]*"|[A-Za-z0-9_-]+)\s*=\s*(.*)$', line)
+        key = re.match(r'^("[^"]*"|[A-Za-z0-9_.-]+)\s*=\s*(.*)$', line)
         if key:
-            name = ".".join((*table, key.group(1).strip('"')))
-            lines.setdefault(name, number)
+            written = key.group(1)
+            parts = (written.strip('"'),) if written.startswith('"') else tuple(written.split("."))
+            for depth in range(1, len(parts) + 1):  # a dotted key also locates its parents
+                lines.setdefault(".".join((*table, *parts[:depth])), number)
             rest = key.group(2)
             for quote in ("'''", '"""'):
                 if rest.startswith(quote) and rest.count(quote) == 1:

@@ -112,10 +112,25 @@ def test_unknown_setting_is_rejected(settings_file: SettingsFactory) -> None:
 def test_unknown_setting_from_the_environment_is_rejected(
     settings_file: SettingsFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A misspelt HUNTER_* nested variable is refused rather than silently ignored."""
+    """A misspelt HUNTER_* variable, nested or not, is refused naming the variable (with the likely
+    intended one) rather than silently ignored; docker-compose's own HUNTER_* variables are not."""
     monkeypatch.setenv("HUNTER_SCHEDULE__INTERVALL", "5m")
-    with pytest.raises(ConfigError, match="unknown setting"):
+    monkeypatch.setenv("HUNTER_SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T/B/x")
+    monkeypatch.setenv("HUNTER_UID", "10001")
+    with pytest.raises(ConfigError) as info:
         load_settings(settings_file())
+    assert str(info.value) == (
+        "environment: HUNTER_SCHEDULE__INTERVALL: unknown setting; "
+        "HUNTER_SLACK_WEBHOOK_URL: unknown setting (did you mean HUNTER_SLACK__WEBHOOK_URL?)"
+    )
+
+
+def test_a_settings_file_that_is_not_utf8_is_a_one_line_config_error(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 name the file and the byte, not a traceback."""
+    path = tmp_path / "settings.toml"
+    path.write_bytes(b'mode = "\xff"\n')
+    with pytest.raises(ConfigError, match=r"settings\.toml: not UTF-8 text \(invalid start byte at byte 8\)"):
+        load_settings(path)
 
 
 @pytest.mark.parametrize(

@@ -232,3 +232,23 @@ def test_bad_cron_schedules_are_problems(tmp_path: Path, lines: str, message: st
     with pytest.raises(HuntSetError) as raised:
         load_hunts(tmp_path)
     assert message in str(raised.value) and f"{path}:1:" in str(raised.value)
+
+
+def test_problems_inside_inline_tables_and_dotted_keys_point_at_their_line(tmp_path: Path) -> None:
+    """A key missing from an inline table or a dotted key is located at that table's line, not 1:1."""
+    path = write(
+        tmp_path,
+        "threat.toml",
+        GOOD.replace(
+            "\n[queries.single]",
+            '\n[threat]\nframework = "MITRE ATT&CK"\ntactic = { id = "TA0002", name = "Execution" }\n'
+            'technique.id = "T1059"\n\n[queries.single]',
+        ),
+    )
+    with pytest.raises(HuntSetError) as raised:
+        load_hunts(tmp_path)
+    assert str(raised.value).splitlines() == [
+        f"{path}:7:1: missing required key 'threat.tactic.reference'",
+        f"{path}:8:1: missing required key 'threat.technique.name'",
+        f"{path}:8:1: missing required key 'threat.technique.reference'",
+    ]

@@ -29,9 +29,16 @@ _ISO_RE = re.compile(
       )?
     )?
     """,
-    re.VERBOSE,
+    re.VERBOSE | re.ASCII,
 )
-_EPOCH_RE = re.compile(r"[+-]?\d+(?:\.\d+)?")
+_EPOCH_RE = re.compile(r"[+-]?\d+(?:\.\d+)?", re.ASCII)
+# The dates hunter can represent (and format back): 0001-01-01 to 9999-12-31, to the nanosecond.
+MIN_DATE_NS = -62_135_596_800 * 1_000_000_000
+MAX_DATE_NS = 253_402_300_800 * 1_000_000_000 - 1
+
+
+def _in_range(ns: int) -> int | None:
+    return ns if MIN_DATE_NS <= ns <= MAX_DATE_NS else None
 
 
 def parse_iso_ns(text: str) -> int | None:
@@ -63,7 +70,7 @@ def parse_iso_ns(text: str) -> int | None:
         digits = zone[1:].replace(":", "")
         offset = int(digits[:2]) * 3600 + (int(digits[2:4]) if len(digits) > 2 else 0) * 60
         ns -= sign * offset * 1_000_000_000
-    return ns
+    return _in_range(ns)
 
 
 _MINUTE_NS: dict[str, int] = {}
@@ -87,7 +94,7 @@ def fast_iso_ns(text: str) -> int | None:
                 _MINUTE_NS.clear()
             _MINUTE_NS[minute] = base
         digits = text[17:19] + text[20:-1]
-        if digits.isdigit() and digits[0] < "6":
+        if digits.isascii() and digits.isdigit() and digits[0] < "6":
             return base + int(digits.ljust(11, "0"))
     return parse_iso_ns(text)
 
@@ -97,12 +104,12 @@ def parse_epoch_millis_ns(value: int | float | str) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value * NS_PER_MS
+        return _in_range(value * NS_PER_MS)
     if isinstance(value, float):
-        if not math.isfinite(value):
+        if not math.isfinite(value) or abs(value) > 1e15:  # beyond year 9999 either way
             return None
         whole = int(value)
-        return whole * NS_PER_MS + round((value - whole) * NS_PER_MS)
+        return _in_range(whole * NS_PER_MS + round((value - whole) * NS_PER_MS))
     text = value.strip()
     if not _EPOCH_RE.fullmatch(text):
         return None
@@ -110,8 +117,8 @@ def parse_epoch_millis_ns(value: int | float | str) -> int | None:
         whole_text, frac_text = text.split(".", 1)
         whole = int(whole_text)
         frac = int(frac_text[:6].ljust(6, "0"))
-        return whole * NS_PER_MS + (-frac if text.startswith("-") else frac)
-    return int(text) * NS_PER_MS
+        return _in_range(whole * NS_PER_MS + (-frac if text.startswith("-") else frac))
+    return _in_range(int(text) * NS_PER_MS) if len(text) < 25 else None
 
 
 def parse_date_ns(value: Any, formats: DateFormats | None = None) -> int | None:

@@ -12,6 +12,7 @@ import copy
 import gzip
 import hashlib
 import heapq
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from ..results import Event, Match, QueryResult, Window
 
 log = structlog.get_logger(__name__)
 
+MAX_MERGED_FILES = 256  # more files than this are read one at a time (the merge opens all of them)
+BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark some exporters (and Windows tools) write first
 EXTENSIONS = (".ndjson", ".jsonl", ".json", ".ndjson.gz", ".jsonl.gz", ".json.gz")
 _LOGGED_PER_FILE = 20
 ALL_HITS = 10**12  # locally nothing is capped: every hit is returned
@@ -129,7 +132,9 @@ class EventFiles:
         found: list[Path] = []
         for path in self.paths:
             if path.is_dir():
-                inside = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(EXTENSIONS))
+                inside = sorted(
+                    p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(EXTENSIONS)
+                )
                 found.extend(inside)
             elif path.is_file():
                 found.append(path)
@@ -156,16 +161,21 @@ class EventFiles:
             handle = _open(path)
         except OSError as exc:
             raise EventSourceError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-        logged = 0
+        logged = read = kept = 0
         with handle:
             try:
-                first = handle.peek(64).lstrip()[:1] if hasattr(handle, "peek") else b""
+                head = handle.peek(64) if hasattr(handle, "peek") else b""
+                first = head.removeprefix(BOM).lstrip()[:1]
                 lines: Iterator[tuple[int, bytes]]
-                if first == b"[" and path.name.endswith((".json", ".json.gz")):
-                    lines = _array_elements(path, handle)
+                unit = "line"
+                if first == b"[" and path.name.lower().endswith((".json", ".json.gz")):
+                    lines, unit = _array_elements(path, handle), "element"
                 else:
-                    lines = enumerate(handle, start=1)
-                read = kept = 0
+                    lines = (
+                        _without_bom(enumerate(handle, start=1))
+                        if head.startswith(BOM)
+                        else (enumerate(handle, start=1))
+                    )
                 loads, timestamp, fast = orjson.loads, self._timestamp, fast_iso_ns
                 start, end = (window.start_ns, window.end_ns) if window is not None else (None, None)
                 for number, raw in lines:
@@ -197,19 +207,37 @@ class EventFiles:
                             logged += 1
                             if logged <= _LOGGED_PER_FILE:
                                 log.warning(
-                                    "bad event line skipped", file=str(path), line=number, reason=reason
+                                    "bad event line skipped", file=str(path), reason=reason, **{unit: number}
                                 )
                             continue
                     if start is not None and not start <= hit.timestamp_ns <= end:  # type: ignore[operator]
                         continue
                     kept += 1
                     yield hit
-                self.stats.lines += read
-                self.stats.events += kept
-            except (OSError, EOFError) as exc:
-                raise EventSourceError(f"{path}: cannot read: {exc}") from exc
+            except (OSError, EOFError, zlib.error, EventSourceError) as exc:
+                # A truncated .gz, a broken JSON array, a read error: what was read is used, the rest
+                # of the file cannot be; said once, counted as a bad line, and the run goes on.
+                self._damaged(path, size, read, exc)
+            self.stats.lines += read
+            self.stats.events += kept
         if logged > _LOGGED_PER_FILE:
             log.warning("more bad event lines skipped", file=str(path), count=logged - _LOGGED_PER_FILE)
+
+    def _damaged(self, path: Path, size: int, read: int, exc: BaseException) -> None:
+        self.stats.bad["damaged file"] += 1
+        marker = (str(path), -1, size)
+        if marker in self._reported:
+            return
+        self._reported.add(marker)
+        if self.on_bad_line is not None:
+            self.on_bad_line()
+        detail = str(exc).removeprefix(f"{path}: ")
+        log.error(
+            "event file damaged; the rest of it is skipped",
+            file=str(path),
+            after_line=read,
+            error=f"{type(exc).__name__}: {detail}",
+        )
 
     def _parse(self, raw: bytes, index: str) -> tuple[LocalHit | None, str | None]:
         line = raw.rstrip(b"\r\n")
@@ -231,12 +259,22 @@ class EventFiles:
         value = self._timestamp(source)
         if value is None:
             return None, f"no {self.timestamp_field}"
-        if isinstance(value, list):
-            value = value[0] if value else None
-        ns = fast_iso_ns(value) if isinstance(value, str) else parse_date_ns(value)
+        ns = timestamp_ns(value)
         if ns is None:
             return None, f"unparsable {self.timestamp_field}"
         return LocalHit(index, source, ns, line, hit_id), None
+
+
+def timestamp_ns(value: Any) -> int | None:
+    """Epoch nanoseconds of a timestamp field's value as Elasticsearch's default date format reads it
+    (``strict_date_optional_time||epoch_millis``: ISO text, epoch millis as a number or digits);
+    of an array, its first value. None when it is none of these or outside years 1-9999."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, str):
+        ns = fast_iso_ns(value)
+        return ns if ns is not None else parse_date_ns(value)
+    return parse_date_ns(value)
 
 
 def _timestamp_of(hit: LocalHit) -> int:
@@ -256,21 +294,27 @@ def index_name(path: Path) -> str:
     """A file's name without its event-file extensions (``auditbeat-8.15.3-2026.11.20.ndjson``)."""
     name = path.name
     for extension in sorted(EXTENSIONS, key=len, reverse=True):
-        if name.endswith(extension):
+        if name.lower().endswith(extension):
             return name[: -len(extension)]
     return name
 
 
 def _open(path: Path) -> IO[bytes]:
-    if path.name.endswith(".gz"):
+    if path.name.lower().endswith(".gz"):
         return gzip.GzipFile(path, "rb")  # type: ignore[return-value]  # a binary file object
     return path.open("rb")
+
+
+def _without_bom(lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, bytes]]:
+    """The numbered lines of a file that starts with a UTF-8 byte-order mark, without it."""
+    for number, raw in lines:
+        yield number, raw.removeprefix(BOM) if number == 1 else raw
 
 
 def _array_elements(path: Path, handle: IO[bytes]) -> Iterator[tuple[int, bytes]]:
     """Elements of a JSON-array file as canonical JSON lines (numbered from 1)."""
     try:
-        elements = orjson.loads(handle.read())
+        elements = orjson.loads(handle.read().removeprefix(BOM))
     except orjson.JSONDecodeError as exc:
         raise EventSourceError(f"{path}: not a valid JSON array: {exc}") from exc
     if not isinstance(elements, list):
@@ -294,10 +338,13 @@ class LocalSearcher:
     def search_hunts(self, hunts: Sequence[Hunt], window: Window | None) -> dict[str, list[QueryResult]]:
         """Several hunts over one read of the files (streamed when the files are in time order)."""
         before = copy.deepcopy(self.files.stats)
+        count = len(self.files.files())
         try:
+            if count > MAX_MERGED_FILES:  # merging keeps every file open at once
+                raise UnsortedInputError(f"{count} event files: more than {MAX_MERGED_FILES} to merge")
             outputs = search_many(self._runs(hunts, presorted=True), self.files.hits_by_time(window))
-        except UnsortedInputError:
-            log.info("event files are not in time order; reading them again without streaming")
+        except UnsortedInputError as exc:
+            log.info("reading the event files one by one without streaming", reason=str(exc))
             self.files.stats = before
             outputs = search_many(self._runs(hunts, presorted=False), self.files.hits(window))
         results: dict[str, list[QueryResult]] = {}
@@ -340,8 +387,5 @@ class LocalSearcher:
 
     def _event(self, hit: Mapping[str, Any]) -> Event:
         source = hit["_source"]
-        value = self._timestamp(source)
-        if isinstance(value, list):
-            value = value[0] if value else None
-        ns = (fast_iso_ns(value) if isinstance(value, str) else parse_date_ns(value)) or 0
-        return Event(str(hit["_index"]), str(hit["_id"]), source, ns)
+        ns = timestamp_ns(self._timestamp(source))
+        return Event(str(hit["_index"]), str(hit["_id"]), source, ns or 0)

@@ -8,6 +8,7 @@ import json
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -166,12 +167,114 @@ def test_empty_folder_has_no_events(tmp_path: Path) -> None:
     assert list(files.hits()) == []
 
 
-def test_unreadable_file_is_an_event_source_error(tmp_path: Path) -> None:
-    """A file that cannot be read (a .gz that is not gzip) is an EventSourceError, not a crash."""
+def test_a_file_unreadable_from_its_first_byte_fails_the_startup_check(tmp_path: Path) -> None:
+    """check_readable (run before anything is written) refuses a .gz that is not gzip, naming it."""
     path = tmp_path / "broken.ndjson.gz"
     path.write_bytes(b"this is not gzip data")
     with pytest.raises(EventSourceError, match=r"broken\.ndjson\.gz"):
-        list(EventFiles([path]).hits())
+        EventFiles([path]).check_readable()
+
+
+def test_a_file_damaged_midway_keeps_what_was_read_and_the_rest_is_counted_once(tmp_path: Path) -> None:
+    """A truncated .gz yields its readable events, then one 'damaged file' error naming the file and
+    the last line read; the other files are still read and a second read does not count it again."""
+    lines = [json.dumps(lua_exec(T + timedelta(seconds=n), doc_id=f"e{n}")) for n in range(2000)]
+    whole = gzip.compress(("\n".join(lines) + "\n").encode())
+    damaged = tmp_path / "a-cut.ndjson.gz"
+    damaged.write_bytes(whole[: len(whole) // 2])
+    other = write_ndjson(tmp_path / "b.ndjson", [lua_exec(T, doc_id="other")])
+    counted: list[int] = []
+    files = EventFiles([damaged, other], on_bad_line=lambda: counted.append(1))
+    files.check_readable()
+    with structlog.testing.capture_logs() as logs:
+        read = ids(files)
+        assert files.stats.bad == {"damaged file": 1}
+        again = ids(files)
+    assert read == again and read[-1][1] == "other" and 0 < len(read) - 1 < 2000
+    (error,) = [entry for entry in logs if entry["event"] == "event file damaged; the rest of it is skipped"]
+    assert error["file"] == str(damaged) and error["after_line"] == len(read) - 1
+    assert counted == [1]  # hunter_bad_event_lines_total: once, however often the file is read
+
+
+def test_a_broken_json_array_is_reported_and_the_run_goes_on(tmp_path: Path) -> None:
+    """A .json array that does not parse gives no events and one error naming it; others are read."""
+    broken = tmp_path / "a.json"
+    broken.write_text('[{"@timestamp": "2026-11-20T10:00:00Z"}, {', encoding="utf-8")
+    other = write_ndjson(tmp_path / "b.ndjson", [lua_exec(T, doc_id="other")])
+    files = EventFiles([broken, other])
+    with structlog.testing.capture_logs() as logs:
+        assert [doc_id for _, doc_id in ids(files)] == ["other"]
+    assert [entry["file"] for entry in logs if entry["log_level"] == "error"] == [str(broken)]
+
+
+def test_byte_order_marks_and_upper_case_extensions_are_read(tmp_path: Path) -> None:
+    """A UTF-8 BOM before the first line (NDJSON) or the array (JSON), and .JSON / .NDJSON.GZ names."""
+    event = lua_exec(T, doc_id="x")["_source"]
+    (tmp_path / "a.NDJSON").write_bytes(b"\xef\xbb\xbf" + json.dumps(event).encode() + b"\n")
+    (tmp_path / "b.JSON").write_bytes(b"\xef\xbb\xbf" + json.dumps([event]).encode())
+    (tmp_path / "c.Ndjson.GZ").write_bytes(gzip.compress(json.dumps(event).encode()))
+    files = EventFiles([tmp_path])
+    assert [index for index, _ in ids(files)] == ["a", "b", "c"]
+    assert files.stats.bad_lines == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1795168800000", "2026-11-20T10:00:00.000000000Z"),  # epoch millis as text (epoch_millis)
+        (1795168800000, "2026-11-20T10:00:00.000000000Z"),
+        ("2026-11-20T10:00:00.123456789Z", "2026-11-20T10:00:00.123456789Z"),
+        ("2026-11-20T10:00:01.1\u00b2Z", None),  # a superscript two is not a digit to Elasticsearch
+        (253402300800000, None),  # year 10000
+        (1.5e300, None),
+        ("+10000-01-01T00:00:00Z", None),
+    ],
+)
+def test_timestamps_are_read_as_elasticsearch_default_date_format(
+    value: object, expected: str | None
+) -> None:
+    """strict_date_optional_time||epoch_millis, within years 1-9999; anything else is a bad line."""
+    from hunter.eql import format_date_ns
+    from hunter.search.local import timestamp_ns
+
+    ns = timestamp_ns(value)
+    assert (None if ns is None else format_date_ns(ns, nanos=True)) == expected
+
+
+def test_a_bad_timestamp_is_a_bad_line_not_a_crash(tmp_path: Path, lua_hunt: Hunt) -> None:
+    """Events with odd or out-of-range timestamps are skipped and counted; the search completes."""
+    source = lua_exec(T, doc_id="x")["_source"]
+    odd = [{**source, "@timestamp": value} for value in ("2026-11-20T10:00:01.1\u00b2Z", 253402300800000)]
+    path = write_ndjson(tmp_path / "odd.ndjson", [*odd, source])
+    files = EventFiles([path])
+    results = LocalSearcher(files, SearchSettings()).search(lua_hunt, None)
+    assert {r.query: len(r.matches) for r in results}["fallback"] == 1
+    assert files.stats.bad == {"unparsable @timestamp": 2}
+
+
+def test_more_files_than_can_be_merged_are_read_one_by_one(
+    tmp_path: Path, lua_hunt: Hunt, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MAX_MERGED_FILES the files are not all opened at once; the answer is the same."""
+    import hunter.search.local as local
+
+    write_ndjson(tmp_path / "a.ndjson", [lua_exec(T, doc_id="exec", entity_id="L")])
+    write_ndjson(
+        tmp_path / "b.ndjson", [tmp_write(T + timedelta(minutes=1), doc_id="w", parent_entity_id="L")]
+    )
+    write_ndjson(tmp_path / "c.ndjson", [])
+    monkeypatch.setattr(local, "MAX_MERGED_FILES", 2)
+    merged: list[int] = []
+
+    def hits_by_time(self: EventFiles, window: Window | None = None) -> Any:
+        merged.append(1)
+        return iter(())
+
+    monkeypatch.setattr(EventFiles, "hits_by_time", hits_by_time)
+    results = {
+        r.query: r for r in LocalSearcher(EventFiles([tmp_path]), SearchSettings()).search(lua_hunt, None)
+    }
+    assert merged == [] and [[e.id for e in m.events] for m in results["sequence"].matches] == [["exec", "w"]]
 
 
 def test_file_without_read_permission_is_an_event_source_error(tmp_path: Path) -> None:
