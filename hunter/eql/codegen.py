@@ -26,8 +26,9 @@ _Category = tuple[str, str, str]  # ("category", field, value)
 class _Emitter:
     """Collects the generated statements, their constants, and which variables hold which fields."""
 
-    def __init__(self, compiler: Compiler) -> None:
+    def __init__(self, compiler: Compiler, *, unwrap: bool = True) -> None:
         self.compiler = compiler
+        self.unwrap = unwrap  # field variables feed only any-value tests (not join keys)
         self.namespace: dict[str, Any] = {
             "_flatten": flatten,
             "_strings": strings,
@@ -64,11 +65,18 @@ class _Emitter:
             read.add(name)
             var = self.fields[name]
             path = tuple(name.split("."))
+            # A one-value array tests exactly as its value (any-value matching), and the scalar
+            # tests are the fast branch of every generated comparison: unwrap it once here.
+            unwrap = f"{indent}if {var}.__class__ is list and len({var}) == 1: {var} = {var}[0]"
             if len(path) == 1:
                 lines.append(f"{indent}{var} = doc.get({path[0]!r})")
+                if self.unwrap:
+                    lines.append(unwrap)
                 continue
             if len(path) > 2:
                 lines.append(f"{indent}{var} = {self.constant(make_getter(path), 'g')}(doc)")
+                if self.unwrap:
+                    lines.append(unwrap)
                 continue
             head, leaf = path
             parent = f"p_{head}" if head.isidentifier() else f"p{next(self._names)}"
@@ -85,6 +93,8 @@ class _Emitter:
                 f"{indent}if _t is not None: {var} = _t if {var} is None else "
                 f"({var} if {var}.__class__ is list else [{var}]) + (_t if _t.__class__ is list else [_t])",
             ]
+            if self.unwrap:
+                lines.append(unwrap)
         self.used.clear()
         return lines
 
@@ -158,7 +168,7 @@ def generate_keys(
     """
     if not fields or not all(compiler.access(name).dynamic for name in fields):
         return fallback
-    emitter = _Emitter(compiler)
+    emitter = _Emitter(compiler, unwrap=False)
     variables = [emitter.field_var(name) for name in fields]
     lines = ["def _keys(doc):", *emitter.reads(set(), "    ")]
     test = " and ".join(f"{var}.__class__ in _KEY_SCALARS" for var in variables)

@@ -60,7 +60,7 @@ class LocalHit(Mapping[str, Any]):
     def id(self) -> str:
         """The hit's ``_id``: its own, or the sha256 of its raw line."""
         if self._id_value is None:
-            self._id_value = hashlib.sha256(self._raw).hexdigest()
+            self._id_value = hashlib.sha256(self._raw.rstrip(b"\r\n")).hexdigest()
             self._raw = b""
         return self._id_value
 
@@ -149,19 +149,22 @@ class EventFiles:
 
     def hits_by_time(self, window: Window | None = None) -> Iterator[LocalHit]:
         """Events of all files merged by timestamp (:class:`UnsortedInputError` if a file is out of order)."""
-        streams = [_in_time_order(path, self._read(path, window)) for path in self.files()]
+        streams = [self._read(path, window, ordered=True) for path in self.files()]
         if len(streams) == 1:
             return streams[0]
         return heapq.merge(*streams, key=_timestamp_of)
 
-    def _read(self, path: Path, window: Window | None) -> Iterator[LocalHit]:
+    def _read(self, path: Path, window: Window | None, *, ordered: bool = False) -> Iterator[LocalHit]:
+        """The good events of one file (inside ``window``); with ``ordered``, raise
+        :class:`UnsortedInputError` at the first event older than the one before it."""
         index = index_name(path)
         try:
             size = path.stat().st_size
             handle = _open(path)
         except OSError as exc:
             raise EventSourceError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-        logged = read = kept = 0
+        logged = number = kept = 0
+        latest = -(2**63)
         with handle:
             try:
                 head = handle.peek(64) if hasattr(handle, "peek") else b""
@@ -179,7 +182,6 @@ class EventFiles:
                 loads, timestamp, fast = orjson.loads, self._timestamp, fast_iso_ns
                 start, end = (window.start_ns, window.end_ns) if window is not None else (None, None)
                 for number, raw in lines:
-                    read += 1
                     # The usual line (a JSON object with an ISO timestamp) is handled inline; anything
                     # else goes through _parse, which also names the problem of a bad line.
                     try:
@@ -191,7 +193,7 @@ class EventFiles:
                         value = timestamp(document)
                         ns = fast(value) if value.__class__ is str else None
                         if ns is not None:
-                            hit = LocalHit(index, document, ns, raw.rstrip(b"\r\n"), None)
+                            hit = LocalHit(index, document, ns, raw, None)  # id: sha256 of the stripped line
                     if hit is None:
                         hit, reason = self._parse(raw, index)
                         if hit is None:
@@ -212,13 +214,17 @@ class EventFiles:
                             continue
                     if start is not None and not start <= hit.timestamp_ns <= end:  # type: ignore[operator]
                         continue
+                    if ordered:
+                        if hit.timestamp_ns < latest:
+                            raise UnsortedInputError(f"{path}: events are not in time order")
+                        latest = hit.timestamp_ns
                     kept += 1
                     yield hit
             except (OSError, EOFError, zlib.error, EventSourceError) as exc:
                 # A truncated .gz, a broken JSON array, a read error: what was read is used, the rest
                 # of the file cannot be; said once, counted as a bad line, and the run goes on.
-                self._damaged(path, size, read, exc)
-            self.stats.lines += read
+                self._damaged(path, size, number, exc)
+            self.stats.lines += number
             self.stats.events += kept
         if logged > _LOGGED_PER_FILE:
             log.warning("more bad event lines skipped", file=str(path), count=logged - _LOGGED_PER_FILE)
@@ -279,15 +285,6 @@ def timestamp_ns(value: Any) -> int | None:
 
 def _timestamp_of(hit: LocalHit) -> int:
     return hit.timestamp_ns
-
-
-def _in_time_order(path: Path, hits: Iterator[LocalHit]) -> Iterator[LocalHit]:
-    latest = None
-    for hit in hits:
-        if latest is not None and hit.timestamp_ns < latest:
-            raise UnsortedInputError(f"{path}: events are not in time order")
-        latest = hit.timestamp_ns
-        yield hit
 
 
 def index_name(path: Path) -> str:
