@@ -359,11 +359,11 @@ def test_backfill_can_be_rerun_and_leaves_the_checkpoint(
     assert capsys.readouterr().out.count("[ALERT]") == 4
 
 
-def test_sigterm_mid_run_finishes_the_run_and_exits_cleanly(
-    tmp_path: Path, hunt: Hunt, es_samples: EsTestServer
-) -> None:
-    """A real `hunter run` stopped mid-run finishes that run (checkpoint, alerts consistent) and exits 0."""
-    es = es_samples
+def sigterm_during_search(
+    es: EsTestServer, *, slow_s: float, request_timeout: str, slow_times: int | None = None, **env: str
+) -> tuple[str, str, int]:
+    """A real ``hunter run`` on the test server, sent SIGTERM the moment its first EQL search arrives
+    (the first ``slow_times`` searches, or all, answered ``slow_s`` late); stdout, stderr, exit code."""
     arrived = threading.Event()
     original = es.record
 
@@ -373,19 +373,19 @@ def test_sigterm_mid_run_finishes_the_run_and_exits_cleanly(
             arrived.set()
 
     es.record = record  # type: ignore[method-assign]
-    es.faults.slow(2.0, path_regex=r"/_eql/search", times=1)
-    env = dict(
-        os.environ,
-        HUNTER_MODE="elasticsearch",
-        HUNTER_ELASTICSEARCH__HOSTS=json.dumps([es.url]),
-        HUNTER_ELASTICSEARCH__REQUEST_TIMEOUT="10",
-        HUNTER_SERVICE__PORT="0",
-        HUNTER_SERVICE__LOG_FORMAT="json",
-    )
+    es.faults.slow(slow_s, path_regex=r"/_eql/search", times=slow_times)
     process = subprocess.Popen(
         [sys.executable, "-m", "hunter.cli", "run", "--now", "2026-11-20T15:00:00Z"],
         cwd=ROOT,
-        env=env,
+        env=dict(
+            os.environ,
+            HUNTER_MODE="elasticsearch",
+            HUNTER_ELASTICSEARCH__HOSTS=json.dumps([es.url]),
+            HUNTER_ELASTICSEARCH__REQUEST_TIMEOUT=request_timeout,
+            HUNTER_SERVICE__PORT="0",
+            HUNTER_SERVICE__LOG_FORMAT="json",
+            **env,
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -397,7 +397,16 @@ def test_sigterm_mid_run_finishes_the_run_and_exits_cleanly(
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 0, err
+    return out, err, process.returncode
+
+
+def test_sigterm_mid_run_finishes_the_run_and_exits_cleanly(
+    tmp_path: Path, hunt: Hunt, es_samples: EsTestServer
+) -> None:
+    """A real `hunter run` stopped mid-run finishes that run (checkpoint, alerts consistent) and exits 0."""
+    es = es_samples
+    out, err, code = sigterm_during_search(es, slow_s=2.0, slow_times=1, request_timeout="10")
+    assert code == 0, err
     assert '"hunter service stopped"' in err or "hunter service stopped" in err
     assert '"clean": true' in err
     with es.client() as client:
@@ -413,41 +422,10 @@ def test_sigterm_with_a_run_outlasting_the_shutdown_timeout_exits_at_the_timeout
     """A search answered long after SIGTERM: the process leaves at shutdown_timeout with exit 1 (not
     when the search ends), its checkpoint unmoved, so the restarted service searches that range again."""
     es = es_samples
-    arrived = threading.Event()
-    original = es.record
-
-    def record(request: Any) -> None:
-        original(request)
-        if "/_eql/search" in request.path:
-            arrived.set()
-
-    es.record = record  # type: ignore[method-assign]
-    es.faults.slow(120.0, path_regex=r"/_eql/search", times=None)
-    env = dict(
-        os.environ,
-        HUNTER_MODE="elasticsearch",
-        HUNTER_ELASTICSEARCH__HOSTS=json.dumps([es.url]),
-        HUNTER_ELASTICSEARCH__REQUEST_TIMEOUT="300",
-        HUNTER_SERVICE__PORT="0",
-        HUNTER_SERVICE__LOG_FORMAT="json",
-        HUNTER_SERVICE__SHUTDOWN_TIMEOUT="1s",
+    _out, err, code = sigterm_during_search(  # ends far sooner than the 120 s search
+        es, slow_s=120.0, request_timeout="300", HUNTER_SERVICE__SHUTDOWN_TIMEOUT="1s"
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hunter.cli", "run", "--now", "2026-11-20T15:00:00Z"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert arrived.wait(30), "the run never reached Elasticsearch"
-        process.send_signal(signal.SIGTERM)
-        _out, err = process.communicate(timeout=60)  # far sooner than the 120 s search
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 1, err
+    assert code == 1, err
     assert "did not finish within the shutdown timeout" in err and '"clean": false' in err
     with es.client() as client:
         assert not client.exists(index="hunter-state", id=f"checkpoint-{hunt.id}")
