@@ -201,7 +201,7 @@ def load_settings(path: Path | None = None) -> Settings:
                 )
     elif path is not None:
         raise ConfigError(f"{config_path}: settings file not found")
-    unknown = _unknown_environment()
+    unknown = [problem for nested, problem in _unknown_environment() if nested]
     if unknown:
         raise ConfigError("environment: " + "; ".join(unknown))
     try:
@@ -216,10 +216,18 @@ def load_settings(path: Path | None = None) -> Settings:
 
 # Variables docker-compose.yml reads from .env for itself, never passed to hunter as settings.
 _COMPOSE_VARIABLES = frozenset({"HUNTER_UID", "HUNTER_GID", "HUNTER_PORT", "HUNTER_MEM_LIMIT"})
+# What Kubernetes injects for a Service named "hunter" (service links, on by default).
+_KUBERNETES_VARIABLE = re.compile(r"HUNTER_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)\w*)?)")
 
 
-def _unknown_environment() -> list[str]:
-    """One problem per ``HUNTER_*`` variable that names no setting (a typo would otherwise be ignored)."""
+def environment_warnings() -> list[str]:
+    """``HUNTER_*`` variables that name no setting but are not in the nested ``HUNTER_SECTION__KEY``
+    form either (which is an error): probably a typo, possibly someone else's variable."""
+    return [f"environment: {problem} (ignored)" for nested, problem in _unknown_environment() if not nested]
+
+
+def _unknown_environment() -> list[tuple[bool, str]]:
+    """Per ``HUNTER_*`` variable that names no setting: whether it is in the nested form, and why."""
     known = {f"HUNTER_{name.upper()}" for name in Settings.model_fields}
     for name, info in Settings.model_fields.items():
         section = info.annotation
@@ -230,11 +238,11 @@ def _unknown_environment() -> list[str]:
         upper = variable.upper()
         if not upper.startswith("HUNTER_") or upper in known or upper in _COMPOSE_VARIABLES:
             continue
-        if not os.environ[variable]:
+        if not os.environ[variable] or _KUBERNETES_VARIABLE.fullmatch(upper):
             continue  # empty values are ignored, as for known settings
         guess = difflib.get_close_matches(upper, sorted(known), n=1, cutoff=0.9)
         hint = f" (did you mean {guess[0]}?)" if guess else ""
-        problems.append(f"{variable}: unknown setting{hint}")
+        problems.append(("__" in upper, f"{variable}: unknown setting{hint}"))
     return problems
 
 

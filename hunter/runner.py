@@ -115,8 +115,9 @@ class Runner:
         self.lease_ns = lease_ns
         self.clock = clock
         self.metrics = metrics or Metrics()
-        # hunt id -> when its searches first came back incomplete (shard failures), until one is whole
-        self._incomplete_since: dict[str, int] = {}
+        # hunts whose incomplete streak (in the store) may be open: cleared by their next whole run
+        self._maybe_incomplete: set[str] = set()
+        self._checked_incomplete: set[str] = set()
 
     def run_hunt(self, hunt: Hunt, *, now: datetime | None = None) -> RunSummary:
         """One scheduled run of ``hunt``: its planned windows, then pending notices."""
@@ -187,8 +188,12 @@ class Runner:
                 self._hold_if_incomplete(hunt, results, window, now_ns, summary)
                 self.store.set_checkpoint(hunt.id, window.end_ns)
                 summary.windows.append(window)
-        if not summary.incomplete:
-            self._incomplete_since.pop(hunt.id, None)  # whole again: a new failure gets a new hold
+        if not summary.incomplete and (
+            hunt.id in self._maybe_incomplete or hunt.id not in self._checked_incomplete
+        ):
+            self.store.clear_incomplete(hunt.id)  # whole again: a new failure gets a new hold
+            self._maybe_incomplete.discard(hunt.id)
+            self._checked_incomplete.add(hunt.id)
         if plan.gap_ns:
             log.warning(
                 "catching up after downtime; the rest of the gap is searched by the next runs",
@@ -205,7 +210,8 @@ class Runner:
         if not incomplete:
             return
         summary.incomplete.update(incomplete)
-        since = self._incomplete_since.setdefault(hunt.id, now_ns)
+        self._maybe_incomplete.add(hunt.id)
+        since = self.store.mark_incomplete(hunt.id, now_ns)
         retry_ns = int(self.schedule.incomplete_retry.total_seconds() * 1_000_000_000)
         if now_ns - since < retry_ns:
             raise TransientSearchError(
@@ -248,9 +254,10 @@ class Runner:
         for _attempt in range(3):
             if not saved.conflicts:
                 break
-            # Another writer changed these alerts since we read them: read, merge and write again.
-            again = [finding for finding in found if finding.alert_id in saved.conflicts]
-            created, updated = self.alert_documents(hunt, again, window, moment, summary)
+            # Another writer created or changed some of these alerts since we read them: read and
+            # merge the whole batch again (findings folded into a suppressor that lost its race
+            # have other ids; the ones already saved merge to no change).
+            created, updated = self.alert_documents(hunt, found, window, moment, RunSummary(hunt.id))
             saved = self.store.save(hunt.id, created, updated)
             made += saved.created
             changed += saved.updated

@@ -341,18 +341,15 @@ class HuntService:
         done = threading.Event()
 
         def shutdown() -> None:
-            self.scheduler.shutdown(wait=True)
+            if self.scheduler.running:
+                self.scheduler.shutdown(wait=True)
             try:
                 self.runtime.runner.deliver()
             except Exception:
                 log.exception("could not flush notices at shutdown")
             done.set()
 
-        if self.scheduler.running:
-            threading.Thread(target=shutdown, name="hunter-shutdown", daemon=True).start()
-        else:
-            self.runtime.runner.deliver()
-            done.set()
+        threading.Thread(target=shutdown, name="hunter-shutdown", daemon=True).start()
         finished = done.wait(max(0.0, deadline - time.monotonic()))
         if not finished:
             log.warning(
@@ -425,6 +422,15 @@ def backfill(settings: Settings, hunt: Hunt, start: datetime, end: datetime) -> 
                 total.windows.append(window)
                 for result in results:
                     total.hits[result.query] = total.hits.get(result.query, 0) + len(result.matches)
+                incomplete = {result.query: result.incomplete for result in results if result.incomplete}
+                if incomplete:  # what the healthy shards gave is stored; the rest needs a re-run
+                    total.incomplete.update(incomplete)
+                    log.error(
+                        "backfill stopped at shard failures; re-run it to continue (alerts are deduplicated)",
+                        queries=incomplete,
+                    )
+                    failed = True
+                    break
                 progress.update(task, completed=chunk_end - start_ns)
                 position = chunk_end
         total.notices = runner.deliver(hunt_id=hunt.id)

@@ -112,17 +112,39 @@ def test_unknown_setting_is_rejected(settings_file: SettingsFactory) -> None:
 def test_unknown_setting_from_the_environment_is_rejected(
     settings_file: SettingsFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A misspelt HUNTER_* variable, nested or not, is refused naming the variable (with the likely
-    intended one) rather than silently ignored; docker-compose's own HUNTER_* variables are not."""
+    """A misspelt nested HUNTER_SECTION__KEY variable is refused, naming it, rather than ignored."""
     monkeypatch.setenv("HUNTER_SCHEDULE__INTERVALL", "5m")
-    monkeypatch.setenv("HUNTER_SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T/B/x")
-    monkeypatch.setenv("HUNTER_UID", "10001")
+    monkeypatch.setenv("HUNTER_EMBEDDED__EVENTZ", "[]")
     with pytest.raises(ConfigError) as info:
         load_settings(settings_file())
     assert str(info.value) == (
-        "environment: HUNTER_SCHEDULE__INTERVALL: unknown setting; "
-        "HUNTER_SLACK_WEBHOOK_URL: unknown setting (did you mean HUNTER_SLACK__WEBHOOK_URL?)"
+        "environment: HUNTER_EMBEDDED__EVENTZ: unknown setting (did you mean HUNTER_EMBEDDED__EVENTS?); "
+        "HUNTER_SCHEDULE__INTERVALL: unknown setting"
     )
+
+
+def test_other_unknown_hunter_variables_are_warnings_and_platform_ones_are_ignored(
+    settings_file: SettingsFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flat typo (HUNTER_SLACK_WEBHOOK_URL) is warned about with the likely name; what Kubernetes
+    injects for a Service called hunter and docker-compose's own variables are not hunter's concern."""
+    from hunter.config import environment_warnings
+
+    monkeypatch.setenv("HUNTER_SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T/B/x")
+    for name, value in {
+        "HUNTER_SERVICE_HOST": "10.0.0.7",
+        "HUNTER_SERVICE_PORT": "9750",
+        "HUNTER_SERVICE_PORT_METRICS": "9750",
+        "HUNTER_PORT": "tcp://10.0.0.7:9750",
+        "HUNTER_PORT_9750_TCP_ADDR": "10.0.0.7",
+        "HUNTER_UID": "10001",
+    }.items():
+        monkeypatch.setenv(name, value)
+    load_settings(settings_file())  # starts
+    assert environment_warnings() == [
+        "environment: HUNTER_SLACK_WEBHOOK_URL: unknown setting "
+        "(did you mean HUNTER_SLACK__WEBHOOK_URL?) (ignored)"
+    ]
 
 
 def test_a_settings_file_that_is_not_utf8_is_a_one_line_config_error(tmp_path: Path) -> None:

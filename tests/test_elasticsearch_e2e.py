@@ -330,12 +330,17 @@ def test_shard_failures_that_persist_past_incomplete_retry_are_accepted_and_coun
     server: EsTestServer, es: Elasticsearch, lua_hunt: Hunt
 ) -> None:
     """After incomplete_retry the hunt moves on with what the healthy shards returned, counts the
-    window per query in hunter_incomplete_windows_total, and keeps up while the failure lasts."""
+    window per query in hunter_incomplete_windows_total, and keeps up while the failure lasts. The
+    streak's start is kept in the state index: a restarted process (or another replica) sees it."""
     clock = Clock(NOW)
-    node = replica(es_settings(server.url, search={"retries": 0}), clock=clock)
+    settings = es_settings(server.url, search={"retries": 0})
+    first = replica(settings, clock=clock, owner="first-process")
     server.faults.eql_shard_failures(["auditbeat-*"], times=None)
-    assert node.runner.run_hunt(lua_hunt).outcome == "failed"
-    clock.now += timedelta(hours=1)
+    assert first.runner.run_hunt(lua_hunt).outcome == "failed"
+    clock.now += timedelta(minutes=30)
+    assert first.runner.run_hunt(lua_hunt).outcome == "failed"
+    node = replica(settings, clock=clock, owner="after-a-restart")
+    clock.now += timedelta(minutes=30)
     accepted = node.runner.run_hunt(lua_hunt)
     assert accepted.outcome == "ok" and sorted(accepted.incomplete) == ["fallback", "sequence"]
     assert node.store.checkpoint(lua_hunt.id) == ns(clock.now) - 60 * 1_000_000_000
@@ -346,6 +351,15 @@ def test_shard_failures_that_persist_past_incomplete_retry_are_accepted_and_coun
     assert node.runner.run_hunt(lua_hunt).outcome == "ok"  # still failing: no new hold
     assert counted.labels(lua_hunt.id, "fallback")._value.get() == 2
     assert len(stored_alerts(es)) == 3
+    assert len(state_docs(es, "incomplete")) == 1
+
+    server.faults.clear()  # whole again: the streak ends, so a later failure is held anew
+    clock.now += timedelta(minutes=5)
+    assert node.runner.run_hunt(lua_hunt).outcome == "ok"
+    assert state_docs(es, "incomplete") == []
+    server.faults.eql_shard_failures(["auditbeat-*"], times=None)
+    clock.now += timedelta(minutes=5)
+    assert node.runner.run_hunt(lua_hunt).outcome == "failed"
 
 
 def test_rejected_alert_write_fails_the_run_and_the_next_run_completes_it(

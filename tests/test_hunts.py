@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -252,3 +253,22 @@ def test_problems_inside_inline_tables_and_dotted_keys_point_at_their_line(tmp_p
         f"{path}:8:1: missing required key 'threat.technique.name'",
         f"{path}:8:1: missing required key 'threat.technique.reference'",
     ]
+
+
+@pytest.mark.parametrize(
+    ("cron", "longest"),
+    [
+        ("*/5 * * * *", timedelta(minutes=5)),
+        ("*/5 * * 1-11 *", timedelta(days=31, minutes=5)),  # Nov 30 23:55 to Jan 1 00:00
+        ("*/5 * 1-30 * *", timedelta(days=1, minutes=5)),  # the 31st is skipped
+        ("0 0 1 1 *", timedelta(days=366)),  # a leap year
+        ("0 0 29 2 *", timedelta(days=4 * 365 + 1)),  # leap days only
+    ],
+)
+def test_the_interval_of_a_cron_hunt_is_its_longest_gap_however_often_it_runs(
+    cron: str, longest: timedelta
+) -> None:
+    """Frequent schedules with rare long pauses are measured over years of runs, not their first days."""
+    from hunter.hunts import cron_longest_gap_ns
+
+    assert cron_longest_gap_ns(cron) == int(longest.total_seconds()) * 1_000_000_000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -11,7 +12,7 @@ import structlog
 
 from hunter.config import ScheduleSettings, Settings
 from hunter.errors import StoreError, TransientSearchError
-from hunter.hunts import Hunt
+from hunter.hunts import Hunt, Suppression
 from hunter.results import QueryResult, Window
 from hunter.service import build_runtime
 from hunter.store import SaveResult
@@ -462,3 +463,38 @@ def test_a_catch_up_run_stops_when_another_replica_took_its_lease(
     first = searcher.windows[0]
     assert first is not None and parts.store.checkpoint(lua_hunt.id) == first.end_ns
     assert not parts.store.acquire_lease(lua_hunt.id, "test-owner", ns(clock.now), 10**9)  # still theirs
+
+
+class RivalCreatesFirst(SqliteStore):
+    """Another replica creates the first alert of our first batch (without our folds) just before we do."""
+
+    raced = False
+
+    def save(self, hunt_id: str, created: Any, updated: Any) -> SaveResult:
+        """Let the rival write its bare copy of created[0], then save ours (that create conflicts)."""
+        if created and not self.raced:
+            self.raced = True
+            theirs = dict(created[0])
+            theirs["hunter"] = {k: v for k, v in theirs["hunter"].items() if k != "suppressed"}
+            super().save(hunt_id, [theirs], [])
+        return super().save(hunt_id, created, updated)
+
+
+def test_findings_folded_into_a_suppressor_that_lost_a_create_race_are_kept(
+    make_runner: RunnerFactory, lua_hunt: Hunt, tmp_path: Path
+) -> None:
+    """Suppression folds findings into the batch's first alert; when another writer created that
+    alert first, the retry merges the whole batch, so the folds are not lost."""
+    hunt = dataclasses.replace(lua_hunt, suppression=Suppression(("host.os.type",), 10**15))
+
+    def folds(store: SqliteStore) -> list[tuple[str, Any]]:
+        parts = make_runner([SAMPLES], store=store)
+        assert parts.runner.run_hunt(hunt).outcome == "ok"
+        return sorted(
+            (alert["hunter"]["alert_id"], (alert["hunter"].get("suppressed") or {}).get("count"))
+            for alert in parts.alerts()
+        )
+
+    undisturbed = folds(SqliteStore(tmp_path / "plain.sqlite3"))
+    assert any(count for _, count in undisturbed)
+    assert folds(RivalCreatesFirst(tmp_path / "raced.sqlite3")) == undisturbed

@@ -359,6 +359,30 @@ def test_backfill_can_be_rerun_and_leaves_the_checkpoint(
     assert capsys.readouterr().out.count("[ALERT]") == 4
 
 
+def test_backfill_stops_at_shard_failures_and_a_rerun_completes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt, es_samples: EsTestServer
+) -> None:
+    """Persistent shard failures stop a backfill with exit 1 (what the healthy shards gave is kept),
+    never "ok" with the sequence missing; the re-run once the shards are back completes it."""
+    from hunter.cli import main
+
+    _settings(
+        tmp_path,
+        monkeypatch,
+        HUNTER_MODE="elasticsearch",
+        HUNTER_ELASTICSEARCH__HOSTS=json.dumps([es_samples.url]),
+        HUNTER_SEARCH__RETRIES="0",
+    )
+    args = ["backfill", "--hunt", hunt.id, "--start", "2026-11-20T08:00:00Z", "--end", "2026-11-20T16:00:00Z"]
+    es_samples.faults.eql_shard_failures(["auditbeat-*"], times=None)
+    assert main(args) == 1
+    es_samples.faults.clear()
+    assert main(args) == 0
+    with es_samples.client() as client:
+        client.indices.refresh(index="logs-hunter.alerts-default")
+        assert client.count(index="logs-hunter.alerts-default")["count"] == 4
+
+
 def sigterm_during_search(
     es: EsTestServer, *, slow_s: float, request_timeout: str, slow_times: int | None = None, **env: str
 ) -> tuple[str, str, int]:

@@ -138,9 +138,10 @@ def parse_date_ns(value: Any, formats: DateFormats | None = None) -> int | None:
 def format_date_ns(ns: int, *, nanos: bool = False) -> str:
     """ISO-8601 UTC text of epoch nanoseconds: milliseconds, or nine fraction digits when ``nanos``."""
     seconds, rest = divmod(ns, 1_000_000_000)
-    moment = _EPOCH + timedelta(seconds=seconds)
+    m = _EPOCH + timedelta(seconds=seconds)
     fraction = f"{rest:09d}" if nanos else f"{rest // NS_PER_MS:03d}"
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{fraction}Z"
+    # not strftime: its %Y drops the leading zeros of years before 1000 on glibc
+    return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}.{fraction}Z"
 
 
 def _epoch_second(value: Any) -> int | None:

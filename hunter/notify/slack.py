@@ -171,6 +171,7 @@ class SlackNotifier:
         max_retry_after: float = 60.0,
         digest_top: int = 10,
         kibana_data_view: str = KIBANA_DATA_VIEW,
+        send_budget: float = 60.0,
     ) -> None:
         """Load the templates now (a missing or broken template fails here, not at send time)."""
         if digest_after < 1 or max_attempts < 1 or digest_top < 1:
@@ -186,6 +187,9 @@ class SlackNotifier:
         self._max_attempts = max_attempts
         self._backoff = backoff
         self._max_retry_after = max_retry_after
+        # No new message starts once a send() has taken this long: the batch's claims must not
+        # expire under it (CLAIM_TTL is 5 min; one message with its retries takes at most ~3.5).
+        self._send_budget = send_budget
         self._clock = clock
         self._sleep = sleep
         self._metrics = metrics or SlackMetrics()
@@ -344,7 +348,10 @@ class SlackNotifier:
             deliveries: list[Delivery] = []
             stop: Delivery | None = None
             skipped = 0
+            started = self._clock()
             for message in self.messages(notices):
+                if stop is None and deliveries and self._clock() - started > self._send_budget:
+                    stop = Delivery((), Outcome.RETRY, "send budget spent; the rest go out with the next run")
                 if stop is None:
                     delivery, halt = self._deliver(message)
                     if halt:

@@ -25,7 +25,7 @@ import structlog
 from ..config import SearchSettings
 from ..eql import UnsortedInputError, search_many
 from ..eql.fields import make_getter
-from ..eql.values import fast_iso_ns, parse_date_ns
+from ..eql.values import MIN_DATE_NS, fast_iso_ns, parse_date_ns
 from ..errors import EventSourceError
 from ..hunts import Hunt
 from ..results import Event, Match, QueryResult, Window
@@ -164,7 +164,7 @@ class EventFiles:
         except OSError as exc:
             raise EventSourceError(f"{path}: cannot read: {exc.strerror or exc}") from exc
         logged = number = kept = 0
-        latest = -(2**63)
+        latest = MIN_DATE_NS
         with handle:
             try:
                 head = handle.peek(64) if hasattr(handle, "peek") else b""
@@ -220,10 +220,13 @@ class EventFiles:
                         latest = hit.timestamp_ns
                     kept += 1
                     yield hit
-            except (OSError, EOFError, zlib.error, EventSourceError) as exc:
-                # A truncated .gz, a broken JSON array, a read error: what was read is used, the rest
-                # of the file cannot be; said once, counted as a bad line, and the run goes on.
+            except (EOFError, zlib.error, gzip.BadGzipFile, EventSourceError) as exc:
+                # A truncated .gz or a broken JSON array: what was read is used, the rest of the file
+                # cannot be; said once, counted as a bad line, and the run goes on. (Write event files
+                # whole, then rename them into place: a file still being copied looks the same.)
                 self._damaged(path, size, number, exc)
+            except OSError as exc:  # EIO, ESTALE, ...: may pass; the run fails and is retried
+                raise EventSourceError(f"{path}: cannot read after line {number}: {exc}") from exc
             self.stats.lines += number
             self.stats.events += kept
         if logged > _LOGGED_PER_FILE:

@@ -61,6 +61,15 @@ class StateStore(Protocol):
         """Move the hunt's checkpoint (never backwards)."""
         ...
 
+    def mark_incomplete(self, hunt_id: str, now_ns: int) -> int:
+        """Note that the hunt's searches came back incomplete (shard failures) at ``now_ns``; the
+        start of the current streak of such runs (kept across runs, restarts and replicas)."""
+        ...
+
+    def clear_incomplete(self, hunt_id: str) -> None:
+        """The hunt's searches are whole again: the streak is over."""
+        ...
+
     def claim_notices(self, owner: str, now_ns: int, limit: int, hunt_id: str | None = None) -> list[Notice]:
         """Pending notices (oldest first), now claimed by ``owner`` so no one else sends them."""
         ...

@@ -16,6 +16,7 @@ creates (the window is searched again), never an alert without its notice.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -501,7 +502,20 @@ class ElasticsearchStore:
     # ---- notices --------------------------------------------------------------------------------
 
     def claim_notices(self, owner: str, now_ns: int, limit: int, hunt_id: str | None = None) -> list[Notice]:
-        """Pending notices (and abandoned claims), oldest first, claimed by ``owner`` (optimistically)."""
+        """Pending notices (and abandoned claims), oldest first, claimed by ``owner`` (optimistically).
+
+        A page holding only notices whose alert is not written yet (kept claimed, out of the way)
+        is followed by the next page, so such notices never hide deliverable ones.
+        """
+        for _page in range(10):
+            notices, full = self._claim_page(owner, now_ns, limit, hunt_id)
+            if notices or not full:
+                return notices
+        return []
+
+    def _claim_page(
+        self, owner: str, now_ns: int, limit: int, hunt_id: str | None
+    ) -> tuple[list[Notice], bool]:
         filters: list[dict[str, Any]] = [{"term": {"type": "notice"}}]
         if hunt_id is not None:
             filters.append({"term": {"hunt_id": hunt_id}})
@@ -538,8 +552,9 @@ class ElasticsearchStore:
             doc["attempts"] = int(doc.get("attempts") or 0) + 1
             if self._put_state(hit["_id"], doc, (hit["_seq_no"], hit["_primary_term"])):
                 claimed.append(doc)
+        full = len(hits) >= limit
         if not claimed:
-            return []
+            return [], full
         alerts = self.get([doc["alert_id"] for doc in claimed])
         notices: list[Notice] = []
         abandoned: list[str] = []
@@ -559,7 +574,7 @@ class ElasticsearchStore:
             self.record_delivery(
                 Delivery(tuple(abandoned), Outcome.FAILED, "its alert was never written"), now_ns, owner
             )
-        return notices
+        return notices, full
 
     def record_delivery(self, delivery: Delivery, now_ns: int, owner: str | None = None) -> None:
         """Mark the notices of one delivery sent, failed (parked for good), or pending again."""
@@ -602,6 +617,27 @@ class ElasticsearchStore:
         return counts
 
     # ---- leases ---------------------------------------------------------------------------------
+
+    def mark_incomplete(self, hunt_id: str, now_ns: int) -> int:
+        """Start the hunt's incomplete streak at ``now_ns`` unless one is going; its start."""
+        doc_id = f"incomplete-{hunt_id}"
+        for _ in range(3):
+            found = self._get_state(doc_id)
+            if found is not None:
+                return int(found[0]["since_ns"])
+            doc = {"type": "incomplete", "hunt_id": hunt_id, "since_ns": now_ns, "updated_ns": now_ns}
+            if self._put_state(doc_id, doc, None):
+                return now_ns
+        raise StoreError(f"could not record the incomplete streak of {hunt_id}: too many concurrent writers")
+
+    def clear_incomplete(self, hunt_id: str) -> None:
+        """End the hunt's incomplete streak."""
+        doc_id = f"incomplete-{hunt_id}"
+        with contextlib.suppress(NotFoundError):  # no streak going: nothing to end
+            self._call(
+                f"delete {doc_id}",
+                lambda: self.client.delete(index=self.state_index, id=doc_id, refresh="wait_for"),
+            )
 
     def acquire_lease(self, hunt_id: str, owner: str, now_ns: int, ttl_ns: int) -> bool:
         """Take or renew the hunt's lease; False while another owner holds an unexpired one."""

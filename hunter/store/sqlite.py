@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS notices (
     updated_ns INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS notices_by_status ON notices (status, created_ns);
+CREATE TABLE IF NOT EXISTS incomplete (hunt_id TEXT PRIMARY KEY, since_ns INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS leases (
     hunt_id TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_ns INTEGER NOT NULL
 );
@@ -239,6 +240,20 @@ class SqliteStore:
         return counts
 
     # ---- leases ---------------------------------------------------------------------------------
+
+    def mark_incomplete(self, hunt_id: str, now_ns: int) -> int:
+        """Start the hunt's incomplete streak at ``now_ns`` unless one is going; its start."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO incomplete (hunt_id, since_ns) VALUES (?, ?)", (hunt_id, now_ns)
+            )
+            row = db.execute("SELECT since_ns FROM incomplete WHERE hunt_id = ?", (hunt_id,)).fetchone()
+            return int(row[0])
+
+    def clear_incomplete(self, hunt_id: str) -> None:
+        """End the hunt's incomplete streak."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM incomplete WHERE hunt_id = ?", (hunt_id,))
 
     def acquire_lease(self, hunt_id: str, owner: str, now_ns: int, ttl_ns: int) -> bool:
         """Take or renew the hunt's lease; False while another owner holds an unexpired one."""

@@ -806,3 +806,14 @@ def test_any_event_text_stays_inert_and_within_limits(value: str, name: str) -> 
         for text in mrkdwn_texts(message.payload):
             assert text.count("```") % 2 == 0
             assert text.replace("```", "").count("`") % 2 == 0
+
+
+def test_no_new_message_starts_once_the_send_budget_is_spent(slack: SlackReceiver, fake: FakeTime) -> None:
+    """A first message that waited out two Retry-After answers (118 s) uses up the 60 s budget: the
+    other notices are left pending for the next run, so their claims never outlive a slow batch."""
+    slack.script(Reply.rate_limited(59), Reply.rate_limited(59), Reply.ok())
+    notifier = make_notifier(slack.url, fake)
+    deliveries = notifier.send(digest_notices()[:3])
+    assert [d.outcome for d in deliveries] == [Outcome.SENT, Outcome.RETRY, Outcome.RETRY]
+    assert "send budget spent" in deliveries[1].detail
+    assert len(slack.requests) == 3  # the first message's three attempts, nothing more

@@ -344,3 +344,27 @@ def test_search_respects_the_window(tmp_path: Path, lua_hunt: Hunt) -> None:
     window = Window(ns(T - timedelta(minutes=1)), ns(T + timedelta(minutes=1)))
     results = {result.query: result for result in searcher.search(lua_hunt, window)}
     assert [m.events[0].id for m in results["fallback"].matches] == ["in"]
+
+
+def test_an_io_error_midway_fails_the_read_so_the_run_is_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EIO (a disk or network filesystem hiccup) is not damage: the read fails with EventSourceError
+    naming the file and line, so the run fails, the checkpoint stays and the next run reads it all."""
+    import errno
+    import io
+
+    import hunter.search.local as local
+
+    path = write_ndjson(tmp_path / "a.ndjson", [lua_exec(T, doc_id="a"), lua_exec(T, doc_id="b")])
+
+    class FlakyDisk(io.BufferedReader):
+        def __next__(self) -> bytes:
+            line = super().__next__()
+            if b'"b"' in line:
+                raise OSError(errno.EIO, "Input/output error")
+            return line
+
+    monkeypatch.setattr(local, "_open", lambda p: FlakyDisk(io.FileIO(p, "rb")))
+    with pytest.raises(EventSourceError, match=r"a\.ndjson: cannot read after line 1: .*Input/output error"):
+        ids(EventFiles([path]))

@@ -209,3 +209,18 @@ def test_unopenable_state_path_is_a_store_error(tmp_path: Path) -> None:
     (tmp_path / "dir.sqlite3").mkdir()
     with pytest.raises(StoreError):
         SqliteStore(tmp_path / "dir.sqlite3")
+
+
+def test_an_incomplete_streak_keeps_its_start_until_cleared(tmp_path: Path) -> None:
+    """mark_incomplete returns the first mark's time across reopenings; clear_incomplete ends it."""
+    first = SqliteStore(tmp_path / "s.sqlite3")
+    assert first.mark_incomplete("h", 100) == 100
+    assert first.mark_incomplete("h", 200) == 100
+    first.close()
+    again = SqliteStore(tmp_path / "s.sqlite3")
+    assert again.mark_incomplete("h", 300) == 100
+    assert again.mark_incomplete("other", 300) == 300
+    again.clear_incomplete("h")
+    again.clear_incomplete("never-marked")
+    assert again.mark_incomplete("h", 400) == 400
+    again.close()
