@@ -59,6 +59,7 @@ class RunSummary:
     incomplete: dict[str, str] = field(default_factory=dict)  # per query: shard failures that persisted
     query_errors: dict[str, str] = field(default_factory=dict)
     gap_ns: int = 0
+    checkpoint_ns: int | None = None  # where the hunt's checkpoint is after this run, as far as it knows
     notices: dict[str, int] = field(default_factory=dict)
     error: str = ""
     search_seconds: float = 0.0
@@ -115,9 +116,8 @@ class Runner:
         self.lease_ns = lease_ns
         self.clock = clock
         self.metrics = metrics or Metrics()
-        # hunts whose incomplete streak (in the store) may be open: cleared by their next whole run
-        self._maybe_incomplete: set[str] = set()
-        self._checked_incomplete: set[str] = set()
+        # hunts known to have no incomplete streak open in the store (others are cleared when whole)
+        self._streak_closed: set[str] = set()
 
     def run_hunt(self, hunt: Hunt, *, now: datetime | None = None) -> RunSummary:
         """One scheduled run of ``hunt``: its planned windows, then pending notices."""
@@ -165,7 +165,8 @@ class Runner:
         return summary
 
     def _run_windows(self, hunt: Hunt, moment: datetime, now_ns: int, summary: RunSummary) -> None:
-        plan = plan_windows(hunt, self.store.checkpoint(hunt.id), now_ns, self.schedule)
+        summary.checkpoint_ns = self.store.checkpoint(hunt.id)
+        plan = plan_windows(hunt, summary.checkpoint_ns, now_ns, self.schedule)
         summary.gap_ns = plan.gap_ns
         for number, window in enumerate(plan.windows):
             if number and not self.store.acquire_lease(
@@ -181,19 +182,17 @@ class Runner:
                 search_started = time.perf_counter()
                 results = self.searcher.search(hunt, window)
                 summary.search_seconds += time.perf_counter() - search_started
-                self._note_results(results, summary)
+                self.note_results(results, summary)
                 saved = self.store_findings(hunt, results, window, moment, summary)
                 summary.created.extend(saved.created)
                 summary.updated += len(saved.updated)
                 self._hold_if_incomplete(hunt, results, window, now_ns, summary)
                 self.store.set_checkpoint(hunt.id, window.end_ns)
+                summary.checkpoint_ns = window.end_ns
                 summary.windows.append(window)
-        if not summary.incomplete and (
-            hunt.id in self._maybe_incomplete or hunt.id not in self._checked_incomplete
-        ):
+        if not summary.incomplete and hunt.id not in self._streak_closed:
             self.store.clear_incomplete(hunt.id)  # whole again: a new failure gets a new hold
-            self._maybe_incomplete.discard(hunt.id)
-            self._checked_incomplete.add(hunt.id)
+            self._streak_closed.add(hunt.id)
         if plan.gap_ns:
             log.warning(
                 "catching up after downtime; the rest of the gap is searched by the next runs",
@@ -210,7 +209,7 @@ class Runner:
         if not incomplete:
             return
         summary.incomplete.update(incomplete)
-        self._maybe_incomplete.add(hunt.id)
+        self._streak_closed.discard(hunt.id)
         since = self.store.mark_incomplete(hunt.id, now_ns)
         retry_ns = int(self.schedule.incomplete_retry.total_seconds() * 1_000_000_000)
         if now_ns - since < retry_ns:
@@ -227,7 +226,8 @@ class Runner:
         )
 
     @staticmethod
-    def _note_results(results: Sequence[QueryResult], summary: RunSummary) -> None:
+    def note_results(results: Sequence[QueryResult], summary: RunSummary) -> None:
+        """Add a window's hits, truncations and query errors per query to ``summary``."""
         for result in results:
             summary.hits[result.query] = summary.hits.get(result.query, 0) + len(result.matches)
             if result.truncated:
@@ -401,9 +401,8 @@ class Runner:
         m.gap_seconds.labels(hunt.id).set(summary.gap_ns / 1e9)
         if summary.outcome == "ok":
             m.last_success.labels(hunt.id).set(time.time())
-            checkpoint = self.store.checkpoint(hunt.id)
-            if checkpoint is not None:
-                m.checkpoint.labels(hunt.id).set(checkpoint / 1e9)
+            if summary.checkpoint_ns is not None:  # read at the start of the run, moved by it
+                m.checkpoint.labels(hunt.id).set(summary.checkpoint_ns / 1e9)
 
 
 def _alert_id(doc: dict[str, Any]) -> str:

@@ -38,11 +38,12 @@ from .hunts import Hunt, cron_trigger
 from .metrics import Metrics
 from .notify import Notifier
 from .notify.console import ConsoleNotifier
-from .results import Searcher, Window
+from .results import Searcher
 from .runner import Clock, Runner, RunSummary, to_ns, utc_now
 from .search.local import EventFiles, LocalSearcher
 from .store import Store
 from .store.sqlite import SqliteStore
+from .windows import chunk_windows
 
 log = structlog.get_logger(__name__)
 
@@ -397,17 +398,12 @@ def backfill(settings: Settings, hunt: Hunt, start: datetime, end: datetime) -> 
     runtime = build_runtime(settings, [hunt])
     runner = runtime.runner
     start_ns, end_ns = to_ns(start), to_ns(end)
-    chunk = hunt.interval_ns
-    overlap = hunt.overlap_ns
     total = RunSummary(hunt.id)
     failed = False
     try:
         with Progress(transient=False) as progress:
             task = progress.add_task(f"backfill {hunt.id}", total=end_ns - start_ns)
-            position = start_ns
-            while position < end_ns:
-                chunk_end = min(position + chunk, end_ns)
-                window = Window(max(start_ns, position - overlap), chunk_end)
+            for window in chunk_windows(hunt, start_ns, end_ns, floor_ns=start_ns):
                 try:
                     results = runtime.searcher.search(hunt, window)
                 except Exception as exc:  # noqa: BLE001 - report where it stopped; re-running is safe
@@ -416,12 +412,11 @@ def backfill(settings: Settings, hunt: Hunt, start: datetime, end: datetime) -> 
                     )
                     failed = True
                     break
+                runner.note_results(results, total)
                 saved = runner.store_findings(hunt, results, window, runner.clock(), total)
                 total.created.extend(saved.created)
                 total.updated += len(saved.updated)
                 total.windows.append(window)
-                for result in results:
-                    total.hits[result.query] = total.hits.get(result.query, 0) + len(result.matches)
                 incomplete = {result.query: result.incomplete for result in results if result.incomplete}
                 if incomplete:  # what the healthy shards gave is stored; the rest needs a re-run
                     total.incomplete.update(incomplete)
@@ -431,8 +426,7 @@ def backfill(settings: Settings, hunt: Hunt, start: datetime, end: datetime) -> 
                     )
                     failed = True
                     break
-                progress.update(task, completed=chunk_end - start_ns)
-                position = chunk_end
+                progress.update(task, completed=window.end_ns - start_ns)
         total.notices = runner.deliver(hunt_id=hunt.id)
         total.outcome = "failed" if failed else "ok"
         log.info("backfill", **total.log_fields())

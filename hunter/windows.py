@@ -9,6 +9,8 @@ at most ``windows_per_tick`` per run; what remains is reported as the gap, never
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .config import ScheduleSettings
@@ -42,14 +44,21 @@ def plan_windows(
     overlap = hunt.overlap_ns
     if end - checkpoint_ns <= _ns(schedule.max_catchup.total_seconds()):
         return WindowPlan((Window(checkpoint_ns - overlap, end),), 0, end)
+    windows = tuple(itertools.islice(chunk_windows(hunt, checkpoint_ns, end), schedule.windows_per_tick))
+    position = windows[-1].end_ns
+    return WindowPlan(windows, end - position, position)
+
+
+def chunk_windows(hunt: Hunt, start_ns: int, end_ns: int, *, floor_ns: int | None = None) -> Iterator[Window]:
+    """New time ``start_ns..end_ns`` in chunks of one interval, oldest first, each reaching back by
+    the hunt's overlap (but not before ``floor_ns``, when given)."""
     chunk = max(hunt.interval_ns, NS)
-    windows: list[Window] = []
-    position = checkpoint_ns
-    while position < end and len(windows) < schedule.windows_per_tick:
-        chunk_end = min(position + chunk, end)
-        windows.append(Window(position - overlap, chunk_end))
+    position = start_ns
+    while position < end_ns:
+        chunk_end = min(position + chunk, end_ns)
+        reach = position - hunt.overlap_ns
+        yield Window(reach if floor_ns is None else max(floor_ns, reach), chunk_end)
         position = chunk_end
-    return WindowPlan(tuple(windows), end - position, position)
 
 
 def _ns(seconds: float) -> int:

@@ -135,6 +135,17 @@ def parse_date_ns(value: Any, formats: DateFormats | None = None) -> int | None:
     return None
 
 
+def timestamp_ns(value: Any) -> int | None:
+    """Epoch nanoseconds of an event's timestamp field value (of an array, its first value) as
+    :func:`parse_date_ns` reads it, the usual ISO form through :func:`fast_iso_ns`."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, str):
+        ns = fast_iso_ns(value)
+        return ns if ns is not None else parse_date_ns(value)
+    return parse_date_ns(value)
+
+
 def format_date_ns(ns: int, *, nanos: bool = False) -> str:
     """ISO-8601 UTC text of epoch nanoseconds: milliseconds, or nine fraction digits when ``nanos``."""
     seconds, rest = divmod(ns, 1_000_000_000)

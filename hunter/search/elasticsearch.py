@@ -25,7 +25,7 @@ from elasticsearch import Elasticsearch
 
 from ..config import SearchSettings
 from ..eql.fields import make_getter
-from ..eql.values import fast_iso_ns, format_date_ns, parse_date_ns
+from ..eql.values import format_date_ns, timestamp_ns
 from ..errors import PermanentSearchError, TransientSearchError
 from ..esclient import PartialResultsError, Retrier, describe, error_type, is_transient, status_of
 from ..hunts import Hunt, HuntQuery
@@ -221,8 +221,5 @@ class ElasticsearchSearcher:
 
     def _event(self, hit: Mapping[str, Any]) -> Event:
         source = hit.get("_source") or {}
-        value = self._timestamp(source)
-        if isinstance(value, list):
-            value = value[0] if value else None
-        ns = (fast_iso_ns(value) if isinstance(value, str) else parse_date_ns(value)) or 0
+        ns = timestamp_ns(self._timestamp(source)) or 0
         return Event(str(hit.get("_index", "")), str(hit.get("_id", "")), source, ns)

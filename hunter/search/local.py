@@ -25,7 +25,7 @@ import structlog
 from ..config import SearchSettings
 from ..eql import UnsortedInputError, search_many
 from ..eql.fields import make_getter
-from ..eql.values import MIN_DATE_NS, fast_iso_ns, parse_date_ns
+from ..eql.values import MIN_DATE_NS, fast_iso_ns, timestamp_ns
 from ..errors import EventSourceError
 from ..hunts import Hunt
 from ..results import Event, Match, QueryResult, Window
@@ -272,18 +272,6 @@ class EventFiles:
         if ns is None:
             return None, f"unparsable {self.timestamp_field}"
         return LocalHit(index, source, ns, line, hit_id), None
-
-
-def timestamp_ns(value: Any) -> int | None:
-    """Epoch nanoseconds of a timestamp field's value as Elasticsearch's default date format reads it
-    (``strict_date_optional_time||epoch_millis``: ISO text, epoch millis as a number or digits);
-    of an array, its first value. None when it is none of these or outside years 1-9999."""
-    if isinstance(value, list):
-        value = value[0] if value else None
-    if isinstance(value, str):
-        ns = fast_iso_ns(value)
-        return ns if ns is not None else parse_date_ns(value)
-    return parse_date_ns(value)
 
 
 def _timestamp_of(hit: LocalHit) -> int:

@@ -235,7 +235,7 @@ def test_timestamps_are_read_as_elasticsearch_default_date_format(
 ) -> None:
     """strict_date_optional_time||epoch_millis, within years 1-9999; anything else is a bad line."""
     from hunter.eql import format_date_ns
-    from hunter.search.local import timestamp_ns
+    from hunter.eql.values import timestamp_ns
 
     ns = timestamp_ns(value)
     assert (None if ns is None else format_date_ns(ns, nanos=True)) == expected
