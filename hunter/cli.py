@@ -148,6 +148,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _hunt(args: argparse.Namespace) -> int:
     from .alerts import AlertRenderer
+    from .dedup import findings
     from .runner import Runner, RunSummary
     from .search.local import EventFiles, LocalSearcher
     from .store.sqlite import SqliteStore
@@ -175,9 +176,7 @@ def _hunt(args: argparse.Namespace) -> int:
         summary = RunSummary(hunt.id)
         results = all_results[hunt.id]
         found_before = len(documents)
-        created, _updated = runner.alert_documents(
-            hunt, _findings(hunt, results, summary), None, now, summary
-        )
+        created, _updated = runner.alert_documents(hunt, findings(hunt, results), None, now, summary)
         documents.extend(created)
         hits = ", ".join(f"{r.query}={len(r.matches)}" for r in results)
         print(f"hunter: {hunt.id}: hits {hits}; alerts {len(documents) - found_before}", file=sys.stderr)
@@ -193,14 +192,6 @@ def _hunt(args: argparse.Namespace) -> int:
     )
     store.close()
     return EXIT_OK
-
-
-def _findings(hunt: Hunt, results: Any, summary: Any) -> Any:
-    from .dedup import findings
-
-    found = findings(hunt, results)
-    summary.findings = len(found)
-    return found
 
 
 class _NoNotices:
