@@ -23,7 +23,7 @@ from .hunts import Hunt
 from .metrics import Metrics
 from .notify import Delivery, Notifier, Outcome
 from .results import QueryResult, Searcher, Window
-from .store import SaveResult, Store
+from .store import SaveResult, Store, alert_id_of
 from .windows import plan_windows
 
 log = structlog.get_logger(__name__)
@@ -292,8 +292,8 @@ class Runner:
                 suppressor = self._batch_suppressor(created, key[0], since) or self.store.find_suppressor(
                     hunt.id, key[0], since
                 )
-                if suppressor is not None and _alert_id(suppressor) != finding.alert_id:
-                    target_id = _alert_id(suppressor)
+                if suppressor is not None and alert_id_of(suppressor) != finding.alert_id:
+                    target_id = alert_id_of(suppressor)
                     # a version folded earlier in this batch is the current one
                     current = created.get(target_id) or updated.get(target_id) or suppressor
                     folded = _fold(current, finding)
@@ -403,10 +403,6 @@ class Runner:
             m.last_success.labels(hunt.id).set(time.time())
             if summary.checkpoint_ns is not None:  # read at the start of the run, moved by it
                 m.checkpoint.labels(hunt.id).set(summary.checkpoint_ns / 1e9)
-
-
-def _alert_id(doc: dict[str, Any]) -> str:
-    return str((doc.get("hunter") or {}).get("alert_id") or (doc.get("event") or {}).get("id"))
 
 
 def _fold(suppressor: dict[str, Any], finding: Finding) -> dict[str, Any] | None:

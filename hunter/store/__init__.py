@@ -19,6 +19,12 @@ from ..notify import Delivery, Notice
 CLAIM_TTL_NS = 5 * 60 * 1_000_000_000
 
 
+def alert_id_of(doc: Mapping[str, Any]) -> str:
+    """An alert document's id (``hunter.alert_id``, also written as ``event.id``)."""
+    hunter = doc.get("hunter") or {}
+    return str(hunter.get("alert_id") or (doc.get("event") or {}).get("id"))
+
+
 @dataclass(frozen=True)
 class SaveResult:
     """What a save did: alerts created (each now has a pending notice), updated, and lost races."""

@@ -30,7 +30,7 @@ from ..alerts import SUBJECT_FIELDS
 from ..errors import StoreError
 from ..esclient import Retrier, describe, error_type, is_transient
 from ..notify import Delivery, Notice, Outcome
-from . import CLAIM_TTL_NS, SaveResult
+from . import CLAIM_TTL_NS, SaveResult, alert_id_of
 
 log = structlog.get_logger(__name__)
 
@@ -354,7 +354,7 @@ class ElasticsearchStore:
             now = self.clock_ns()
             notice_ops: list[dict[str, Any]] = []
             for doc in created:
-                alert_id = _alert_id(doc)
+                alert_id = alert_id_of(doc)
                 notice_ops += [
                     {"create": {"_index": self.state_index, "_id": f"notice-{alert_id}"}},
                     {
@@ -370,7 +370,7 @@ class ElasticsearchStore:
             self._check_items("record notices", self._bulk("record notices", notice_ops), ok_conflict=True)
             alert_ops: list[dict[str, Any]] = []
             for doc in created:
-                alert_ops += [{"create": {"_index": self.data_stream, "_id": _alert_id(doc)}}, dict(doc)]
+                alert_ops += [{"create": {"_index": self.data_stream, "_id": alert_id_of(doc)}}, dict(doc)]
             items = self._bulk("create alerts", alert_ops)
             self._check_items("create alerts", items, ok_conflict=True)
             made = [item["_id"] for item in items if item.get("status") == 201]
@@ -381,7 +381,7 @@ class ElasticsearchStore:
         if updated:
             ops: list[dict[str, Any]] = []
             for doc in updated:
-                alert_id = _alert_id(doc)
+                alert_id = alert_id_of(doc)
                 where = self._where.get(alert_id) or self._locate(alert_id)
                 if where is None:
                     log.warning("alert to update is gone; skipped", alert=alert_id)
@@ -666,8 +666,3 @@ class ElasticsearchStore:
             return
         doc = dict(found[0], expires_ns=0, updated_ns=self.clock_ns())
         self._put_state(doc_id, doc, (found[1], found[2]))
-
-
-def _alert_id(doc: Mapping[str, Any]) -> str:
-    hunter = doc.get("hunter") or {}
-    return str(hunter.get("alert_id") or (doc.get("event") or {}).get("id"))

@@ -20,7 +20,7 @@ import orjson
 from ..eql.values import parse_date_ns
 from ..errors import StoreError
 from ..notify import Delivery, Notice, Outcome
-from . import CLAIM_TTL_NS, SaveResult
+from . import CLAIM_TTL_NS, SaveResult, alert_id_of
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -277,7 +277,7 @@ class SqliteStore:
 
 def _row(doc: Mapping[str, Any]) -> tuple[str, int, str | None, bytes]:
     hunter = doc.get("hunter") or {}
-    alert_id = str(hunter.get("alert_id") or (doc.get("event") or {}).get("id"))
+    alert_id = alert_id_of(doc)
     first_seen = parse_date_ns(hunter.get("first_seen")) or 0
     suppression = hunter.get("suppression") or {}
     key = suppression.get("key") if isinstance(suppression, dict) else None
