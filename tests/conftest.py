@@ -244,13 +244,7 @@ def lua_fork(
     at: datetime, *, doc_id: str, parent_entity_id: str, entity_id: str, host_id: str = OS_EXECUTE_HOST
 ) -> dict[str, Any]:
     """An Elastic Endpoint fork record of Lua's child (shape of os-execute line 6) as a hit."""
-    hit = _at(sample(LUA_FORK), at)
-    hit["_id"] = doc_id
-    source = _source(hit)
-    source["host"]["id"] = host_id
-    source["process"]["entity_id"] = entity_id
-    source["process"]["parent"]["entity_id"] = parent_entity_id
-    return hit
+    return _process_event(LUA_FORK, at, doc_id, host_id, entity_id, parent_entity_id)
 
 
 def tmp_write(
@@ -262,7 +256,14 @@ def tmp_write(
     host_id: str = OS_EXECUTE_HOST,
 ) -> dict[str, Any]:
     """A file creation under /tmp by a child of ``parent_entity_id`` (shape of os-execute line 8)."""
-    hit = _at(sample(TMP_WRITE), at)
+    return _process_event(TMP_WRITE, at, doc_id, host_id, entity_id, parent_entity_id)
+
+
+def _process_event(
+    line: tuple[str, int], at: datetime, doc_id: str, host_id: str, entity_id: str, parent_entity_id: str
+) -> dict[str, Any]:
+    """A sample line as a hit at ``at`` with its id, host and process / parent entity ids replaced."""
+    hit = _at(sample(line), at)
     hit["_id"] = doc_id
     source = _source(hit)
     source["host"]["id"] = host_id
