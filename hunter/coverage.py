@@ -8,8 +8,6 @@ cluster, or from the event files themselves in embedded mode.
 
 from __future__ import annotations
 
-import fnmatch
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,8 +17,8 @@ from .eql import ast as eql_ast
 from .eql.analyzer import Analyzer, IsNull
 from .errors import SearchError
 from .hunts import Hunt, HuntQuery
-
-_DS_RE = re.compile(r"^\.ds-(.+)-\d{4}\.\d{2}\.\d{2}-\d{6}$")
+from .indices import matches as index_matches
+from .indices import search_targets
 
 
 class FieldSource(Protocol):
@@ -116,7 +114,7 @@ class _LocalFields:
                 per_category.setdefault(str(value), set()).add(frozenset(fields))
 
     def _indices(self, pattern: str) -> list[str]:
-        return [index for index in self.shapes if _matches(pattern, index)]
+        return [index for index in self.shapes if index_matches(pattern, index)]
 
     def present(self, pattern: str, wanted: list[str]) -> set[str] | None:
         indices = self._indices(pattern)
@@ -149,19 +147,26 @@ def hunt_coverage(hunt: Hunt, settings: Settings, source: FieldSource) -> dict[s
             {category_field, *(name for stage in stages for name in (*stage["fields"], *stage["keys"]))}
         )
         rows = []
-        for pattern in hunt.indices:
-            present = source.present(pattern, wanted)
+        targets = search_targets(hunt.indices)  # exclusions (-pattern) apply to the patterns before them
+        for pattern, target in targets:
+            present = source.present(target, wanted)
             for number, stage in enumerate(stages, start=1):
                 rows.append(
                     _row(
-                        number, stage, pattern, present=present, source=source, category_field=category_field
+                        number,
+                        stage,
+                        pattern,
+                        target,
+                        present=present,
+                        source=source,
+                        category_field=category_field,
                     )
                 )
         positive = [n for n, stage in enumerate(stages, start=1) if not stage["missing"]]
         can_fire = all(any(r["stage"] == n and r["status"] == "ok" for r in rows) for n in positive)
         fires_in = sorted(
             pattern
-            for pattern in hunt.indices
+            for pattern, _target in targets
             if all(
                 any(r["stage"] == n and r["index"] == pattern and r["status"] == "ok" for r in rows)
                 for n in positive
@@ -183,6 +188,7 @@ def _row(
     number: int,
     stage: Mapping[str, Any],
     pattern: str,
+    target: str,
     *,
     present: set[str] | None,
     source: FieldSource,
@@ -200,16 +206,16 @@ def _row(
             "status": "blind",
             "detail": "join key(s) missing, events never join: " + ", ".join(keys),
         }
-    if not source.has_events(pattern, category_field, categories, []):
+    if not source.has_events(target, category_field, categories, []):
         kinds = " or ".join(categories) if categories else "any"
         return {**row, "status": "no data", "detail": f"no {kinds} events here"}
     missing = sorted(set(stage["fields"]) - present)
     if not _can_match(stage["condition"], set(missing)):
         return {**row, "status": "blind", "detail": "condition needs missing field(s): " + ", ".join(missing)}
-    if stage["keys"] and not source.has_events(pattern, category_field, categories, list(stage["keys"])):
+    if stage["keys"] and not source.has_events(target, category_field, categories, list(stage["keys"])):
         kinds = " or ".join(categories) if categories else "its"
         lacking = [
-            key for key in stage["keys"] if not source.has_events(pattern, category_field, categories, [key])
+            key for key in stage["keys"] if not source.has_events(target, category_field, categories, [key])
         ]
         what = ", ".join(lacking) if lacking else "all of " + ", ".join(stage["keys"]) + " together"
         return {**row, "status": "blind", "detail": f"{kinds} events here never carry join key(s) {what}"}
@@ -303,14 +309,6 @@ def _can_match(node: Any, missing: set[str]) -> bool:
     if isinstance(node, eql_ast.Comparison) and node.op == "!=":
         return True
     return isinstance(node, eql_ast.InList) and node.negated
-
-
-def _matches(pattern: str, index: str) -> bool:
-    names = [index]
-    data_stream = _DS_RE.match(index)
-    if data_stream:
-        names.append(data_stream.group(1))
-    return any(fnmatch.fnmatchcase(name, part) for part in pattern.split(",") for name in names)
 
 
 def _collect_paths(value: Any, prefix: str, out: set[str]) -> None:

@@ -30,6 +30,7 @@ from ..errors import PermanentSearchError, TransientSearchError
 from ..esclient import PartialResultsError, Retrier, describe, error_type, is_transient, status_of
 from ..hunts import Hunt, HuntQuery
 from ..results import Event, Match, QueryResult, Window
+from . import TimeField, time_field
 
 log = structlog.get_logger(__name__)
 
@@ -139,17 +140,20 @@ class ElasticsearchSearcher:
             ]
         return [Window(window.start_ns, middle), Window(middle + 1, window.end_ns)]
 
-    def range_filter(self, window: Window) -> dict[str, Any]:
-        """The ``filter`` of the request: the window on the timestamp (or override) field."""
+    def range_filter(self, window: Window, time: TimeField | None = None) -> dict[str, Any]:
+        """The ``filter`` of the request: the window on the hunt's time field (Kibana's filter: the
+        override, or the timestamp where the override is missing unless that fallback is off)."""
         bounds = {
             "gte": format_date_ns(window.start_ns, nanos=True),
             "lte": format_date_ns(window.end_ns, nanos=True),
             "format": "strict_date_optional_time_nanos",
         }
-        timestamp = self.settings.timestamp_field
-        override = self.settings.timestamp_override
+        time = time or TimeField(self.settings.timestamp_field, self.settings.timestamp_override)
+        timestamp, override = time.timestamp, time.override
         if not override or override == timestamp:
             return {"range": {timestamp: bounds}}
+        if not time.fallback:
+            return {"range": {override: bounds}}
         return {
             "bool": {
                 "should": [
@@ -170,7 +174,7 @@ class ElasticsearchSearcher:
         body: dict[str, Any] = {
             "index": ",".join(hunt.indices),
             "query": query.text,
-            "filter": self.range_filter(window),
+            "filter": self.range_filter(window, time_field(hunt, self.settings)),
             "size": self.settings.size,
             "timestamp_field": self.settings.timestamp_field,
             "event_category_field": self.settings.event_category_field,

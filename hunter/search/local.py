@@ -24,11 +24,13 @@ import structlog
 
 from ..config import SearchSettings
 from ..eql import UnsortedInputError, search_many
-from ..eql.fields import make_getter
+from ..eql.fields import flatten, make_getter
 from ..eql.values import MIN_DATE_NS, fast_iso_ns, timestamp_ns
 from ..errors import EventSourceError
 from ..hunts import Hunt
+from ..indices import IndexPatterns, data_stream_name
 from ..results import Event, Match, QueryResult, Window
+from . import TimeField, time_field
 
 log = structlog.get_logger(__name__)
 
@@ -193,7 +195,12 @@ class EventFiles:
                         value = timestamp(document)
                         ns = fast(value) if value.__class__ is str else None
                         if ns is not None:
-                            hit = LocalHit(index, document, ns, raw, None)  # id: sha256 of the stripped line
+                            where = (
+                                data_stream_name(document) or index
+                                if "data_stream" in document or "data_stream.type" in document
+                                else index
+                            )
+                            hit = LocalHit(where, document, ns, raw, None)  # id: sha256 of the stripped line
                     if hit is None:
                         hit, reason = self._parse(raw, index)
                         if hit is None:
@@ -265,6 +272,7 @@ class EventFiles:
             hit_id = str(document["_id"])
         else:
             source = document
+            index = data_stream_name(source) or index
         value = self._timestamp(source)
         if value is None:
             return None, f"no {self.timestamp_field}"
@@ -311,13 +319,53 @@ def _array_elements(path: Path, handle: IO[bytes]) -> Iterator[tuple[int, bytes]
         yield number, orjson.dumps(element, option=orjson.OPT_SORT_KEYS)
 
 
+class _Scope:
+    """The events one hunt's queries see: those of its indices, inside the window on its time field."""
+
+    def __init__(
+        self, patterns: IndexPatterns, time: TimeField, window: Window | None, *, timed: bool
+    ) -> None:
+        self.patterns = patterns
+        self.window = window
+        self.timed = timed and window is not None  # False: the reader already kept only the window
+        self.override = make_getter(tuple(time.override.split("."))) if time.override else None
+        self.fallback = time.fallback
+        self.admitted = 0
+
+    def admits(self, hit: LocalHit) -> bool:
+        """Whether ``hit`` is in this hunt's indices and window (counted when it is)."""
+        if not self.patterns.matches(hit._index):
+            return False
+        if self.timed:
+            assert self.window is not None
+            if not self._in_window(hit, self.window.start_ns, self.window.end_ns):
+                return False
+        self.admitted += 1
+        return True
+
+    def _in_window(self, hit: LocalHit, start: int, end: int) -> bool:
+        if self.override is not None:
+            values = flatten(self.override(hit._source))
+            if values:  # a range query on a multi-valued field matches when any value is inside
+                return any(ns is not None and start <= ns <= end for ns in map(timestamp_ns, values))
+            if not self.fallback:
+                return False
+        return start <= hit.timestamp_ns <= end
+
+
 class LocalSearcher:
-    """Runs a hunt's queries over local event files with the embedded engine, one read per window."""
+    """Runs a hunt's queries over local event files with the embedded engine, one read per window.
+
+    Each hunt sees only the events of its index patterns (:mod:`hunter.indices`) inside the window
+    on its time field (``timestamp_override`` with the fallback to the timestamp field).
+    """
 
     def __init__(self, files: EventFiles, settings: SearchSettings) -> None:
         self.files = files
         self.settings = settings
         self._timestamp = make_getter(tuple(settings.timestamp_field.split(".")))
+        self._patterns: dict[tuple[str, ...], IndexPatterns] = {}  # matches remembered across runs
+        self.searched: dict[str, int] = {}  # hunt id -> events its last search looked at
 
     def search(self, hunt: Hunt, window: Window | None) -> list[QueryResult]:
         """Every match of every enabled query of ``hunt`` inside ``window`` (all events when None)."""
@@ -325,19 +373,26 @@ class LocalSearcher:
 
     def search_hunts(self, hunts: Sequence[Hunt], window: Window | None) -> dict[str, list[QueryResult]]:
         """Several hunts over one read of the files (streamed when the files are in time order)."""
+        times = [time_field(hunt, self.settings) for hunt in hunts]
+        # Without overrides the reader keeps only the window; with one, an event outside the window on
+        # its timestamp may be inside it on the override (ingested late), so every event is read.
+        read_window = window if all(time.override is None for time in times) else None
         before = copy.deepcopy(self.files.stats)
         count = len(self.files.files())
         try:
             if count > MAX_MERGED_FILES:  # merging keeps every file open at once
                 raise UnsortedInputError(f"{count} event files: more than {MAX_MERGED_FILES} to merge")
-            outputs = search_many(self._runs(hunts, presorted=True), self.files.hits_by_time(window))
+            scopes = self._scopes(hunts, times, window, read_window)
+            outputs = self._feed(hunts, scopes, self.files.hits_by_time(read_window), presorted=True)
         except UnsortedInputError as exc:
             log.info("reading the event files one by one without streaming", reason=str(exc))
             self.files.stats = before
-            outputs = search_many(self._runs(hunts, presorted=False), self.files.hits(window))
+            scopes = self._scopes(hunts, times, window, read_window)
+            outputs = self._feed(hunts, scopes, self.files.hits(read_window), presorted=False)
         results: dict[str, list[QueryResult]] = {}
         position = 0
-        for hunt in hunts:
+        for hunt, scope in zip(hunts, scopes, strict=True):
+            self.searched[hunt.id] = scope.admitted
             results[hunt.id] = []
             for query in hunt.queries:
                 output = outputs[position]
@@ -346,6 +401,46 @@ class LocalSearcher:
                     QueryResult(query=query.name, matches=self._matches(query.name, output), requests=1)
                 )
         return results
+
+    def _scopes(
+        self, hunts: Sequence[Hunt], times: Sequence[TimeField], window: Window | None, read: Window | None
+    ) -> list[_Scope]:
+        """One scope per hunt; hunts with the same indices and time field share one (tested once)."""
+        shared: dict[tuple[Any, ...], _Scope] = {}
+        scopes = []
+        for hunt, time in zip(hunts, times, strict=True):
+            key = (hunt.indices, time)
+            scope = shared.get(key)
+            if scope is None:
+                patterns = self._patterns.get(hunt.indices)
+                if patterns is None:
+                    patterns = self._patterns[hunt.indices] = IndexPatterns(hunt.indices)
+                scope = shared[key] = _Scope(patterns, time, window, timed=read is None)
+            scopes.append(scope)
+        return scopes
+
+    def _feed(
+        self, hunts: Sequence[Hunt], scopes: Sequence[_Scope], hits: Iterator[LocalHit], *, presorted: bool
+    ) -> list[dict[str, Any]]:
+        """One pass over ``hits``: each event goes to the runs of the scopes that admit it."""
+        runs = self._runs(hunts, presorted=presorted)
+        groups: dict[int, tuple[_Scope, list[Any]]] = {}
+        position = 0
+        for hunt, scope in zip(hunts, scopes, strict=True):
+            group = groups.setdefault(id(scope), (scope, []))
+            group[1].extend(runs[position : position + len(hunt.queries)])
+            position += len(hunt.queries)
+        if len(groups) == 1:
+            scope, members = next(iter(groups.values()))
+            admits = scope.admits
+            return search_many(members, (hit for hit in hits if admits(hit)))
+        routes = [(scope.admits, [run.accept for run in members]) for scope, members in groups.values()]
+        for number, hit in enumerate(hits):
+            for admits, accepts in routes:
+                if admits(hit):
+                    for accept in accepts:
+                        accept(number, hit)
+        return [run.finish() for run in runs]
 
     def _runs(self, hunts: Sequence[Hunt], *, presorted: bool) -> list[Any]:
         return [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import json
@@ -24,6 +25,7 @@ from tests.conftest import (
     AUDITBEAT_LUA_ID,
     OS_EXECUTE,
     SAMPLES,
+    auditd_lua,
     lua_exec,
     ns,
     sample_line,
@@ -78,11 +80,13 @@ def test_json_array_files_are_read(tmp_path: Path) -> None:
     """A .json file holding an array of hits and documents yields each element, ids stable."""
     hit = lua_exec(T, doc_id="kept-id")
     plain = hit["_source"]
+    bare = {key: value for key, value in plain.items() if key != "data_stream"}
     path = tmp_path / "export.json"
-    path.write_text(json.dumps([hit, plain], indent=2), encoding="utf-8")
+    path.write_text(json.dumps([hit, plain, bare], indent=2), encoding="utf-8")
     first = ids(EventFiles([path]))
     assert first[0] == (hit["_index"], "kept-id")
-    assert first[1][0] == "export"
+    assert first[1][0] == "logs-endpoint.events.process-default"  # its data_stream fields name it
+    assert first[2][0] == "export"  # nothing names it: the file does
     assert len(first[1][1]) == 64
     assert ids(EventFiles([path])) == first
 
@@ -209,7 +213,7 @@ def test_a_broken_json_array_is_reported_and_the_run_goes_on(tmp_path: Path) -> 
 
 def test_byte_order_marks_and_upper_case_extensions_are_read(tmp_path: Path) -> None:
     """A UTF-8 BOM before the first line (NDJSON) or the array (JSON), and .JSON / .NDJSON.GZ names."""
-    event = lua_exec(T, doc_id="x")["_source"]
+    event = {key: value for key, value in lua_exec(T, doc_id="x")["_source"].items() if key != "data_stream"}
     (tmp_path / "a.NDJSON").write_bytes(b"\xef\xbb\xbf" + json.dumps(event).encode() + b"\n")
     (tmp_path / "b.JSON").write_bytes(b"\xef\xbb\xbf" + json.dumps([event]).encode())
     (tmp_path / "c.Ndjson.GZ").write_bytes(gzip.compress(json.dumps(event).encode()))
@@ -368,3 +372,78 @@ def test_an_io_error_midway_fails_the_read_so_the_run_is_retried(
     monkeypatch.setattr(local, "_open", lambda p: FlakyDisk(io.FileIO(p, "rb")))
     with pytest.raises(EventSourceError, match=r"a\.ndjson: cannot read after line 1: .*Input/output error"):
         ids(EventFiles([path]))
+
+
+def fallback_ids(searcher: LocalSearcher, hunt: Hunt, window: Window | None = None) -> list[str]:
+    """Ids of the events the hunt's fallback query matched."""
+    results = {result.query: result for result in searcher.search(hunt, window)}
+    return [match.events[0].id for match in results["fallback"].matches]
+
+
+def test_a_hunt_searches_only_the_events_of_its_indices(tmp_path: Path, lua_hunt: Hunt) -> None:
+    """An Auditbeat event is not searched by a hunt on winlogbeat-* (it was: false positives)."""
+    path = write_ndjson(tmp_path / "events" / "auditbeat-2026.ndjson", [auditd_lua(T)])
+    searcher = LocalSearcher(EventFiles([path.parent]), SearchSettings())
+    assert len(fallback_ids(searcher, lua_hunt)) == 1  # the hunt's own indices include auditbeat-*
+    winlogbeat_only = dataclasses.replace(lua_hunt, indices=("winlogbeat-*",))
+    assert fallback_ids(searcher, winlogbeat_only) == []
+    assert searcher.searched[lua_hunt.id] == 0  # and it says it looked at nothing
+
+
+def test_the_index_of_an_event_is_its_hit_index_then_data_stream_then_file(
+    tmp_path: Path, lua_hunt: Hunt
+) -> None:
+    """A hit keeps its _index, a document with data_stream.* fields is in that data stream, any
+    other document is in the index named like its file, and hunts select them by those names."""
+    hit = lua_exec(T, doc_id="hit", entity_id="a")  # _index .ds-logs-endpoint.events.process-default-...
+    agent = lua_exec(T, doc_id="agent", entity_id="b")["_source"]  # data_stream logs/endpoint.events.process
+    bare = lua_exec(T, doc_id="bare", entity_id="c")["_source"]
+    del bare["data_stream"]
+    folder = tmp_path / "events"
+    write_ndjson(folder / "winlogbeat-export.ndjson", [hit, agent, bare])
+    searcher = LocalSearcher(EventFiles([folder]), SearchSettings())
+    by_file = dataclasses.replace(lua_hunt, indices=("winlogbeat-*",))
+    by_stream = dataclasses.replace(lua_hunt, indices=("logs-endpoint.events.process-*",))
+    assert len(fallback_ids(searcher, by_file)) == 1  # only the bare document
+    assert len(fallback_ids(searcher, by_stream)) == 2  # the hit (through its data stream) and agent
+    assert {hit["_index"] for hit in EventFiles([folder]).hits()} == {
+        ".ds-logs-endpoint.events.process-default-2026.11.20-000001",
+        "logs-endpoint.events.process-default",
+        "winlogbeat-export",
+    }
+
+
+def test_hunts_with_different_indices_share_one_read(tmp_path: Path, lua_hunt: Hunt) -> None:
+    """Several hunts over one read: each gets only its own indices' events."""
+    folder = tmp_path / "events"
+    write_ndjson(folder / "auditbeat-a.ndjson", [auditd_lua(T)])
+    write_ndjson(folder / "endpoint.ndjson", [lua_exec(T, doc_id="e")])
+    files = EventFiles([folder])
+    beats = dataclasses.replace(lua_hunt, id="beats", indices=("auditbeat-*",))
+    endpoint = dataclasses.replace(lua_hunt, id="endpoint", indices=("logs-endpoint.*",))
+    results = LocalSearcher(files, SearchSettings()).search_hunts([beats, endpoint, lua_hunt], None)
+    matched = {
+        hunt_id: sorted(m.events[0].index for r in found if r.query == "fallback" for m in r.matches)
+        for hunt_id, found in results.items()
+    }
+    assert matched["beats"] == ["auditbeat-a"]
+    assert matched["endpoint"] == [".ds-logs-endpoint.events.process-default-2026.11.20-000001"]
+    assert len(matched[lua_hunt.id]) == 2
+    assert files.stats.lines == 2  # read once
+
+
+def test_timestamp_override_windows_on_ingest_time_with_fallback(tmp_path: Path, lua_hunt: Hunt) -> None:
+    """With timestamp_override the window applies to event.ingested (an event from 13:50 ingested at
+    14:10 is in 13:59..14:19), and to @timestamp where event.ingested is missing, as Elasticsearch."""
+    late = lua_exec(utc("2026-11-20T13:50:00Z"), doc_id="late", entity_id="late")
+    late["_source"]["event"]["ingested"] = "2026-11-20T14:10:00Z"
+    early = lua_exec(utc("2026-11-20T13:40:00Z"), doc_id="early", entity_id="early")
+    early["_source"]["event"]["ingested"] = "2026-11-20T13:41:00Z"  # ingested before the window
+    plain = lua_exec(utc("2026-11-20T14:05:00Z"), doc_id="plain", entity_id="plain")
+    plain["_source"]["event"].pop("ingested", None)
+    path = write_ndjson(tmp_path / "e.ndjson", [early, late, plain])
+    window = Window(ns(utc("2026-11-20T13:59:00Z")), ns(utc("2026-11-20T14:19:00Z")))
+    on_timestamp = LocalSearcher(EventFiles([path]), SearchSettings())
+    assert fallback_ids(on_timestamp, lua_hunt, window) == ["plain"]
+    on_ingest = LocalSearcher(EventFiles([path]), SearchSettings(timestamp_override="event.ingested"))
+    assert sorted(fallback_ids(on_ingest, lua_hunt, window)) == ["late", "plain"]
