@@ -16,7 +16,7 @@ from typing import IO, Any
 import orjson
 
 from . import __version__
-from .config import Settings, environment_warnings, load_settings
+from .config import Settings, environment_warnings, load_settings, settings_warnings
 from .errors import ConfigError, EventSourceError, HunterError, HuntSetError, StoreError
 from .hunts import Hunt, load_hunts
 from .log import configure_logging
@@ -114,7 +114,7 @@ def _timestamp(text: str) -> datetime:
 
 def _setup(args: argparse.Namespace) -> Settings:
     settings = load_settings(args.config)
-    for warning in environment_warnings():
+    for warning in [*environment_warnings(), *settings_warnings(settings)]:
         print(f"hunter: warning: {warning}", file=sys.stderr)
     configure_logging(settings.service.log_format, settings.service.log_level)
     return settings
@@ -227,7 +227,7 @@ class _output:  # noqa: N801 - used as a context manager factory
 
 def _validate(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    for warning in environment_warnings():
+    for warning in [*environment_warnings(), *settings_warnings(settings)]:
         print(f"warning: {warning}", file=sys.stderr)
     hunts = _hunts(settings, args.queries)
     for hunt in hunts:

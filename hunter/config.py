@@ -8,9 +8,11 @@ never logged. Relative paths are resolved against the settings file's folder.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import tomllib
+import typing
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -32,6 +34,7 @@ DEFAULT_CONFIG = Path("settings.toml")
 SECRET_KEYS = {("elasticsearch", "api_key"), ("elasticsearch", "password"), ("slack", "webhook_url")}
 
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_SECONDS_RE = re.compile(r"^\s*\d+(?:\.\d+)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -45,6 +48,8 @@ def parse_duration(value: Any) -> timedelta:
         match = _DURATION_RE.match(value)
         if match:
             return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+        if _SECONDS_RE.match(value):  # a bare number of seconds, as in TOML (environment values are text)
+            return timedelta(seconds=float(value))
     raise ValueError(f"expected a duration such as '30s', '5m', '1h' or '2d', got {value!r}")
 
 
@@ -207,7 +212,7 @@ def load_settings(path: Path | None = None) -> Settings:
     try:
         settings = Settings(**values)
     except ValidationError as exc:
-        raise ConfigError(f"{config_path}: {_describe(exc)}") from None
+        raise ConfigError(_describe(exc, config_path)) from None
     except SettingsError as exc:
         # pydantic-settings could not parse an environment value (a list or table must be JSON)
         raise ConfigError(f"environment: {_environment_problem(exc)}") from None
@@ -218,6 +223,27 @@ def load_settings(path: Path | None = None) -> Settings:
 _COMPOSE_VARIABLES = frozenset({"HUNTER_UID", "HUNTER_GID", "HUNTER_PORT", "HUNTER_MEM_LIMIT"})
 # What Kubernetes injects for a Service named "hunter" (service links, on by default).
 _KUBERNETES_VARIABLE = re.compile(r"HUNTER_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)\w*)?)")
+
+
+def settings_warnings(settings: Settings) -> list[str]:
+    """Settings that are allowed but probably not what the operator meant."""
+    schedule = settings.schedule
+    warnings = []
+    if schedule.initial_lookback <= schedule.ingest_delay:
+        warnings.append(
+            f"schedule.initial_lookback ({_duration_text(schedule.initial_lookback)}) is not longer than "
+            f"schedule.ingest_delay ({_duration_text(schedule.ingest_delay)}): a hunt's first run searches "
+            "nothing and starts the hunt at now - ingest_delay; later runs search forward from there"
+        )
+    return warnings
+
+
+def _duration_text(value: timedelta) -> str:
+    seconds = value.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
 
 
 def environment_warnings() -> list[str]:
@@ -250,18 +276,60 @@ def _environment_problem(exc: SettingsError) -> str:
     match = re.search(r'error parsing value for field "(\w+)" from source "(\w+)"', str(exc))
     if match is None:
         return str(exc)
-    names = sorted(name for name in os.environ if name.startswith(f"HUNTER_{match.group(1).upper()}"))
-    variables = ", ".join(names) or f"HUNTER_{match.group(1).upper()}"
+    section = match.group(1)
+    prefix = f"HUNTER_{section.upper()}"
+    candidates = sorted(name for name in os.environ if name.upper().split("__")[0] == prefix)
+    # name only the variables at fault: those of list or table settings whose value is not JSON
+    faulty = [name for name in candidates if _wants_json(name) and not _is_json(os.environ[name])]
+    variables = ", ".join(faulty or candidates) or prefix
     return f'{variables}: not valid JSON (lists and tables are written as JSON, e.g. \'["a", "b"]\')'
 
 
-def _describe(exc: ValidationError) -> str:
+def _wants_json(variable: str) -> bool:
+    """Whether the setting a ``HUNTER_*`` variable names is a list or table (parsed as JSON)."""
+    parts = variable.upper().removeprefix("HUNTER_").lower().split("__")
+    info = Settings.model_fields.get(parts[0])
+    annotation = info.annotation if info is not None else None
+    if len(parts) == 2 and isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        inner = annotation.model_fields.get(parts[1])
+        annotation = inner.annotation if inner is not None else None
+    elif len(parts) != 1:
+        return False
+    origin = typing.get_origin(annotation)
+    return origin in (list, dict, tuple, set) or (
+        isinstance(annotation, type) and issubclass(annotation, BaseModel)
+    )
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _describe(exc: ValidationError, config_path: Path) -> str:
+    """Each problem named by its real source: the ``HUNTER_*`` variable that set the value, or the file."""
     problems = []
     for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"])
+        location = [str(part) for part in error["loc"]]
+        where = ".".join(location)
         message = "unknown setting" if error["type"] == "extra_forbidden" else error["msg"]
-        problems.append(f"{where}: {message}")
+        variable = _variable_for(location)
+        source = f"{variable} ({where})" if variable is not None else f"{config_path}: {where}"
+        problems.append(f"{source}: {message}")
     return "; ".join(problems)
+
+
+def _variable_for(location: list[str]) -> str | None:
+    """The environment variable that set the setting at ``location``, if one did."""
+    for depth in range(len(location), 0, -1):
+        wanted = "HUNTER_" + "__".join(location[:depth]).upper()
+        for name, value in os.environ.items():
+            if name.upper() == wanted and value:
+                return name
+    return None
 
 
 def _resolve_paths(settings: Settings, base: Path) -> Settings:

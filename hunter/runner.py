@@ -168,6 +168,11 @@ class Runner:
         summary.checkpoint_ns = self.store.checkpoint(hunt.id)
         plan = plan_windows(hunt, summary.checkpoint_ns, now_ns, self.schedule)
         summary.gap_ns = plan.gap_ns
+        if summary.checkpoint_ns is None and not plan.windows:
+            # a first run with nothing to search yet still starts the hunt: without a checkpoint
+            # every later run would be a first run again and the hunt would never search anything
+            self.store.set_checkpoint(hunt.id, plan.end_ns)
+            summary.checkpoint_ns = plan.end_ns
         for number, window in enumerate(plan.windows):
             if number and not self.store.acquire_lease(
                 hunt.id, self.owner, to_ns(self.clock()), self.lease_ns

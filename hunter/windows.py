@@ -37,7 +37,9 @@ def plan_windows(
     if checkpoint_ns is None:
         start = now_ns - _ns(schedule.initial_lookback.total_seconds())
         if end <= start:
-            return WindowPlan((), 0, start)
+            # initial_lookback <= ingest_delay: nothing to search yet, but the hunt starts here (the
+            # runner sets the checkpoint to ``end``), so the next runs search forward from it
+            return WindowPlan((), 0, end)
         return WindowPlan((Window(start, end),), 0, end)
     if end <= checkpoint_ns:
         return WindowPlan((), 0, checkpoint_ns)

@@ -426,6 +426,16 @@ def test_validate_accepts_the_repository_hunts(
     assert "t1059_011_lua" in out
 
 
+def test_validate_explains_a_first_run_that_cannot_search(
+    capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory
+) -> None:
+    """`hunter validate` warns when initial_lookback <= ingest_delay (the first run searches nothing)."""
+    path = settings_file(sections={"schedule": {"initial_lookback": "1m"}})
+    code, _out, err = cli(capsys, "validate", "--config", str(path), "--queries", str(QUERIES))
+    assert code == 0
+    assert "warning: schedule.initial_lookback (1m) is not longer than schedule.ingest_delay (1m)" in err
+
+
 def test_validate_lists_every_problem(
     capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory, tmp_path: Path
 ) -> None:

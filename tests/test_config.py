@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -89,6 +90,57 @@ def test_environment_value_that_is_not_json_is_a_config_error(
     with pytest.raises(ConfigError) as info:
         load_settings(settings_file())
     assert "\n" not in str(info.value)
+
+
+def test_a_bare_number_of_seconds_is_a_duration_in_the_environment_too(
+    settings_file: SettingsFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HUNTER_SCHEDULE__INGEST_DELAY=90 is 90 seconds, as ingest_delay = 90 is in the file."""
+    monkeypatch.setenv("HUNTER_SCHEDULE__INGEST_DELAY", "90")
+    assert load_settings(settings_file()).schedule.ingest_delay == timedelta(seconds=90)
+    assert parse_duration("1.5") == timedelta(seconds=1.5)
+
+
+def test_a_bad_value_names_the_variable_that_set_it(
+    settings_file: SettingsFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bad value from HUNTER_* names that variable (and the setting), not the settings file."""
+    monkeypatch.setenv("HUNTER_SCHEDULE__INGEST_DELAY", "soon")
+    path = settings_file()
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    message = str(info.value)
+    assert message.startswith("HUNTER_SCHEDULE__INGEST_DELAY (schedule.ingest_delay): ")
+    assert str(path) not in message
+
+
+def test_a_bad_value_in_the_file_names_the_file(settings_file: SettingsFactory) -> None:
+    """A bad value written in settings.toml names the file and the setting."""
+    path = settings_file(sections={"schedule": {"ingest_delay": "soon"}})
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: schedule\.ingest_delay: "):
+        load_settings(path)
+
+
+def test_a_list_that_is_not_json_names_only_the_variable_at_fault(
+    settings_file: SettingsFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Of HUNTER_EMBEDDED__EVENTS (not JSON) and HUNTER_EMBEDDED__STATE (a path), only the first is named."""
+    monkeypatch.setenv("HUNTER_EMBEDDED__EVENTS", "samples/events")
+    monkeypatch.setenv("HUNTER_EMBEDDED__STATE", str(tmp_path / "x.sqlite3"))
+    with pytest.raises(ConfigError) as info:
+        load_settings(settings_file())
+    assert "HUNTER_EMBEDDED__EVENTS: not valid JSON" in str(info.value)
+    assert "HUNTER_EMBEDDED__STATE" not in str(info.value)
+
+
+def test_initial_lookback_within_the_ingest_delay_is_explained(settings_file: SettingsFactory) -> None:
+    """initial_lookback <= ingest_delay is allowed, and a warning says what it means."""
+    from hunter.config import settings_warnings
+
+    settings = load_settings(settings_file(sections={"schedule": {"initial_lookback": "0s"}}))
+    (warning,) = settings_warnings(settings)
+    assert "schedule.initial_lookback (0s) is not longer than schedule.ingest_delay (1m)" in warning
+    assert settings_warnings(load_settings(settings_file())) == []
 
 
 def test_invalid_toml_is_a_one_line_config_error(tmp_path: Path) -> None:

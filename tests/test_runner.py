@@ -8,9 +8,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import structlog
 
-from hunter.config import ScheduleSettings, Settings
+from hunter.config import ScheduleSettings, Settings, parse_duration
 from hunter.errors import StoreError, TransientSearchError
 from hunter.hunts import Hunt, Suppression
 from hunter.results import QueryResult, Window
@@ -427,6 +428,25 @@ def test_first_run_covers_the_initial_lookback_only(
     clock.set(T)
     parts.runner.run_hunt(lua_hunt)
     assert [alert["process"]["entity_id"] for alert in parts.alerts()] == ["NEW"]
+
+
+@pytest.mark.parametrize("lookback", ["0s", "1m"])
+def test_a_first_run_with_nothing_to_search_starts_the_hunt(
+    make_runner: RunnerFactory, lua_hunt: Hunt, clock: FakeClock, tmp_path: Path, lookback: str
+) -> None:
+    """initial_lookback <= ingest_delay: the first run searches nothing but sets the checkpoint to
+    now - ingest_delay, so the next run searches forward and finds what arrived (it used to plan no
+    window for ever while reporting ok)."""
+    events = write_ndjson(tmp_path / "e.ndjson", [])
+    parts = make_runner([events], schedule=ScheduleSettings(initial_lookback=parse_duration(lookback)))
+    clock.set(T)
+    first = parts.runner.run_hunt(lua_hunt)
+    assert first.outcome == "ok" and first.windows == []
+    assert parts.store.checkpoint(lua_hunt.id) == ns(T - MINUTE)
+    append_ndjson(events, [lua_exec(T + 2 * MINUTE, doc_id="exec", entity_id="L")])
+    clock.set(T + 5 * MINUTE)
+    second = parts.runner.run_hunt(lua_hunt)
+    assert len(second.windows) == 1 and len(second.created) == 1
 
 
 class LeaseTakenAfterFirstWindow:

@@ -34,6 +34,18 @@ def test_first_run_follows_the_configured_lookback_and_delay(lua_hunt: Hunt) -> 
     assert plan.windows == (Window(NOW - 2 * H, NOW - 30 * S),)
 
 
+@pytest.mark.parametrize("lookback", [timedelta(0), timedelta(minutes=1)])
+def test_first_run_without_room_to_search_still_starts_the_hunt(lua_hunt: Hunt, lookback: timedelta) -> None:
+    """initial_lookback <= ingest_delay: no window, but the plan ends at now - ingest_delay (where the
+    checkpoint goes), not before it, so the next run searches forward instead of starting over."""
+    schedule = ScheduleSettings(initial_lookback=lookback)
+    plan = plan_windows(lua_hunt, None, NOW, schedule)
+    assert plan.windows == ()
+    assert plan.end_ns == NOW - M
+    (window,) = plan_windows(lua_hunt, plan.end_ns, NOW + 5 * M, schedule).windows
+    assert window == Window(NOW - M - lua_hunt.overlap_ns, NOW + 4 * M)
+
+
 def test_next_run_starts_overlap_before_the_checkpoint(lua_hunt: Hunt) -> None:
     """A regular run covers checkpoint - overlap .. now - ingest_delay."""
     checkpoint = NOW - 6 * M
