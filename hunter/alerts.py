@@ -9,7 +9,7 @@ never the anchor's process start, so rules over ``logs-*`` do not fire again on 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from .dedup import Anchor, EventRef, Finding
 from .eql.fields import flatten, make_getter
 from .eql.values import format_date_ns, parse_date_ns
 from .errors import HunterError
-from .hunts import Hunt
+from .hunts import Hunt, Threat, ThreatRef
 from .results import Window
 
 ALERT_TEMPLATE = "alert.json.j2"
@@ -218,7 +218,6 @@ def _split_ref(text: str) -> tuple[str, str]:
 
 
 def _hunt_context(hunt: Hunt) -> dict[str, Any]:
-    threat = hunt.threat
     return {
         "id": hunt.id,
         "name": hunt.name,
@@ -231,14 +230,41 @@ def _hunt_context(hunt: Hunt) -> dict[str, Any]:
         "false_positives": list(hunt.false_positives),
         "author": list(hunt.author),
         "interval_seconds": hunt.interval_ns // 1_000_000_000,
-        "threat": None
-        if threat is None
-        else {
-            "framework": threat.framework,
-            "tactic": vars(threat.tactic),
-            "technique": vars(threat.technique),
-            "subtechnique": vars(threat.subtechnique) if threat.subtechnique else None,
-        },
+        "version": hunt.version,
+        "building_block": hunt.building_block,
+        "source": hunt.source,
+        "license": hunt.license,
+        "threat": _threat_context(hunt.threat),
+    }
+
+
+def _threat_context(entries: Sequence[Threat]) -> dict[str, Any] | None:
+    """ECS ``threat.*`` across all entries: parallel arrays of tactics, techniques and sub-techniques.
+
+    Each array holds every distinct reference once, in the order the entries give them; ECS expects
+    ``threat.framework`` to be one value, so it is a string unless the entries name several.
+    """
+    if not entries:
+        return None
+    frameworks = list(dict.fromkeys(entry.framework for entry in entries))
+    tactics = [entry.tactic for entry in entries]
+    techniques = [technique for entry in entries for technique in entry.techniques]
+    subtechniques = [sub for technique in techniques for sub in technique.subtechniques]
+    return {
+        "framework": frameworks[0] if len(frameworks) == 1 else frameworks,
+        "category": tactics[0].name,
+        "tactic": _refs(tactics),
+        "technique": _refs([ThreatRef(t.id, t.name, t.reference) for t in techniques]),
+        "subtechnique": _refs(subtechniques),
+    }
+
+
+def _refs(refs: Sequence[ThreatRef]) -> dict[str, list[str]]:
+    distinct = list(dict.fromkeys(refs))
+    return {
+        "id": [ref.id for ref in distinct],
+        "name": [ref.name for ref in distinct],
+        "reference": [ref.reference for ref in distinct],
     }
 
 

@@ -5,7 +5,7 @@
     HunterError                      anything hunter raises on purpose
     ├── ConfigError                  bad settings file, unknown setting, bad environment value
     ├── HuntError                    a bad hunt file; carries file, line, column (one per problem)
-    │   └── HuntSetError             every HuntError found while loading a folder of hunts
+    │   └── HuntSetError             every HuntError found while loading hunt files and folders
     ├── EventSourceError             an event file that cannot be opened or read at all
     ├── SearchError                  running a query failed
     │   ├── TransientSearchError     timeout, connection error, 429, 5xx: retry the same window later
@@ -26,6 +26,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # only for annotations: hunts imports this module
+    from .hunts import HuntSet
 
 
 class HunterError(Exception):
@@ -48,11 +52,18 @@ class HuntError(HunterError):
 
 
 class HuntSetError(HunterError):
-    """Every problem found while loading a folder of hunts (loading never stops at the first)."""
+    """Every problem found while loading hunt files and folders (loading never stops at the first).
 
-    def __init__(self, problems: Sequence[HuntError]) -> None:
+    ``hunt_set`` is what was loaded regardless (hunts, skipped rules, warnings), and ``summary`` its
+    summary line; the message is one line per problem, then the summary line.
+    """
+
+    def __init__(self, problems: Sequence[HuntError], hunt_set: HuntSet | None = None) -> None:
         self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
+        self.hunt_set = hunt_set
+        self.summary = hunt_set.summary() if hunt_set is not None else ""
+        lines = [str(p) for p in self.problems] + ([self.summary] if self.summary else [])
+        super().__init__("\n".join(lines))
 
 
 class EventSourceError(HunterError):

@@ -1,7 +1,25 @@
-"""Hunts: one TOML file per hunt in ``queries/`` (metadata + named EQL queries), loaded and checked.
+"""Hunts: the ``Hunt`` model, and loading hunt files of every format into it.
 
-Loading never stops at the first problem: every problem of every file is collected and reported
-as ``file:line:col: message`` (:class:`~hunter.errors.HuntSetError`).
+A hunt file is TOML. One with a ``[rule]`` table is an Elastic detection-rules rule, read by
+:mod:`hunter.rules.detection_rules`; any other is a native hunter hunt, with these keys:
+
+* ``id``, ``name``, ``severity`` (low, medium, high, critical): required;
+* ``description``, ``risk_score`` (0-100; by default the severity's), ``interval`` (default 5m) or
+  ``cron``, ``lookback``, ``indices`` (default ``logs-*``), ``tags``, ``references``,
+  ``false_positives``, ``notes``, ``author``, ``enabled``, ``suppress_by`` with ``suppress_for``;
+* ``timestamp_override``: a field the search's time range applies to instead of the configured
+  timestamp field (``"event.ingested"``: search on ingest time), falling back to the configured
+  field for events that lack it, as Kibana's ``timestamp_override`` does;
+* ``threat``: either one ``[threat]`` table (``framework``, ``tactic``, ``technique``,
+  ``subtechnique``, each ref an ``{id, name, reference}`` table), or ``[[threat]]`` entries in
+  Kibana's shape (``framework``, ``tactic``, ``technique = [{id, name, reference, subtechnique =
+  [...]}]``), as Elastic's rules and the Sigma import write them;
+* ``[queries.<name>]`` tables with ``query`` (EQL, Elasticsearch's dialect), ``description``,
+  ``enabled``.
+
+:func:`load_hunt_set` takes files and folders (searched recursively for ``*.toml``) and never stops
+at the first problem: every problem of every file is collected and reported as
+``file:line:col: message`` in one :class:`~hunter.errors.HuntSetError`, with the set's summary line.
 """
 
 from __future__ import annotations
@@ -9,7 +27,7 @@ from __future__ import annotations
 import itertools
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,15 +37,20 @@ from .eql import CompiledQuery, EqlError, compile_query
 from .errors import HuntError, HuntSetError
 
 SEVERITIES = {"low": 21, "medium": 47, "high": 73, "critical": 99}
+SOURCE_HUNTER = "hunter"  # Hunt.source of a native hunt file
+SOURCE_DETECTION_RULES = "detection-rules"  # Hunt.source of an Elastic detection-rules rule
+DEFAULT_FRAMEWORK = "MITRE ATT&CK"
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _TOP_KEYS = {
     "id", "name", "description", "severity", "risk_score", "interval", "cron", "lookback", "indices",
     "tags", "references", "false_positives", "notes", "author", "enabled", "threat", "queries",
-    "suppress_by", "suppress_for",
+    "suppress_by", "suppress_for", "timestamp_override",
 }  # fmt: skip
 _QUERY_KEYS = {"query", "description", "enabled"}
 _THREAT_KEYS = {"framework", "tactic", "technique", "subtechnique"}
+_THREAT_ENTRY_KEYS = {"framework", "tactic", "technique"}
 _REF_KEYS = {"id", "name", "reference"}
+_TECHNIQUE_KEYS = {"id", "name", "reference", "subtechnique"}
 
 
 @dataclass(frozen=True)
@@ -40,13 +63,22 @@ class ThreatRef:
 
 
 @dataclass(frozen=True)
+class Technique:
+    """A technique of a threat entry, with its sub-techniques (Kibana's ``threat[].technique[]``)."""
+
+    id: str
+    name: str
+    reference: str
+    subtechniques: tuple[ThreatRef, ...] = ()
+
+
+@dataclass(frozen=True)
 class Threat:
-    """The hunt's place in a threat framework."""
+    """One entry of the hunt's place in a threat framework: a tactic and its techniques (Kibana's shape)."""
 
     framework: str
     tactic: ThreatRef
-    technique: ThreatRef
-    subtechnique: ThreatRef | None = None
+    techniques: tuple[Technique, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,7 +106,12 @@ class Suppression:
 
 @dataclass(frozen=True)
 class Hunt:
-    """A hunt: what to look for, where, how often, and how to describe what is found."""
+    """A hunt: what to look for, where, how often, and how to describe what is found.
+
+    ``timestamp_field``, ``event_category_field`` and ``tiebreaker_field`` are None unless the hunt
+    sets its own (an Elastic rule's ``timestamp_field``, ``event_category_override``,
+    ``tiebreaker_field``): None means the search settings' field. ``max_signals`` None means no cap.
+    """
 
     id: str
     name: str
@@ -92,9 +129,20 @@ class Hunt:
     false_positives: tuple[str, ...] = ()
     notes: str = ""
     author: tuple[str, ...] = ()
-    threat: Threat | None = None
+    threat: tuple[Threat, ...] = ()
     suppression: Suppression | None = None
     enabled: bool = True
+    version: int | None = None
+    building_block: bool = False
+    max_signals: int | None = None
+    timestamp_override: str | None = None
+    timestamp_override_fallback: bool = True
+    timestamp_field: str | None = None
+    event_category_field: str | None = None
+    tiebreaker_field: str | None = None
+    source: str = SOURCE_HUNTER
+    license: str = ""
+    deprecated: bool = False
 
     @property
     def severity_number(self) -> int:
@@ -112,14 +160,74 @@ class Hunt:
         return max(self.max_maxspan_ns, self.lookback_ns)
 
     def warnings(self) -> list[str]:
-        """Settings that are allowed but probably not what the author meant."""
+        """Settings that are allowed but probably not what the author meant (native hunts only)."""
         notes = []
-        if self.lookback_ns and self.lookback_ns < self.max_maxspan_ns:
+        if self.source == SOURCE_HUNTER and self.lookback_ns and self.lookback_ns < self.max_maxspan_ns:
             notes.append(
                 f"{self.path}: lookback is shorter than the largest sequence maxspan; runs overlap by the "
                 "maxspan anyway, so sequences that straddle two runs are still found"
             )
         return notes
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A rule file that was read but not loaded as a hunt, and why (``deprecated`` or not EQL)."""
+
+    path: Path
+    reason: str  # 'not EQL (type = "query")' or 'deprecated'
+    deprecated: bool = False  # counted as deprecated (else as not EQL)
+    rule_id: str = ""
+    name: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.path}: skipped: {self.reason}"
+
+
+@dataclass
+class FileOutcome:
+    """What reading one hunt file gave: a hunt or the reason it was skipped, and problems and warnings."""
+
+    path: Path
+    hunt: Hunt | None = None
+    skipped: Skipped | None = None
+    problems: list[HuntError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    id_line: int = 1  # where the hunt's id is written (for a duplicate-id problem)
+
+
+@dataclass
+class HuntSet:
+    """Hunts loaded from files and folders, the rule files skipped (and why), problems and warnings."""
+
+    hunts: list[Hunt] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    problems: list[HuntError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # located, ``file:line:col: message``
+    files: int = 0  # hunt files read
+
+    @property
+    def not_eql(self) -> int:
+        """Rule files skipped because their type is not ``eql``."""
+        return sum(1 for skipped in self.skipped if not skipped.deprecated)
+
+    @property
+    def deprecated(self) -> int:
+        """Rule files skipped because they are deprecated."""
+        return sum(1 for skipped in self.skipped if skipped.deprecated)
+
+    @property
+    def problem_files(self) -> int:
+        """Files (or folders) with at least one problem."""
+        return len({problem.path for problem in self.problems})
+
+    def summary(self) -> str:
+        """``1024 hunts loaded, 1168 skipped (1044 not EQL, 124 deprecated), 0 files with problems``."""
+        return (
+            f"{len(self.hunts)} hunts loaded, {len(self.skipped)} skipped "
+            f"({self.not_eql} not EQL, {self.deprecated} deprecated), "
+            f"{self.problem_files} files with problems"
+        )
 
 
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab numbering: 0 (and 7) is Sunday
@@ -221,59 +329,96 @@ def cron_longest_gap_ns(expression: str) -> int:
     return int(max(gaps).total_seconds()) * 1_000_000_000
 
 
+# ---- loading ----------------------------------------------------------------------------------------
+
+
+def load_hunt_set(paths: Sequence[Path], *, include_deprecated: bool = False) -> HuntSet:
+    """Every hunt in ``paths`` (files, and folders searched recursively for ``*.toml``, sorted).
+
+    Native hunt files and Elastic detection-rules rules both load; rules that are not EQL or are
+    deprecated (unless ``include_deprecated``) are skipped and counted. Any problem, including one
+    hunt id used by two files, raises :class:`HuntSetError` with every problem and the summary line.
+    """
+    hunt_set = HuntSet()
+    files: list[Path] = []
+    seen: set[Path] = set()
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*.toml") if p.is_file())
+            if not found:
+                hunt_set.problems.append(HuntError(path, 0, 0, "no hunt files (*.toml) found"))
+        elif path.is_file():
+            found = [path]
+        else:
+            hunt_set.problems.append(HuntError(path, 0, 0, "hunt file or folder not found"))
+            found = []
+        for file in found:
+            if file.resolve() not in seen:  # a file named twice (a folder and a file in it) loads once
+                seen.add(file.resolve())
+                files.append(file)
+    hunt_set.files = len(files)
+    first_use: dict[str, Path] = {}
+    for file in files:
+        outcome = read_hunt_file(file, include_deprecated=include_deprecated)
+        hunt_set.problems.extend(outcome.problems)
+        hunt_set.warnings.extend(outcome.warnings)
+        if outcome.skipped is not None:
+            hunt_set.skipped.append(outcome.skipped)
+        hunt = outcome.hunt
+        if hunt is None:
+            continue
+        if hunt.id in first_use:
+            message = f"hunt id {hunt.id!r} is also used by {first_use[hunt.id]}"
+            hunt_set.problems.append(HuntError(hunt.path, outcome.id_line, 1, message))
+            continue
+        first_use[hunt.id] = hunt.path
+        hunt_set.hunts.append(hunt)
+    if hunt_set.problems:
+        raise HuntSetError(hunt_set.problems, hunt_set)
+    return hunt_set
+
+
 def load_hunts(folder: Path) -> list[Hunt]:
-    """Every ``*.toml`` hunt in ``folder`` (by file name); :class:`HuntSetError` lists all problems."""
-    if not folder.is_dir():
-        raise HuntSetError([HuntError(folder, 0, 0, "hunt folder not found")])
-    hunts: list[Hunt] = []
-    problems: list[HuntError] = []
-    for path in sorted(folder.glob("*.toml")):
-        hunt, found = load_hunt(path)
-        problems.extend(found)
-        if hunt is not None:
-            hunts.append(hunt)
-    seen: dict[str, Path] = {}
-    for hunt in hunts:
-        if hunt.id in seen:
-            problems.append(
-                HuntError(hunt.path, 1, 1, f"hunt id {hunt.id!r} is also used by {seen[hunt.id]}")
-            )
-        seen.setdefault(hunt.id, hunt.path)
-    if not hunts and not problems:
-        problems.append(HuntError(folder, 0, 0, "no hunt files (*.toml) found"))
-    if problems:
-        raise HuntSetError(problems)
-    return hunts
+    """Every hunt under ``folder``: :func:`load_hunt_set` of that one folder (or file)."""
+    return load_hunt_set([folder]).hunts
 
 
 def load_hunt(path: Path) -> tuple[Hunt | None, list[HuntError]]:
-    """One hunt file: the hunt (None when it has problems) and every problem found."""
+    """One hunt file: the hunt (None when it has problems or is a skipped rule) and every problem found."""
+    outcome = read_hunt_file(path)
+    return outcome.hunt, outcome.problems
+
+
+def read_hunt_file(path: Path, *, include_deprecated: bool = False) -> FileOutcome:
+    """One hunt file of either format: a detection-rules rule when it has a ``[rule]`` table, else native."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return None, [HuntError(path, 0, 0, f"cannot read: {exc}")]
+        return FileOutcome(path, problems=[HuntError(path, 0, 0, f"cannot read: {exc}")])
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line, column = _toml_position(str(exc))
-        return None, [HuntError(path, line, column, f"invalid TOML: {_toml_message(str(exc))}")]
-    return _Checker(path, text, data).hunt()
+        message = f"invalid TOML: {_toml_message(str(exc))}"
+        return FileOutcome(path, problems=[HuntError(path, line, column, message)])
+    if isinstance(data.get("rule"), dict):
+        from .rules.detection_rules import read_rule  # lazily: the reader imports this module
+
+        return read_rule(path, text, data, include_deprecated=include_deprecated)
+    return _Checker(path, text, data).outcome()
 
 
-class _Checker:
-    """Validates one parsed hunt file, collecting located problems."""
+class TomlChecker:
+    """Checks one parsed TOML hunt file, collecting located problems and warnings (shared by all readers)."""
 
-    def __init__(self, path: Path, text: str, data: dict[str, Any]) -> None:
+    def __init__(self, path: Path, text: str) -> None:
         self.path = path
         self.text = text
-        self.data = data
-        self.lines = _key_lines(text)
+        self.lines = key_lines(text)
         self.problems: list[HuntError] = []
+        self.warnings: list[str] = []
 
-    def problem(self, key: str, message: str, line: int | None = None, column: int = 1) -> None:
-        self.problems.append(HuntError(self.path, line or self._line_of(key), column, message))
-
-    def _line_of(self, key: str) -> int:
+    def line_of(self, key: str) -> int:
         """The key's line, else its nearest enclosing table's or inline table's (a missing key)."""
         parts = key.split(".")
         while parts:
@@ -283,7 +428,16 @@ class _Checker:
             parts.pop()
         return 1
 
+    def problem(self, key: str, message: str, line: int | None = None, column: int = 1) -> None:
+        """Record a problem located at ``key`` (or at ``line``:``column``)."""
+        self.problems.append(HuntError(self.path, line or self.line_of(key), column, message))
+
+    def warn(self, key: str, message: str) -> None:
+        """Record a warning located at ``key``: allowed, but worth the author's attention."""
+        self.warnings.append(f"{self.path}:{self.line_of(key)}:1: {message}")
+
     def string(self, key: str, value: Any, *, required: bool = False) -> str:
+        """``value`` as a string ('' when absent; a problem when required or not a string)."""
         if value is None:
             if required:
                 self.problem(key, f"missing required key {key!r}")
@@ -294,12 +448,140 @@ class _Checker:
         return value
 
     def strings(self, key: str, value: Any) -> tuple[str, ...]:
+        """``value`` as a tuple of strings (() when absent; a problem when not a list of strings)."""
         if value is None:
             return ()
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             self.problem(key, f"{key} must be a list of strings")
             return ()
         return tuple(value)
+
+    def boolean(self, key: str, value: Any, default: bool) -> bool:
+        """``value`` as true/false (``default`` when absent or wrong, the latter a problem)."""
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.problem(key, f"{key} must be true or false")
+            return default
+        return value
+
+    def unknown(self, table: str, data: Mapping[str, Any], allowed: set[str], *, warn: bool = False) -> None:
+        """Report keys of ``table`` that are not ``allowed`` (as warnings with ``warn``, else problems)."""
+        for key in data:
+            if key not in allowed:
+                path = f"{table}.{key}" if table else key
+                if warn:
+                    self.warn(path, f"unknown key {path!r} ignored")
+                else:
+                    self.problem(path, f"unknown key {path!r}")
+
+    def risk_score(self, key: str, value: Any) -> float:
+        """A risk score from 0 to 100 (a problem otherwise)."""
+        if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 100:
+            self.problem(key, f"{key} must be a number from 0 to 100")
+            return 0.0
+        return float(value)
+
+    def severity(self, key: str, value: Any) -> str:
+        """A required severity: low, medium, high or critical."""
+        severity = self.string(key, value, required=True)
+        if severity and severity not in SEVERITIES:
+            self.problem(key, f"{key} must be one of {', '.join(SEVERITIES)}")
+        return severity
+
+    def query(
+        self, key: str, name: str, text: str, description: str = "", *, label: str | None = None
+    ) -> HuntQuery | None:
+        """The EQL ``text`` written at ``key`` compiled as query ``name``; a located problem if refused.
+
+        The problem's message starts with ``label`` (default ``key``), then the engine's message.
+        """
+        try:
+            compiled = compile_query(text)
+        except EqlError as exc:
+            line, column = self._query_position(key, exc.line, exc.column)
+            self.problems.append(HuntError(self.path, line, column, f"{label or key}: {exc.message}"))
+            return None
+        return HuntQuery(name, text, compiled, description)
+
+    def _query_position(self, key: str, line: int, column: int) -> tuple[int, int]:
+        """Where an EQL error at ``line:column`` of the query string written at ``key`` sits in the file."""
+        key_line = self.lines.get(key, 1)
+        if not line:
+            return key_line, 1
+        lines = self.text.splitlines()
+        raw = lines[key_line - 1] if key_line - 1 < len(lines) else ""
+        match = re.search(r"=\s*('''|\"\"\"|'|\")", raw)
+        if match is None:
+            return key_line, 1
+        after = raw[match.end() :]
+        if match.group(1) in ("'''", '"""') and not after.strip():
+            return key_line + line, column  # the newline after the opening quotes is not part of the value
+        if line == 1:
+            return key_line, match.end() + column
+        return key_line + line - 1, column
+
+    def ref(self, key: str, value: Any, allowed: set[str] = _REF_KEYS) -> ThreatRef | None:
+        """A threat reference ``{id, name, reference}`` (None, with problems, when incomplete)."""
+        if not isinstance(value, dict):
+            self.problem(key, f"{key} must be a table with id, name and reference")
+            return None
+        self.unknown(key, value, allowed)
+        ref = ThreatRef(
+            self.string(f"{key}.id", value.get("id"), required=True),
+            self.string(f"{key}.name", value.get("name"), required=True),
+            self.string(f"{key}.reference", value.get("reference"), required=True),
+        )
+        return ref if ref.id and ref.name and ref.reference else None
+
+    def threat_entries(self, key: str, value: Any) -> tuple[Threat, ...]:
+        """Threat entries in Kibana's shape: ``[[threat]]`` with ``tactic`` and ``technique`` arrays."""
+        if not isinstance(value, list) or not all(isinstance(entry, dict) for entry in value):
+            self.problem(key, f"{key} must be an array of tables with framework, tactic and technique")
+            return ()
+        entries: list[Threat] = []
+        for index, entry in enumerate(value):
+            at = f"{key}.{index}"
+            self.unknown(at, entry, _THREAT_ENTRY_KEYS)
+            framework = self.string(f"{at}.framework", entry.get("framework")) or DEFAULT_FRAMEWORK
+            if "tactic" not in entry:
+                self.problem(at, f"missing required key '{at}.tactic'")
+                tactic = None
+            else:
+                tactic = self.ref(f"{at}.tactic", entry["tactic"])
+            techniques = [
+                technique
+                for number, item in enumerate(self._tables(f"{at}.technique", entry.get("technique")))
+                if (technique := self._technique(f"{at}.technique.{number}", item)) is not None
+            ]
+            if tactic is not None:
+                entries.append(Threat(framework, tactic, tuple(techniques)))
+        return tuple(entries)
+
+    def _technique(self, key: str, value: dict[str, Any]) -> Technique | None:
+        ref = self.ref(key, value, _TECHNIQUE_KEYS)
+        subtechniques = [
+            sub
+            for number, item in enumerate(self._tables(f"{key}.subtechnique", value.get("subtechnique")))
+            if (sub := self.ref(f"{key}.subtechnique.{number}", item)) is not None
+        ]
+        return None if ref is None else Technique(ref.id, ref.name, ref.reference, tuple(subtechniques))
+
+    def _tables(self, key: str, value: Any) -> list[dict[str, Any]]:
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            self.problem(key, f"{key} must be an array of tables with id, name and reference")
+            return []
+        return value
+
+
+class _Checker(TomlChecker):
+    """Validates one parsed native hunt file, collecting located problems."""
+
+    def __init__(self, path: Path, text: str, data: dict[str, Any]) -> None:
+        super().__init__(path, text)
+        self.data = data
 
     def duration_ns(self, key: str, value: Any, default: int) -> int:
         if value is None:
@@ -314,26 +596,25 @@ class _Checker:
             return default
         return int(seconds * 1_000_000_000)
 
-    def unknown(self, table: str, data: dict[str, Any], allowed: set[str]) -> None:
-        for key in data:
-            if key not in allowed:
-                path = f"{table}.{key}" if table else key
-                self.problem(path, f"unknown key {path!r}")
+    def outcome(self) -> FileOutcome:
+        hunt = self.hunt()
+        return FileOutcome(
+            self.path,
+            hunt=hunt,
+            problems=self.problems,
+            warnings=self.warnings,
+            id_line=self.line_of("id"),
+        )
 
-    def hunt(self) -> tuple[Hunt | None, list[HuntError]]:
+    def hunt(self) -> Hunt | None:
         data = self.data
         self.unknown("", data, _TOP_KEYS)
         hunt_id = self.string("id", data.get("id"), required=True)
         if hunt_id and not _ID_RE.match(hunt_id):
             self.problem("id", "id must be 1-64 lowercase letters, digits, '_', '.' or '-'")
         name = self.string("name", data.get("name"), required=True)
-        severity = self.string("severity", data.get("severity"), required=True)
-        if severity and severity not in SEVERITIES:
-            self.problem("severity", f"severity must be one of {', '.join(SEVERITIES)}")
-        risk = data.get("risk_score", SEVERITIES.get(severity, 47))
-        if not isinstance(risk, int | float) or isinstance(risk, bool) or not 0 <= risk <= 100:
-            self.problem("risk_score", "risk_score must be a number from 0 to 100")
-            risk = 0
+        severity = self.severity("severity", data.get("severity"))
+        risk = self.risk_score("risk_score", data.get("risk_score", SEVERITIES.get(severity, 47)))
         interval = self.duration_ns("interval", data.get("interval"), 5 * 60 * 1_000_000_000)
         lookback = self.duration_ns("lookback", data.get("lookback"), 0) if "lookback" in data else 0
         cron = data.get("cron")
@@ -343,23 +624,21 @@ class _Checker:
                 self.problem("cron", "give either interval or cron, not both")
             # health, catch-up chunks and the overlong-run warning use the longest gap between runs
             interval = self._cron_interval(cron) or interval
-        enabled = data.get("enabled", True)
-        if not isinstance(enabled, bool):
-            self.problem("enabled", "enabled must be true or false")
-            enabled = True
+        enabled = self.boolean("enabled", data.get("enabled"), True)
         indices = self.strings("indices", data.get("indices")) or ("logs-*",)
         queries = self._queries(data.get("queries"))
         threat = self._threat(data.get("threat"))
         suppression = self._suppression(data)
         author = data.get("author")
         authors = (author,) if isinstance(author, str) else self.strings("author", author)
+        timestamp_override = self.string("timestamp_override", data.get("timestamp_override")) or None
         if self.problems:
-            return None, self.problems
-        hunt = Hunt(
+            return None
+        return Hunt(
             id=hunt_id,
             name=name,
             severity=severity,
-            risk_score=float(risk),
+            risk_score=risk,
             interval_ns=interval,
             queries=queries,
             path=self.path,
@@ -375,8 +654,9 @@ class _Checker:
             threat=threat,
             suppression=suppression,
             enabled=enabled,
+            timestamp_override=timestamp_override,
+            source=SOURCE_HUNTER,
         )
-        return (None, self.problems) if self.problems else (hunt, [])
 
     def _cron_interval(self, cron: str) -> int:
         try:
@@ -405,63 +685,44 @@ class _Checker:
                 if text:
                     self.problem(f"{key}.query", f"{key}.query is empty")
                 continue
-            try:
-                compiled = compile_query(text)
-            except EqlError as exc:
-                line, column = self._query_position(f"{key}.query", text, exc.line, exc.column)
-                self.problems.append(HuntError(self.path, line, column, f"{key}: {exc.message}"))
-                continue
-            queries.append(
-                HuntQuery(name, text, compiled, self.string(f"{key}.description", spec.get("description")))
-            )
+            description = self.string(f"{key}.description", spec.get("description"))
+            query = self.query(f"{key}.query", name, text, description, label=key)
+            if query is not None:
+                queries.append(query)
         return tuple(queries)
 
-    def _query_position(self, key: str, text: str, line: int, column: int) -> tuple[int, int]:
-        """Where an EQL error at ``line:column`` of a query string sits in the file."""
-        key_line = self.lines.get(key, 1)
-        if not line:
-            return key_line, 1
-        raw = self.text.splitlines()[key_line - 1] if key_line - 1 < len(self.text.splitlines()) else ""
-        match = re.search(r"=\s*('''|\"\"\"|'|\")", raw)
-        if match is None:
-            return key_line, 1
-        after = raw[match.end() :]
-        if match.group(1) in ("'''", '"""') and not after.strip():
-            return key_line + line, column  # the newline after the opening quotes is not part of the value
-        if line == 1:
-            return key_line, match.end() + column
-        return key_line + line - 1, column
-
-    def _ref(self, key: str, value: Any) -> ThreatRef | None:
+    def _threat(self, value: Any) -> tuple[Threat, ...]:
         if value is None:
-            return None
+            return ()
+        if isinstance(value, list):
+            return self.threat_entries("threat", value)
         if not isinstance(value, dict):
-            self.problem(key, f"{key} must be a table with id, name and reference")
-            return None
-        self.unknown(key, value, _REF_KEYS)
-        return ThreatRef(
-            self.string(f"{key}.id", value.get("id"), required=True),
-            self.string(f"{key}.name", value.get("name"), required=True),
-            self.string(f"{key}.reference", value.get("reference"), required=True),
-        )
-
-    def _threat(self, value: Any) -> Threat | None:
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            self.problem("threat", "threat must be a table")
-            return None
+            self.problem("threat", "threat must be a table, or an array of tables ([[threat]])")
+            return ()
         self.unknown("threat", value, _THREAT_KEYS)
-        tactic = self._ref("threat.tactic", value.get("tactic"))
-        technique = self._ref("threat.technique", value.get("technique"))
-        if tactic is None or technique is None:
+        refs = {}
+        for part in ("tactic", "technique", "subtechnique"):
+            if part in value:
+                refs[part] = self.ref(f"threat.{part}", value[part])
+        tactic, technique = refs.get("tactic"), refs.get("technique")
+        if "tactic" not in value or "technique" not in value:
             self.problem("threat", "threat needs a tactic and a technique")
-            return None
-        return Threat(
-            self.string("threat.framework", value.get("framework")) or "MITRE ATT&CK",
-            tactic,
-            technique,
-            self._ref("threat.subtechnique", value.get("subtechnique")),
+        if tactic is None or technique is None:
+            return ()
+        subtechnique = refs.get("subtechnique")
+        return (
+            Threat(
+                self.string("threat.framework", value.get("framework")) or DEFAULT_FRAMEWORK,
+                tactic,
+                (
+                    Technique(
+                        technique.id,
+                        technique.name,
+                        technique.reference,
+                        (subtechnique,) if subtechnique else (),
+                    ),
+                ),
+            ),
         )
 
     def _suppression(self, data: dict[str, Any]) -> Suppression | None:
@@ -478,10 +739,25 @@ class _Checker:
         return Suppression(by, duration) if by and duration else None
 
 
-def _key_lines(text: str) -> dict[str, int]:
-    """The line of each table header and key (``queries.sequence.query`` -> 42), not in multi-line strings."""
+def key_lines(text: str) -> dict[str, int]:
+    """The line of each table header and key of a TOML text, not in multi-line strings.
+
+    Keys are dotted paths (``queries.sequence.query`` -> 42); an array of tables counts its
+    elements, so the second ``[[rule.threat]]`` and its ``tactic`` are ``rule.threat.1`` and
+    ``rule.threat.1.tactic``.
+    """
     lines: dict[str, int] = {}
     table: tuple[str, ...] = ()
+    arrays: dict[tuple[str, ...], int] = {}  # array-of-tables path (parents resolved) -> last element
+
+    def resolve(parts: Sequence[str]) -> tuple[str, ...]:
+        resolved: list[str] = []
+        for part in parts:
+            resolved.append(part)
+            if tuple(resolved) in arrays:
+                resolved.append(str(arrays[tuple(resolved)]))
+        return tuple(resolved)
+
     in_string: str | None = None
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -489,9 +765,16 @@ def _key_lines(text: str) -> dict[str, int]:
             if line.count(in_string) % 2 == 1:
                 in_string = None
             continue
-        header = re.match(r"^\[\s*([^\[\]]+?)\s*\]", line)
+        header = re.match(r"^(\[\[?)\s*([^\[\]]+?)\s*\]", line)
         if header:
-            table = tuple(part.strip().strip('"') for part in header.group(1).split("."))
+            parts = tuple(part.strip().strip('"') for part in header.group(2).split("."))
+            if header.group(1) == "[[":
+                array = (*resolve(parts[:-1]), parts[-1])
+                arrays[array] = arrays.get(array, -1) + 1
+                lines.setdefault(".".join(array), number)
+                table = (*array, str(arrays[array]))
+            else:
+                table = resolve(parts)
             lines.setdefault(".".join(table), number)
             continue
         key = re.match(r'^("[^"]*"|[A-Za-z0-9_.-]+)\s*=\s*(.*)$', line)

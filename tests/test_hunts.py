@@ -57,9 +57,12 @@ def test_the_lua_hunt_loads_with_its_two_named_queries(lua_hunt: Hunt) -> None:
     assert lua_hunt.interval_ns == 5 * MINUTE_NS
     assert lua_hunt.severity == "medium"
     assert lua_hunt.severity_number == 47
-    assert lua_hunt.threat is not None
-    assert lua_hunt.threat.subtechnique is not None
-    assert lua_hunt.threat.subtechnique.id == "T1059.011"
+    (threat,) = lua_hunt.threat  # the native [threat] table is one entry
+    assert (threat.framework, threat.tactic.id) == ("MITRE ATT&CK", "TA0002")
+    (technique,) = threat.techniques
+    assert technique.id == "T1059"
+    assert [sub.id for sub in technique.subtechniques] == ["T1059.011"]
+    assert lua_hunt.source == "hunter" and lua_hunt.timestamp_override is None
 
 
 def test_the_hunt_queries_are_verbatim_from_the_hunt_specification(lua_hunt: Hunt) -> None:
@@ -121,7 +124,9 @@ def test_loading_a_folder_collects_the_problems_of_every_file(tmp_path: Path) ->
     files = {Path(problem.path).name for problem in info.value.problems}
     assert files == {"a_bad.toml", "c_worse.toml"}
     assert len(info.value.problems) == 7
-    assert str(info.value).splitlines() == [str(problem) for problem in info.value.problems]
+    summary = "1 hunts loaded, 0 skipped (0 not EQL, 0 deprecated), 2 files with problems"
+    assert info.value.summary == summary
+    assert str(info.value).splitlines() == [str(problem) for problem in info.value.problems] + [summary]
 
 
 def test_invalid_toml_in_a_hunt_is_located(tmp_path: Path) -> None:
@@ -248,7 +253,7 @@ def test_problems_inside_inline_tables_and_dotted_keys_point_at_their_line(tmp_p
     )
     with pytest.raises(HuntSetError) as raised:
         load_hunts(tmp_path)
-    assert str(raised.value).splitlines() == [
+    assert [str(problem) for problem in raised.value.problems] == [
         f"{path}:7:1: missing required key 'threat.tactic.reference'",
         f"{path}:8:1: missing required key 'threat.technique.name'",
         f"{path}:8:1: missing required key 'threat.technique.reference'",
