@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.tree import Meta
 
-from . import ast
+from . import ast, lucene_regex
 from .errors import EqlError, EqlSemanticError, EqlSyntaxError
 
 _TIME_UNITS_NS = {
@@ -23,7 +23,9 @@ _TIME_UNITS_NS = {
 }
 _SUPPORTED_PIPES = ("head", "tail")
 _UNSUPPORTED_PIPES = ("count", "filter", "sort", "unique", "unique_count")
-_MAX_RUNS = 100
+_MAX_RUNS = 100  # LogicalPlanBuilder.visitSequence: "cannot be repeated more than 100 times"
+_MAX_SEQUENCE_QUERIES = 256
+_MAX_SAMPLE_QUERIES = 5
 
 _TOKEN_NAMES = {
     "LSQB": "'['",
@@ -223,41 +225,60 @@ class _Builder(Transformer[Token, Any]):
 
     @v_args(meta=True)
     def sequence(self, meta: Meta, children: list[Any]) -> ast.SequenceQuery:
+        """Elasticsearch's LogicalPlanBuilder.visitSequence, check for check and in its order."""
         keys: tuple[ast.Expr, ...] = ()
         maxspan: int | None = None
-        terms: list[ast.Term] = []
-        until: ast.Term | None = None
+        stages: list[_Stage] = []
+        has_until = False
         for child in children[1:]:
             if isinstance(child, tuple) and child and child[0] == "head":
                 keys, maxspan = child[1], child[2]
-            elif isinstance(child, ast.Term):
-                terms.append(child)
+            elif isinstance(child, _Stage):
+                stages.append(child)
             elif isinstance(child, tuple) and child and child[0] == "until":
-                until = child[1]
+                stages.append(child[1])
+                has_until = True
         pos = _pos(meta)
-        expanded: list[ast.Term] = []
-        for term in terms:
-            expanded.extend([ast.Term(term.filter, term.keys, 1, term.missing, term.pos)] * term.runs)
-        if until is not None and until.missing:
+        queries: list[ast.Term] = []
+        for stage in stages:  # the until stage is the last one, and is counted and repeated too
+            _check_key_count(stages[0].term, stage)
+            runs = _runs_value(stage.runs)
+            if len(queries) + runs > _MAX_SEQUENCE_QUERIES:
+                raise EqlSemanticError(
+                    f"Sequence cannot contain more than {_MAX_SEQUENCE_QUERIES} queries; "
+                    f"found [{len(queries) + runs}]",
+                    stage.term.pos.line,
+                    stage.term.pos.column,
+                )
+            queries.extend([stage.term] * runs)
+        if len(queries) < 2:
             raise EqlSemanticError(
-                "Missing events are not allowed in [until]", until.pos.line, until.pos.column
+                f"A sequence requires a minimum of 2 queries, found [{len(queries)}]", pos.line, pos.column
             )
-        if any(term.missing for term in terms):
-            if maxspan is None:
-                first = next(term for term in terms if term.missing)
+        until: ast.Term | None = None
+        if has_until:
+            if len(queries) == 2:  # ES #132638: the until query does not count towards the two
                 raise EqlSemanticError(
-                    "[maxspan] is required for sequences with missing events",
-                    first.pos.line,
-                    first.pos.column,
+                    "A sequence requires a minimum of 2 queries (not counting [until]), found [1]",
+                    pos.line,
+                    pos.column,
                 )
-            if all(term.missing for term in terms):
+            until = queries.pop()
+            if until.missing:
                 raise EqlSemanticError(
-                    "A sequence requires at least one positive event query; found none", pos.line, pos.column
+                    "Missing events are not allowed in [until]", until.pos.line, until.pos.column
                 )
-        if len(expanded) < 2:
-            raise EqlSemanticError("A sequence requires a minimum of 2 queries", pos.line, pos.column)
-        _check_key_counts(keys, expanded + ([until] if until else []), "sequence")
-        return ast.SequenceQuery(keys, maxspan, tuple(expanded), until, pos)
+        if maxspan is None and any(term.missing for term in queries):
+            raise EqlSemanticError(
+                "[maxspan] is required for sequences with missing events queries; found none",
+                pos.line,
+                pos.column,
+            )
+        if all(term.missing for term in queries):
+            raise EqlSemanticError(
+                "A sequence requires at least one positive event query; found none", pos.line, pos.column
+            )
+        return ast.SequenceQuery(keys, maxspan, tuple(queries), until, pos)
 
     def seq_by_params(self, children: list[Any]) -> tuple[str, tuple[ast.Expr, ...], int | None]:
         keys = children[0]
@@ -283,27 +304,50 @@ class _Builder(Transformer[Token, Any]):
         unit = children[1] if len(children) > 1 else None
         return _time_ns(value, unit, _pos(meta))
 
-    def until_term(self, children: list[Any]) -> tuple[str, ast.Term]:
+    def until_term(self, children: list[Any]) -> tuple[str, _Stage]:
         return ("until", children[1])
 
     @v_args(meta=True)
     def sample(self, meta: Meta, children: list[Any]) -> ast.SampleQuery:
+        """Elasticsearch's LogicalPlanBuilder.visitSample, check for check and in its order."""
         keys: tuple[ast.Expr, ...] = ()
-        terms: list[ast.Term] = []
+        stages: list[_Stage] = []
         for child in children[1:]:
-            if isinstance(child, ast.Term):
-                terms.append(child)
+            if isinstance(child, _Stage):
+                stages.append(child)
             else:
                 keys = child
         pos = _pos(meta)
-        if len(terms) > 5:
+        keyless: ast.Pos | None = None
+        for number, stage in enumerate(stages, start=1):
+            _check_key_count(stages[0].term, stage)
+            if not keys and not stage.term.keys and keyless is None:
+                keyless = stage.term.pos
+            if number > _MAX_SAMPLE_QUERIES:
+                raise EqlSemanticError(
+                    f"A sample cannot contain more than {_MAX_SAMPLE_QUERIES} queries, found [{number}]",
+                    stage.term.pos.line,
+                    stage.term.pos.column,
+                )
+            names = [_show(key) for key in (*keys, *stage.term.keys)]
+            duplicates = [name for n, name in enumerate(names) if name in names[:n]]
+            if duplicates:
+                where = stage.keys_pos or stage.term.pos
+                shown = ",".join(dict.fromkeys(duplicates))
+                raise EqlSemanticError(
+                    f"Join keys must be used only once, found duplicates: [{shown}]",
+                    where.line,
+                    where.column,
+                )
+        if len(stages) < 2:
             raise EqlSemanticError(
-                f"A sample must contain at most 5 queries; found [{len(terms)}]", pos.line, pos.column
+                f"A sample requires a minimum of 2 queries, found [{len(stages)}]", pos.line, pos.column
             )
-        if not keys and not any(term.keys for term in terms):
-            raise EqlSemanticError("A sample requires at least one join key", pos.line, pos.column)
-        _check_key_counts(keys, terms, "sample")
-        return ast.SampleQuery(keys, tuple(terms), pos)
+        if keyless is not None:
+            raise EqlSemanticError(
+                "A sample must have at least one join key, found none", keyless.line, keyless.column
+            )
+        return ast.SampleQuery(keys, tuple(stage.term for stage in stages), pos)
 
     @v_args(meta=True)
     def join(self, meta: Meta, children: list[Any]) -> None:
@@ -313,8 +357,9 @@ class _Builder(Transformer[Token, Any]):
     def until_join(self, children: list[Any]) -> None:  # pragma: no cover - join always fails first
         return None
 
-    def join_keys(self, children: list[Any]) -> tuple[ast.Expr, ...]:
-        keys = tuple(children[1:])
+    def join_keys(self, children: list[Any]) -> _Keys:
+        keys = _Keys(children[1:])
+        keys.pos = _pos(children[0])
         for key in keys:
             if not isinstance(key, ast.Field):
                 pos = key.pos
@@ -324,39 +369,28 @@ class _Builder(Transformer[Token, Any]):
         return keys
 
     @v_args(meta=True)
-    def join_term(self, meta: Meta, children: list[Any]) -> ast.Term:
+    def join_term(self, meta: Meta, children: list[Any]) -> _Stage:
         event_filter = children[0]
-        keys = children[1] if len(children) > 1 else ()
-        return ast.Term(event_filter, keys, 1, False, _pos(meta))
+        keys = children[1] if len(children) > 1 else _Keys()
+        return _Stage(ast.Term(event_filter, tuple(keys), 1, False, _pos(meta)), keys.pos, None)
 
     @v_args(meta=True)
-    def sequence_term(self, meta: Meta, children: list[Any]) -> ast.Term:
+    def sequence_term(self, meta: Meta, children: list[Any]) -> _Stage:
         head = children[0]
         missing = isinstance(head, tuple)
         event_filter = head[1] if missing else head
-        keys: tuple[ast.Expr, ...] = ()
-        runs = 1
+        keys = _Keys()
+        runs: tuple[Token, ast.Literal] | None = None
         for child in children[1:]:
-            if isinstance(child, int):
-                runs = child
-            else:
+            if isinstance(child, _Keys):
                 keys = child
-        return ast.Term(event_filter, keys, runs, missing, _pos(meta))
+            else:
+                runs = child
+        return _Stage(ast.Term(event_filter, tuple(keys), 1, missing, _pos(meta)), keys.pos, runs)
 
-    def runs(self, children: list[Any]) -> int:
+    def runs(self, children: list[Any]) -> tuple[Token, ast.Literal]:
         _with, key, _asgn, value = children
-        pos = _pos(key)
-        if str(key) != "runs":
-            raise EqlSemanticError(f"Unrecognized option [{key}], expecting [runs]", pos.line, pos.column)
-        number = value.value
-        if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= _MAX_RUNS:
-            raise EqlSemanticError(
-                f"A positive runs value greater than 0 and less than or equal to {_MAX_RUNS} is required; "
-                f"found [{number}]",
-                pos.line,
-                pos.column,
-            )
-        return number
+        return (key, value)
 
     def subquery(self, children: list[Any]) -> ast.EventFilter:
         result = children[0]
@@ -448,6 +482,13 @@ class _Builder(Transformer[Token, Any]):
             patterns.append(constant.value)
         kind = "regex" if op.type in ("REGEX", "REGEX_INSENSITIVE") else "wildcard"
         insensitive = op.type in ("SEQ", "LIKE_INSENSITIVE", "REGEX_INSENSITIVE")
+        if kind == "regex":
+            for constant, pattern in zip(constants, patterns, strict=True):
+                try:
+                    lucene_regex.parse(pattern, insensitive)
+                except EqlSemanticError as exc:
+                    pos = constant.pos
+                    raise EqlSemanticError(exc.message, pos.line, pos.column) from None
         return ast.Match(value, kind, tuple(patterns), insensitive, _pos(meta))
 
     @v_args(meta=True)
@@ -521,16 +562,51 @@ def _show(node: Any) -> str:
     return type(node).__name__
 
 
-def _check_key_counts(keys: tuple[ast.Expr, ...], terms: list[ast.Term], what: str) -> None:
-    counts = {len(term.keys) for term in terms}
-    if len(counts) > 1:
-        first = terms[0]
-        for term in terms[1:]:
-            if len(term.keys) != len(first.keys):
-                pos = term.pos
-                raise EqlSemanticError(
-                    f"Inconsistent number of join keys specified; expected [{len(first.keys)}] but found "
-                    f"[{len(term.keys)}]",
-                    pos.line,
-                    pos.column,
-                )
+class _Keys(tuple):  # type: ignore[type-arg]
+    """The join keys of one ``by`` clause, with where that clause starts."""
+
+    pos: ast.Pos | None = None
+
+
+class _Stage(NamedTuple):
+    """One bracketed stage as written: the term, where its ``by`` starts, its ``with`` option."""
+
+    term: ast.Term
+    keys_pos: ast.Pos | None
+    runs: tuple[Token, ast.Literal] | None
+
+
+def _check_key_count(first: ast.Term, stage: _Stage) -> None:
+    """Every stage has as many join keys as the first (counted without the shared ``by`` keys)."""
+    if len(stage.term.keys) != len(first.keys):
+        where = stage.keys_pos or stage.term.pos
+        raise EqlSemanticError(
+            f"Inconsistent number of join keys specified; expected [{len(first.keys)}] but found "
+            f"[{len(stage.term.keys)}]",
+            where.line,
+            where.column,
+        )
+
+
+def _runs_value(option: tuple[Token, ast.Literal] | None) -> int:
+    """The ``with runs=N`` of a stage (1 without one; a decimal N is ignored, as in Elasticsearch)."""
+    if option is None:
+        return 1
+    key, value = option
+    if str(key) != "runs":
+        pos = _pos(key)
+        raise EqlSemanticError(f"Unrecognized option [{key}], expecting [runs]", pos.line, pos.column)
+    number = value.value
+    if not isinstance(number, int) or isinstance(number, bool):
+        return 1
+    if number < 1:
+        raise EqlSemanticError(
+            f"A positive runs value is required; found [{number}]", value.pos.line, value.pos.column
+        )
+    if number > _MAX_RUNS:
+        raise EqlSemanticError(
+            f"A query cannot be repeated more than {_MAX_RUNS} times; found [{number}]",
+            value.pos.line,
+            value.pos.column,
+        )
+    return number

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .errors import EqlSemanticError
+from . import lucene_regex
 from .fields import strings
 
 StrMatcher = Callable[[str], bool]
@@ -127,111 +127,12 @@ def wildcard_matcher(patterns: Iterable[str], insensitive: bool) -> StrMatcher:
 
 
 def regex_matcher(patterns: Iterable[str], insensitive: bool) -> StrMatcher:
-    """A test for "fully matches any of the Lucene regular expressions ``patterns``"."""
-    parts = [f"(?:{lucene_to_python(p)})" for p in patterns]
-    flags = re.DOTALL | (re.IGNORECASE if insensitive else 0)
-    compiled = re.compile("|".join(parts), flags)
-    fullmatch = compiled.fullmatch
+    """A test for "fully matches any of the Lucene regular expressions ``patterns``".
 
-    def match(value: str) -> bool:
-        return fullmatch(value) is not None
-
-    return match
-
-
-_META = set('.?+*|{}[]()"\\#@&<>~')
-
-
-def lucene_to_python(pattern: str) -> str:
-    """Translate Lucene ``RegExp`` syntax (Elasticsearch's ``regexp`` query) to Python ``re``.
-
-    Supported: literals, ``\\`` escapes (any character, so ``\\s`` is a plain ``s``), ``.``,
-    ``? * + {n} {n,} {n,m}`` (with ``*?``-style repeats meaning the same language), ``|``,
-    groups, character classes with ranges and ``^``, ``"quoted"`` literals, ``@`` (any string),
-    ``#`` (empty language) and ``<n-m>`` numeric intervals. ``~`` complement and ``&``
-    intersection cannot be expressed in Python and are rejected.
+    The syntax and its meaning are Lucene's (see :mod:`hunter.eql.lucene_regex`), not Python's:
+    ``\\s`` is ``[ \\t\\n\\r]``, ``(?i)`` is a group of the two characters ``?i``, ``~`` complements.
     """
-    out: list[str] = []
-    i = 0
-    n = len(pattern)
-    while i < n:
-        ch = pattern[i]
-        if ch == "\\":
-            if i + 1 >= n:
-                raise EqlSemanticError(f"Invalid regex [{pattern}]: trailing backslash")
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-        elif ch == "[":
-            end, cls = _char_class(pattern, i)
-            out.append(cls)
-            i = end
-        elif ch == '"':
-            end = pattern.find('"', i + 1)
-            if end < 0:
-                raise EqlSemanticError(f"Invalid regex [{pattern}]: unterminated quoted string")
-            out.append(re.escape(pattern[i + 1 : end]))
-            i = end + 1
-        elif ch == "@":
-            out.append("(?:.*)")
-            i += 1
-        elif ch == "#":
-            out.append("(?!)")
-            i += 1
-        elif ch == "<":
-            end = pattern.find(">", i)
-            match = re.fullmatch(r"(\d+)-(\d+)", pattern[i + 1 : end]) if end > 0 else None
-            if match is None:
-                raise EqlSemanticError(f"Invalid regex [{pattern}]: bad numeric interval")
-            low, high = int(match.group(1)), int(match.group(2))
-            out.append(
-                "(?:0*(?:" + "|".join(str(v) for v in range(min(low, high), max(low, high) + 1)) + "))"
-            )
-            i = end + 1
-        elif ch in "~&":
-            raise EqlSemanticError(
-                f"Regex operator [{ch}] is not supported by the embedded engine in [{pattern}]"
-            )
-        elif ch in "{":
-            end = pattern.find("}", i)
-            if end < 0:
-                raise EqlSemanticError(f"Invalid regex [{pattern}]: unterminated repeat")
-            out.append(pattern[i : end + 1])
-            i = end + 1
-        elif ch in ".|()*+?":
-            if ch == "?" and out and (out[-1] in ("*", "+", "?") or out[-1].endswith("}")):
-                out.append("?")  # lazy form: same language under full matching
-            else:
-                out.append(ch)
-            i += 1
-        else:
-            out.append(re.escape(ch))
-            i += 1
-    return "".join(out)
-
-
-def _char_class(pattern: str, start: int) -> tuple[int, str]:
-    i = start + 1
-    parts = ["["]
-    if i < len(pattern) and pattern[i] == "^":
-        parts.append("^")
-        i += 1
-    first = True
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "]" and not first:
-            parts.append("]")
-            return i + 1, "".join(parts)
-        if ch == "\\" and i + 1 < len(pattern):
-            parts.append(re.escape(pattern[i + 1]))
-            i += 2
-        elif ch == "-" and not first and i + 1 < len(pattern) and pattern[i + 1] != "]":
-            parts.append("-")
-            i += 1
-        else:
-            parts.append(re.escape(ch))
-            i += 1
-        first = False
-    raise EqlSemanticError(f"Invalid regex [{pattern}]: unterminated character class")
+    return lucene_regex.matcher(tuple(patterns), insensitive)
 
 
 def lucene_wildcard_matcher(pattern: str, insensitive: bool) -> StrMatcher:

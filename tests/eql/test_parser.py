@@ -36,8 +36,8 @@ from hunter.eql import EqlSemanticError, EqlSyntaxError, compile_query
             "sequence [a where true] ![b where true] [c where true]",
             EqlSemanticError,
             1,
-            25,
-            "[maxspan] is required",
+            1,
+            "[maxspan] is required for sequences with missing events queries; found none",
         ),
         (
             "sequence with maxspan=5 [a where true] [b where true]",
@@ -57,10 +57,16 @@ from hunter.eql import EqlSemanticError, EqlSyntaxError, compile_query
             "sequence [a where true] with runs=101 [b where true]",
             EqlSemanticError,
             1,
-            30,
-            "less than or equal to 100",
+            35,
+            "A query cannot be repeated more than 100 times; found [101]",
         ),
-        ("sequence [a where true]", EqlSyntaxError, 1, 24, "mismatched input '<EOF>'"),
+        (
+            "sequence [a where true]",
+            EqlSemanticError,
+            1,
+            1,
+            "A sequence requires a minimum of 2 queries, found [1]",
+        ),
         (
             "sequence with maxspan=1m by x [a where true] [b where true]",
             EqlSemanticError,
@@ -72,7 +78,7 @@ from hunter.eql import EqlSemanticError, EqlSyntaxError, compile_query
             "sequence [a where true] by x [b where true] by x, y",
             EqlSemanticError,
             1,
-            30,
+            45,
             "Inconsistent number",
         ),
         (
@@ -92,7 +98,7 @@ from hunter.eql import EqlSemanticError, EqlSyntaxError, compile_query
         ("process where 1", EqlSemanticError, 1, 15, "Condition expression needs to be boolean"),
         ('process where process.name == "\\q"', EqlSyntaxError, 1, 31, "Illegal escape sequence"),
         ("process where process.name == ~", EqlSyntaxError, 1, 31, "token recognition error"),
-        ("sample [a where true] [b where true]", EqlSemanticError, 1, 1, "at least one join key"),
+        ("sample [a where true] [b where true]", EqlSemanticError, 1, 8, "at least one join key, found none"),
         (
             "sample by x [a where true] [b where true] | head 1",
             EqlSemanticError,
