@@ -176,8 +176,8 @@ def _hunt(args: argparse.Namespace) -> int:
         summary = RunSummary(hunt.id)
         results = all_results[hunt.id]
         found_before = len(documents)
-        created, _updated = runner.alert_documents(hunt, findings(hunt, results), None, now, summary)
-        documents.extend(created)
+        batch = runner.alert_documents(hunt, findings(hunt, results), None, now, summary)
+        documents.extend(batch.created)
         hits = ", ".join(f"{r.query}={len(r.matches)}" for r in results)
         print(f"hunter: {hunt.id}: hits {hits}; alerts {len(documents) - found_before}", file=sys.stderr)
     documents.sort(key=lambda doc: (doc.get("@timestamp", ""), doc.get("event", {}).get("id", "")))

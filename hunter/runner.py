@@ -33,6 +33,19 @@ NOTICE_BATCH = 100
 MAX_SUPPRESSED_IDS = 1000
 
 
+@dataclass
+class Batch:
+    """What one batch of findings writes: new alerts, changed alerts, findings newly folded
+    (finding id -> the id of the alert it is folded into)."""
+
+    created: list[dict[str, Any]]
+    updated: list[dict[str, Any]]
+    suppressed: dict[str, str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.created or self.updated or self.suppressed)
+
+
 def utc_now() -> datetime:
     """The current time, UTC."""
     return datetime.now(UTC)
@@ -251,10 +264,10 @@ class Runner:
         """Dedup the matches into findings, render new and changed alerts, and save them."""
         found = findings(hunt, results)
         summary.findings += len(found)
-        created, updated = self.alert_documents(hunt, found, window, moment, summary)
-        if not created and not updated:
+        batch = self.alert_documents(hunt, found, window, moment, summary)
+        if not batch:
             return SaveResult((), ())
-        saved = self.store.save(hunt.id, created, updated)
+        saved = self._save(hunt, batch)
         made, changed = list(saved.created), list(saved.updated)
         for _attempt in range(3):
             if not saved.conflicts:
@@ -262,13 +275,16 @@ class Runner:
             # Another writer created or changed some of these alerts since we read them: read and
             # merge the whole batch again (findings folded into a suppressor that lost its race
             # have other ids; the ones already saved merge to no change).
-            created, updated = self.alert_documents(hunt, found, window, moment, RunSummary(hunt.id))
-            saved = self.store.save(hunt.id, created, updated)
+            batch = self.alert_documents(hunt, found, window, moment, RunSummary(hunt.id))
+            saved = self._save(hunt, batch)
             made += saved.created
             changed += saved.updated
         if saved.conflicts:
             raise StoreError(f"alerts kept changing under concurrent writers: {', '.join(saved.conflicts)}")
         return SaveResult(tuple(made), tuple(changed))
+
+    def _save(self, hunt: Hunt, batch: Batch) -> SaveResult:
+        return self.store.save(hunt.id, batch.created, batch.updated, suppressed=batch.suppressed)
 
     def alert_documents(
         self,
@@ -277,11 +293,17 @@ class Runner:
         window: Window | None,
         moment: datetime,
         summary: RunSummary,
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """New alert documents and updated existing ones for these findings."""
-        existing = self.store.get([finding.alert_id for finding in found])
+    ) -> Batch:
+        """New alert documents, updated existing ones, and findings newly folded into a suppressor."""
+        ids = [finding.alert_id for finding in found]
+        existing = self.store.get(ids)
+        folded_before = self.store.suppressed_by(ids) if hunt.suppression is not None else {}
+        targets = set(folded_before.values()) - existing.keys()
+        if targets:
+            existing.update(self.store.get(targets))
         created: dict[str, dict[str, Any]] = {}
         updated: dict[str, dict[str, Any]] = {}
+        suppressed: dict[str, str] = {}
         for finding in found:
             old = updated.get(finding.alert_id) or existing.get(finding.alert_id)
             if old is not None:
@@ -291,32 +313,43 @@ class Runner:
                         hunt, merged, window, moment, sections=sections, previous=old
                     )
                 continue
+            target_id = folded_before.get(finding.alert_id)
+            suppressor = None
+            if target_id is not None:
+                # folded before: it stays folded, whatever part of it this window sees (the overlap
+                # may have cut off its first events), and is not counted again
+                suppressor = created.get(target_id) or updated.get(target_id) or existing.get(target_id)
             key = suppression_key(hunt, finding)
-            if key is not None and hunt.suppression is not None:
+            if suppressor is None and key is not None and hunt.suppression is not None:
+                # only an alert first seen within suppress_for before this finding suppresses it
                 since = finding.first_seen_ns - hunt.suppression.duration_ns
-                suppressor = self._batch_suppressor(created, key[0], since) or self.store.find_suppressor(
-                    hunt.id, key[0], since
+                until = finding.first_seen_ns
+                suppressor = self._batch_suppressor(created, key[0], since, until) or (
+                    self.store.find_suppressor(hunt.id, key[0], since, until)
                 )
-                if suppressor is not None and alert_id_of(suppressor) != finding.alert_id:
-                    target_id = alert_id_of(suppressor)
-                    # a version folded earlier in this batch is the current one
-                    current = created.get(target_id) or updated.get(target_id) or suppressor
-                    folded = _fold(current, finding)
-                    if folded is not None:
-                        (created if target_id in created else updated)[target_id] = folded
-                        summary.suppressed += 1
-                    continue
+            if suppressor is not None and alert_id_of(suppressor) != finding.alert_id:
+                target_id = alert_id_of(suppressor)
+                # a version folded earlier in this batch is the current one
+                current = created.get(target_id) or updated.get(target_id) or suppressor
+                folded, counted = _fold(current, finding, recorded=finding.alert_id in folded_before)
+                if folded is not None:
+                    (created if target_id in created else updated)[target_id] = folded
+                if counted:
+                    summary.suppressed += 1
+                if finding.alert_id not in folded_before:
+                    suppressed[finding.alert_id] = target_id
+                continue
             created[finding.alert_id] = self._render(hunt, finding, window, moment, suppression=key)
-        return list(created.values()), list(updated.values())
+        return Batch(list(created.values()), list(updated.values()), suppressed)
 
     @staticmethod
     def _batch_suppressor(
-        created: dict[str, dict[str, Any]], key: str, since_ns: int
+        created: dict[str, dict[str, Any]], key: str, since_ns: int, until_ns: int
     ) -> dict[str, Any] | None:
         for doc in created.values():
             suppression = (doc.get("hunter") or {}).get("suppression") or {}
             first_seen = parse_date_ns((doc.get("hunter") or {}).get("first_seen")) or 0
-            if suppression.get("key") == key and first_seen >= since_ns:
+            if suppression.get("key") == key and since_ns <= first_seen <= until_ns:
                 return doc
         return None
 
@@ -410,22 +443,31 @@ class Runner:
                 m.checkpoint.labels(hunt.id).set(summary.checkpoint_ns / 1e9)
 
 
-def _fold(suppressor: dict[str, Any], finding: Finding) -> dict[str, Any] | None:
-    """The suppressing alert with ``finding`` folded in (None when it already was)."""
+def _fold(
+    suppressor: dict[str, Any], finding: Finding, *, recorded: bool
+) -> tuple[dict[str, Any] | None, bool]:
+    """The suppressing alert with ``finding`` folded in (None when nothing changed), and whether the
+    finding was counted now. A finding is counted once: the store's record of the fold (``recorded``)
+    is what says so; the alert's id list is capped at MAX_SUPPRESSED_IDS, so it is not the record,
+    but a recorded finding missing from a list with room (its write was lost) is counted now."""
     hunter = dict(suppressor.get("hunter") or {})
     suppressed = dict(hunter.get("suppressed") or {})
     ids = list(suppressed.get("alert_ids") or [])
-    if finding.alert_id in ids:
-        return None
-    if len(ids) < MAX_SUPPRESSED_IDS:
-        ids.append(finding.alert_id)
-    suppressed["alert_ids"] = ids
-    suppressed["count"] = int(suppressed.get("count") or 0) + 1
-    hunter["suppressed"] = suppressed
+    listed = finding.alert_id in ids
+    counted = not listed and not (recorded and len(ids) >= MAX_SUPPRESSED_IDS)
+    if counted:
+        if len(ids) < MAX_SUPPRESSED_IDS:
+            ids.append(finding.alert_id)
+        suppressed["alert_ids"] = ids
+        suppressed["count"] = int(suppressed.get("count") or 0) + 1
+        hunter["suppressed"] = suppressed
     last_seen = parse_date_ns(hunter.get("last_seen")) or 0
-    if finding.last_seen_ns > last_seen:
+    later = finding.last_seen_ns > last_seen
+    if later:
         hunter["last_seen"] = format_date_ns(finding.last_seen_ns, nanos=True)
+    if not counted and not later:
+        return None, False
     hunter["version"] = int(hunter.get("version") or 0) + 1
     doc = dict(suppressor)
     doc["hunter"] = hunter
-    return doc
+    return doc, counted

@@ -11,7 +11,8 @@ from typing import Any
 from hunter.config import SearchSettings
 from hunter.dedup import Anchor, alert_id, anchor_of, findings, suppression_key
 from hunter.hunts import Hunt, Suppression
-from hunter.results import Event, Match, QueryResult
+from hunter.results import Event, Match, QueryResult, Window
+from hunter.runner import RunSummary
 from hunter.search.local import EventFiles, LocalSearcher
 from tests.conftest import (
     AUDITBEAT,
@@ -34,6 +35,7 @@ from tests.conftest import (
     RunnerFactory,
     append_ndjson,
     lua_exec,
+    lua_fork,
     notice_lines,
     ns,
     sample,
@@ -306,3 +308,88 @@ def test_rerunning_a_tick_does_not_count_suppressed_findings_again(
         )
         == 2
     )
+
+
+def test_an_alert_first_seen_after_a_finding_does_not_suppress_it(
+    make_runner: RunnerFactory, lua_hunt: Hunt, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A backfill of 11-10 after an 11-20 alert: the 11-10 Lua process is an alert of its own (it
+    was folded into the later alert: suppression had no upper bound, and the backfill lost alerts)."""
+    hunt = dataclasses.replace(lua_hunt, suppression=Suppression(("host.name",), HOUR_NS))
+    events = write_ndjson(
+        tmp_path / "e.ndjson",
+        [
+            lua_exec(utc("2026-11-10T10:00:00Z"), doc_id="old", entity_id="OLD"),
+            lua_exec(utc("2026-11-20T14:30:00Z"), doc_id="new", entity_id="NEW"),
+        ],
+    )
+    parts = make_runner([events])
+    clock.set(utc("2026-11-20T15:00:00Z"))
+    assert len(parts.runner.run_hunt(hunt).created) == 1
+    window = Window(ns(utc("2026-11-10T00:00:00Z")), ns(utc("2026-11-11T00:00:00Z")))
+    summary = RunSummary(hunt.id)
+    backfill = parts.runner.store_findings(
+        hunt, parts.runner.searcher.search(hunt, window), window, clock.now, summary
+    )
+    assert len(backfill.created) == 1 and summary.suppressed == 0
+    assert sorted(a["process"]["entity_id"] for a in parts.alerts()) == ["NEW", "OLD"]
+
+
+def test_a_suppressed_finding_stays_suppressed_when_the_overlap_cuts_off_its_start(
+    make_runner: RunnerFactory, lua_hunt: Hunt, clock: FakeClock, tmp_path: Path
+) -> None:
+    """E1 at 10:00 alerts, E2 at 10:09 is folded into it; a fork record of E2 (10:14) arrives late and
+    a later window sees only that: E2 is still folded (not a second alert and notice, as it was when
+    its first_seen moved to 10:14, out of reach of E1's 10 minutes)."""
+    hunt = dataclasses.replace(
+        lua_hunt, suppression=Suppression(("host.id",), 10 * 60 * 1_000_000_000), lookback_ns=0
+    )
+    events = write_ndjson(
+        tmp_path / "e.ndjson",
+        [
+            lua_exec(T, doc_id="e1", entity_id="L1"),
+            lua_exec(T + timedelta(minutes=9), doc_id="e2", entity_id="L2"),
+        ],
+    )
+    parts = make_runner([events])
+    clock.set(T + timedelta(minutes=12))
+    first = parts.runner.run_hunt(hunt)
+    assert (len(first.created), first.suppressed) == (1, 1)
+    clock.set(T + timedelta(minutes=19))
+    parts.runner.run_hunt(hunt)
+    append_ndjson(
+        events,
+        [lua_fork(T + timedelta(minutes=14), doc_id="fork", parent_entity_id="L2", entity_id="C2")],
+    )
+    clock.set(T + timedelta(minutes=21))  # window 10:13..10:20: the fork record, not E2's exec
+    late = parts.runner.run_hunt(hunt)
+    assert late.hits["fallback"] == 1
+    assert (late.created, late.suppressed) == ([], 0)
+    (alert,) = parts.alerts()
+    assert alert["process"]["entity_id"] == "L1"
+    assert suppressed(alert)[0] == 1
+    assert alert["hunter"]["last_seen"].startswith("2026-11-20T10:14:00")  # the fold saw the fork
+    assert len(notice_lines(parts.notices.getvalue())) == 1
+
+
+def test_past_the_listed_ids_re_seen_findings_are_not_counted_again(
+    make_runner: RunnerFactory, lua_hunt: Hunt, clock: FakeClock, tmp_path: Path
+) -> None:
+    """1,005 findings folded into one alert (its id list keeps 1,000): re-seeing them in the overlap
+    keeps the count at 1,004 (it grew by 4 on every run)."""
+    hunt = dataclasses.replace(lua_hunt, suppression=Suppression(("host.id",), HOUR_NS))
+    start = T + timedelta(minutes=4)
+    events = write_ndjson(
+        tmp_path / "e.ndjson",
+        [lua_exec(start + timedelta(milliseconds=i), doc_id=f"e{i}", entity_id=f"P{i}") for i in range(1005)],
+    )
+    parts = make_runner([events])
+    clock.set(T + timedelta(minutes=6))
+    assert parts.runner.run_hunt(hunt).suppressed == 1004
+    for minute in (7, 8):  # the overlap reads all 1,005 again
+        clock.set(T + timedelta(minutes=minute))
+        again = parts.runner.run_hunt(hunt)
+        assert (again.hits["fallback"], again.suppressed, again.updated) == (1005, 0, 0)
+    (alert,) = parts.alerts()
+    count, listed = suppressed(alert)
+    assert (count, len(listed)) == (1004, 1000)

@@ -436,9 +436,9 @@ def test_two_replicas_racing_on_the_same_window(
     a, b = replica(settings, owner="a"), replica(settings, owner="b")
     found_a = a.searcher.search(lua_hunt, WINDOW)
     found_b = b.searcher.search(lua_hunt, WINDOW)
-    created_b, _ = b.runner.alert_documents(
+    created_b = b.runner.alert_documents(
         lua_hunt, findings(lua_hunt, found_b), WINDOW, NOW, RunSummary("x")
-    )
+    ).created
     assert len(created_b) == 4  # b has seen no alert yet
     assert len(search_and_store(a, lua_hunt, found_a)) == 4
     assert b.store.save(lua_hunt.id, created_b, []).created == ()  # every create is a 409: a made them
@@ -456,11 +456,11 @@ class OtherWritesFirst:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)
 
-    def save(self, hunt_id: str, created: Any, updated: Any) -> Any:
+    def save(self, hunt_id: str, created: Any, updated: Any, **options: Any) -> Any:
         if self.before_first_save is not None:
             self.before_first_save, run = None, self.before_first_save
             run()
-        return self.store.save(hunt_id, created, updated)
+        return self.store.save(hunt_id, created, updated, **options)
 
 
 def test_replica_losing_a_create_race_merges_what_it_found_into_the_winners_alert(

@@ -51,11 +51,11 @@ class FailingSaveStore(SqliteStore):
 
     failing = True
 
-    def save(self, hunt_id: str, created: Any, updated: Any) -> SaveResult:
+    def save(self, hunt_id: str, created: Any, updated: Any, **options: Any) -> SaveResult:
         """Fail like an unwritable database, or save normally."""
         if self.failing:
             raise StoreError("disk I/O error")
-        return super().save(hunt_id, created, updated)
+        return super().save(hunt_id, created, updated, **options)
 
 
 class ConflictingStore(SqliteStore):
@@ -65,7 +65,7 @@ class ConflictingStore(SqliteStore):
         super().__init__(path)
         self.raced = False
 
-    def save(self, hunt_id: str, created: Any, updated: Any) -> SaveResult:
+    def save(self, hunt_id: str, created: Any, updated: Any, **options: Any) -> SaveResult:
         """On the first update, let a concurrent writer add a marker and report our update as a conflict."""
         if updated and not self.raced:
             self.raced = True
@@ -75,7 +75,7 @@ class ConflictingStore(SqliteStore):
             stored["hunter"]["queries"] = sorted({*stored["hunter"]["queries"], "other_writer"})
             super().save(hunt_id, [], [stored])
             return SaveResult((), (), (alert_id,))
-        return super().save(hunt_id, created, updated)
+        return super().save(hunt_id, created, updated, **options)
 
 
 class FlakySearcher:
@@ -229,6 +229,46 @@ def test_an_update_lost_to_a_concurrent_writer_is_merged_again(
     assert store.raced
     (alert,) = parts.alerts()
     assert alert["hunter"]["queries"] == ["fallback", "other_writer", "sequence"]
+
+
+class OtherConnectionWritesFirst(SqliteStore):
+    """Our store; just before our first update, a writer on another connection to the same file
+    (``hunter backfill`` beside ``hunter run``) updates the same alert."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.other = SqliteStore(path)
+        self.raced = False
+
+    def save(self, hunt_id: str, created: Any, updated: Any, **options: Any) -> SaveResult:
+        """Let the other writer read, change and save the alert first; then save ours."""
+        if updated and not self.raced:
+            self.raced = True
+            alert_id = updated[0]["hunter"]["alert_id"]
+            theirs = self.other.get([alert_id])[alert_id]
+            hunter = theirs["hunter"]
+            hunter["queries"] = sorted({*hunter["queries"], "other_writer"})
+            hunter["version"] += 1
+            assert self.other.save(hunt_id, [], [theirs]).updated == (alert_id,)
+        return super().save(hunt_id, created, updated, **options)
+
+
+def test_two_writers_on_one_state_file_never_lose_a_merge(
+    make_runner: RunnerFactory, lua_hunt: Hunt, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Writer B's update lands between writer A's read and write: A's write is refused (it replaced
+    B's change before), A reads again and merges, and both changes are in the alert."""
+    store = OtherConnectionWritesFirst(tmp_path / "state.sqlite3")
+    parts = make_runner([SAMPLES / OS_EXECUTE], store=store)
+    clock.set(utc("2026-11-20T09:15:03.600000Z"))
+    parts.runner.run_hunt(lua_hunt)
+    clock.set(utc("2026-11-20T09:25:00Z"))
+    summary = parts.runner.run_hunt(lua_hunt)
+    assert summary.outcome == "ok" and store.raced and summary.updated == 1
+    (alert,) = parts.alerts()
+    assert alert["hunter"]["queries"] == ["fallback", "other_writer", "sequence"]
+    assert alert["hunter"]["version"] == 3
+    store.other.close()
 
 
 def test_late_start_event_upgrades_an_alert_first_seen_through_a_fork_record(
@@ -490,14 +530,14 @@ class RivalCreatesFirst(SqliteStore):
 
     raced = False
 
-    def save(self, hunt_id: str, created: Any, updated: Any) -> SaveResult:
+    def save(self, hunt_id: str, created: Any, updated: Any, **options: Any) -> SaveResult:
         """Let the rival write its bare copy of created[0], then save ours (that create conflicts)."""
         if created and not self.raced:
             self.raced = True
             theirs = dict(created[0])
             theirs["hunter"] = {k: v for k, v in theirs["hunter"].items() if k != "suppressed"}
             super().save(hunt_id, [theirs], [])
-        return super().save(hunt_id, created, updated)
+        return super().save(hunt_id, created, updated, **options)
 
 
 def test_findings_folded_into_a_suppressor_that_lost_a_create_race_are_kept(

@@ -41,14 +41,29 @@ class AlertStore(Protocol):
         """The stored alerts among ``ids``."""
         ...
 
-    def find_suppressor(self, hunt_id: str, key: str, since_ns: int) -> dict[str, Any] | None:
-        """The earliest alert of ``hunt_id`` with suppression ``key`` first seen at or after ``since_ns``."""
+    def find_suppressor(self, hunt_id: str, key: str, since_ns: int, until_ns: int) -> dict[str, Any] | None:
+        """The earliest alert of ``hunt_id`` with suppression ``key`` first seen in ``since_ns..until_ns``."""
+        ...
+
+    def suppressed_by(self, ids: Collection[str]) -> dict[str, str]:
+        """For those of ``ids`` recorded as folded into another alert: that alert's id."""
         ...
 
     def save(
-        self, hunt_id: str, created: Sequence[Mapping[str, Any]], updated: Sequence[Mapping[str, Any]]
+        self,
+        hunt_id: str,
+        created: Sequence[Mapping[str, Any]],
+        updated: Sequence[Mapping[str, Any]],
+        *,
+        suppressed: Mapping[str, str] | None = None,
     ) -> SaveResult:
-        """Create new alerts (with their pending notices) and replace updated ones, idempotently."""
+        """Create new alerts (with their pending notices) and replace updated ones, idempotently.
+
+        An update only replaces the version of the alert this store last read (compare-and-swap):
+        an alert changed since by another writer is reported in ``conflicts``, for the caller to read
+        and merge again. ``suppressed`` records findings folded into an alert (finding id -> that
+        alert's id), kept for every suppressor whose write did not conflict.
+        """
         ...
 
     def all(self) -> Iterator[dict[str, Any]]:

@@ -27,6 +27,7 @@ import structlog
 from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError
 
 from ..alerts import SUBJECT_FIELDS
+from ..eql.values import format_date_ns
 from ..errors import StoreError
 from ..esclient import Retrier, describe, error_type, is_transient
 from ..notify import Delivery, Notice, Outcome
@@ -147,6 +148,7 @@ STATE_MAPPINGS: dict[str, Any] = {
         "type": _kw(),
         "hunt_id": _kw(),
         "alert_id": _kw(),
+        "suppressor_id": _kw(),
         "status": _kw(),
         "owner": _kw(),
         "claimed_by": _kw(),
@@ -318,9 +320,13 @@ class ElasticsearchStore:
                 self._where[alert_id] = (hit["_index"], hit["_seq_no"], hit["_primary_term"])
         return found
 
-    def find_suppressor(self, hunt_id: str, key: str, since_ns: int) -> dict[str, Any] | None:
-        """The earliest alert of ``hunt_id`` with suppression ``key`` first seen at or after ``since_ns``."""
-        since = datetime.fromtimestamp(since_ns / 1e9, tz=UTC).isoformat().replace("+00:00", "Z")
+    def find_suppressor(self, hunt_id: str, key: str, since_ns: int, until_ns: int) -> dict[str, Any] | None:
+        """The earliest alert of ``hunt_id`` with suppression ``key`` first seen in ``since_ns..until_ns``."""
+        bounds = {
+            "gte": format_date_ns(since_ns, nanos=True),
+            "lte": format_date_ns(until_ns, nanos=True),
+            "format": "strict_date_optional_time_nanos",
+        }
         hits = self._search(
             self.data_stream,
             {
@@ -329,7 +335,7 @@ class ElasticsearchStore:
                         "filter": [
                             {"term": {"hunter.hunt.id": hunt_id}},
                             {"term": {"hunter.suppression.key": key}},
-                            {"range": {"hunter.first_seen": {"gte": since}}},
+                            {"range": {"hunter.first_seen": bounds}},
                         ]
                     }
                 },
@@ -345,10 +351,48 @@ class ElasticsearchStore:
         source: dict[str, Any] = hit["_source"]
         return source
 
+    def suppressed_by(self, ids: Collection[str]) -> dict[str, str]:
+        """For those of ``ids`` recorded as folded into another alert: that alert's id."""
+        wanted = [f"suppressed-{alert_id}" for alert_id in dict.fromkeys(ids)]
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), 1000):
+            chunk = wanted[start : start + 1000]
+            hits = self._search(self.state_index, {"query": {"ids": {"values": chunk}}, "size": len(chunk)})
+            for hit in hits:
+                source = hit["_source"]
+                found[str(source["alert_id"])] = str(source["suppressor_id"])
+        return found
+
     def save(
-        self, hunt_id: str, created: Sequence[Mapping[str, Any]], updated: Sequence[Mapping[str, Any]]
+        self,
+        hunt_id: str,
+        created: Sequence[Mapping[str, Any]],
+        updated: Sequence[Mapping[str, Any]],
+        *,
+        suppressed: Mapping[str, str] | None = None,
     ) -> SaveResult:
-        """Create new alerts (each after its pending notice) and update changed ones, idempotently."""
+        """Create new alerts (each after its pending notice) and update changed ones, idempotently.
+
+        Records of folded findings are written first (a crash after them leaves a record whose
+        suppressor may not count the finding yet: the runner counts a recorded finding that its
+        suppressor does not list, so the next run completes the fold).
+        """
+        if suppressed:
+            now = self.clock_ns()
+            record_ops: list[dict[str, Any]] = []
+            for alert_id, target in suppressed.items():
+                record_ops += [
+                    {"create": {"_index": self.state_index, "_id": f"suppressed-{alert_id}"}},
+                    {
+                        "type": "suppressed",
+                        "alert_id": alert_id,
+                        "hunt_id": hunt_id,
+                        "suppressor_id": target,
+                        "created_ns": now,
+                    },
+                ]
+            items = self._bulk("record suppressed findings", record_ops)
+            self._check_items("record suppressed findings", items, ok_conflict=True)
         made: list[str] = []
         if created:
             now = self.clock_ns()

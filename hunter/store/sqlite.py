@@ -22,7 +22,7 @@ from ..errors import StoreError
 from ..notify import Delivery, Notice, Outcome
 from . import CLAIM_TTL_NS, SaveResult, alert_id_of
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS alerts (
@@ -32,7 +32,14 @@ CREATE TABLE IF NOT EXISTS alerts (
     created_ns INTEGER NOT NULL,
     updated_ns INTEGER NOT NULL,
     suppression_key TEXT,
-    doc BLOB NOT NULL
+    doc BLOB NOT NULL,
+    version INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS suppressed (
+    alert_id TEXT PRIMARY KEY,
+    hunt_id TEXT NOT NULL,
+    suppressor_id TEXT NOT NULL,
+    created_ns INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alerts_by_suppression ON alerts (hunt_id, suppression_key, first_seen_ns);
 CREATE INDEX IF NOT EXISTS alerts_by_creation ON alerts (created_ns, id);
@@ -74,12 +81,12 @@ class SqliteStore:
             with self._transaction() as db:
                 for statement in filter(None, (part.strip() for part in _SCHEMA.split(";"))):
                     db.execute(statement)
-                db.execute(
-                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
+                _migrate(db)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"{path}: cannot open the state database: {exc}") from exc
+        # The version of each alert as this store last read it: an update must replace that version
+        # (compare-and-swap), so a writer never overwrites a change it has not seen.
+        self._read_versions: dict[str, int] = {}
 
     def close(self) -> None:
         """Close the database."""
@@ -116,36 +123,59 @@ class SqliteStore:
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            sql = f"SELECT id, doc FROM alerts WHERE id IN ({marks})"  # noqa: S608 - placeholders only
-            for alert_id, doc in self._query(sql, chunk):
+            sql = f"SELECT id, doc, version FROM alerts WHERE id IN ({marks})"  # noqa: S608 - placeholders only
+            for alert_id, doc, version in self._query(sql, chunk):
                 found[alert_id] = orjson.loads(doc)
+                self._read_versions[alert_id] = int(version)
         return found
 
-    def find_suppressor(self, hunt_id: str, key: str, since_ns: int) -> dict[str, Any] | None:
-        """The earliest alert of ``hunt_id`` with suppression ``key`` first seen at or after ``since_ns``."""
+    def find_suppressor(self, hunt_id: str, key: str, since_ns: int, until_ns: int) -> dict[str, Any] | None:
+        """The earliest alert of ``hunt_id`` with suppression ``key`` first seen in ``since_ns..until_ns``."""
         rows = self._query(
-            "SELECT doc FROM alerts WHERE hunt_id = ? AND suppression_key = ? AND first_seen_ns >= ? "
-            "ORDER BY first_seen_ns, id LIMIT 1",
-            (hunt_id, key, since_ns),
+            "SELECT id, doc, version FROM alerts WHERE hunt_id = ? AND suppression_key = ? "
+            "AND first_seen_ns BETWEEN ? AND ? ORDER BY first_seen_ns, id LIMIT 1",
+            (hunt_id, key, since_ns, until_ns),
         )
-        return orjson.loads(rows[0][0]) if rows else None
+        if not rows:
+            return None
+        alert_id, doc, version = rows[0]
+        self._read_versions[alert_id] = int(version)
+        found: dict[str, Any] = orjson.loads(doc)
+        return found
+
+    def suppressed_by(self, ids: Collection[str]) -> dict[str, str]:
+        """For those of ``ids`` recorded as folded into another alert: that alert's id."""
+        found: dict[str, str] = {}
+        wanted = list(ids)
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT alert_id, suppressor_id FROM suppressed WHERE alert_id IN ({marks})"  # noqa: S608
+            found.update((str(alert_id), str(target)) for alert_id, target in self._query(sql, chunk))
+        return found
 
     def save(
-        self, hunt_id: str, created: Sequence[Mapping[str, Any]], updated: Sequence[Mapping[str, Any]]
+        self,
+        hunt_id: str,
+        created: Sequence[Mapping[str, Any]],
+        updated: Sequence[Mapping[str, Any]],
+        *,
+        suppressed: Mapping[str, str] | None = None,
     ) -> SaveResult:
-        """Create new alerts with their pending notices and replace updated ones, in one transaction."""
+        """Create new alerts with their pending notices, replace updated ones where nobody else changed
+        them since they were read, and record folded findings, in one transaction."""
         now = time.time_ns()
         made: list[str] = []
         changed: list[str] = []
         conflicts: list[str] = []
         with self._transaction() as db:
             for doc in created:
-                alert_id, first_seen, key, blob = _row(doc)
+                alert_id, first_seen, key, version, blob = _row(doc)
                 inserted = db.execute(
                     "INSERT OR IGNORE INTO alerts "
-                    "(id, hunt_id, first_seen_ns, created_ns, updated_ns, suppression_key, doc) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (alert_id, hunt_id, first_seen, now, now, key, blob),
+                    "(id, hunt_id, first_seen_ns, created_ns, updated_ns, suppression_key, doc, version) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (alert_id, hunt_id, first_seen, now, now, key, blob, version),
                 ).rowcount
                 if inserted:
                     db.execute(
@@ -157,14 +187,32 @@ class SqliteStore:
                 else:
                     conflicts.append(alert_id)  # written meanwhile by another process: merge into it
             for doc in updated:
-                alert_id, first_seen, key, blob = _row(doc)
+                alert_id, first_seen, key, version, blob = _row(doc)
+                expected = self._read_versions.get(alert_id)
+                if expected is None:  # never read through this store: replace what is there now
+                    row = db.execute("SELECT version FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+                    if row is None:
+                        continue
+                    expected = int(row[0])
                 count = db.execute(
-                    "UPDATE alerts SET doc = ?, first_seen_ns = ?, suppression_key = ?, updated_ns = ? "
-                    "WHERE id = ?",
-                    (blob, first_seen, key, now, alert_id),
+                    "UPDATE alerts SET doc = ?, first_seen_ns = ?, suppression_key = ?, updated_ns = ?, "
+                    "version = ? WHERE id = ? AND version = ?",
+                    (blob, first_seen, key, now, version, alert_id, expected),
                 ).rowcount
                 if count:
                     changed.append(alert_id)
+                else:
+                    conflicts.append(alert_id)  # changed (or removed) by another writer since we read it
+            lost = set(conflicts)
+            for alert_id, target in (suppressed or {}).items():
+                if target not in lost:
+                    db.execute(
+                        "INSERT OR IGNORE INTO suppressed (alert_id, hunt_id, suppressor_id, created_ns) "
+                        "VALUES (?, ?, ?, ?)",
+                        (alert_id, hunt_id, target, now),
+                    )
+        for alert_id in (*made, *changed, *conflicts):
+            self._read_versions.pop(alert_id, None)  # read again before the next update
         return SaveResult(tuple(made), tuple(changed), tuple(conflicts))
 
     def all(self) -> Iterator[dict[str, Any]]:
@@ -275,10 +323,40 @@ class SqliteStore:
             db.execute("DELETE FROM leases WHERE hunt_id = ? AND owner = ?", (hunt_id, owner))
 
 
-def _row(doc: Mapping[str, Any]) -> tuple[str, int, str | None, bytes]:
+def _row(doc: Mapping[str, Any]) -> tuple[str, int, str | None, int, bytes]:
     hunter = doc.get("hunter") or {}
     alert_id = alert_id_of(doc)
     first_seen = parse_date_ns(hunter.get("first_seen")) or 0
     suppression = hunter.get("suppression") or {}
     key = suppression.get("key") if isinstance(suppression, dict) else None
-    return alert_id, first_seen, key, orjson.dumps(doc)
+    return alert_id, first_seen, key, _version(hunter), orjson.dumps(doc)
+
+
+def _version(hunter: Mapping[str, Any]) -> int:
+    version = hunter.get("version")
+    return int(version) if isinstance(version, int) else 0
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a state file written by an older hunter up to :data:`SCHEMA_VERSION` (inside the
+    opening transaction); a newer one is refused rather than misread."""
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    found = int(row[0]) if row is not None else SCHEMA_VERSION
+    if found > SCHEMA_VERSION:
+        raise sqlite3.DatabaseError(
+            f"written by a newer hunter (schema {found}, this one reads up to {SCHEMA_VERSION})"
+        )
+    if found < 2:  # version 1 kept no version column: take each alert's from its document
+        columns = {info[1] for info in db.execute("PRAGMA table_info(alerts)")}
+        if "version" not in columns:
+            db.execute("ALTER TABLE alerts ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
+        for alert_id, doc in list(db.execute("SELECT id, doc FROM alerts")):
+            db.execute(
+                "UPDATE alerts SET version = ? WHERE id = ?",
+                (_version(orjson.loads(doc).get("hunter") or {}), alert_id),
+            )
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (str(SCHEMA_VERSION),),
+    )

@@ -357,12 +357,24 @@ def test_find_suppressor_returns_the_earliest_matching_alert(server: EsTestServe
         [],
     )
     bound = 1_795_165_500 * NS  # 2026-11-20T09:05:00Z
-    found = store.find_suppressor(HUNT, "k1", bound)
+    end = 1_795_166_000 * NS
+    found = store.find_suppressor(HUNT, "k1", bound, end)
     assert found is not None and found["hunter"]["alert_id"] == "later"
-    earliest = store.find_suppressor(HUNT, "k1", 0)
+    earliest = store.find_suppressor(HUNT, "k1", 0, end)
     assert earliest is not None and earliest["hunter"]["alert_id"] == "early"
-    assert store.find_suppressor(HUNT, "k3", 0) is None
-    assert store.find_suppressor("other-hunt", "k1", 0) is None
+    assert store.find_suppressor(HUNT, "k1", 0, bound) is not None
+    assert store.find_suppressor(HUNT, "k1", bound, bound) is None  # "later" is first seen after it
+    assert store.find_suppressor(HUNT, "k3", 0, end) is None
+    assert store.find_suppressor("other-hunt", "k1", 0, end) is None
+
+
+def test_folded_findings_are_recorded_in_the_state_index(server: EsTestServer) -> None:
+    """Records of folded findings are state documents, looked up by the folded finding's id."""
+    store = make_store(server)
+    store.save(HUNT, [alert("s")], [], suppressed={"x": "s", "y": "s"})
+    assert store.suppressed_by(["x", "y", "z"]) == {"x": "s", "y": "s"}
+    store.save(HUNT, [], [], suppressed={"x": "other"})  # recorded once: the first record stays
+    assert store.suppressed_by(["x"]) == {"x": "s"}
 
 
 def test_unreachable_cluster_raises_store_error_after_retries(server: EsTestServer) -> None:

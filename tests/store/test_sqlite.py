@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -182,19 +183,94 @@ def test_leases_are_per_hunt(store: SqliteStore) -> None:
     assert store.acquire_lease("other_hunt", "two", T0, TTL)
 
 
-def test_find_suppressor_returns_the_earliest_recent_alert_with_the_key(store: SqliteStore) -> None:
-    """The suppressor is the earliest alert of the hunt with that key first seen at or after `since`."""
+def test_find_suppressor_returns_the_earliest_alert_with_the_key_in_the_bounds(store: SqliteStore) -> None:
+    """The suppressor is the earliest alert of the hunt with that key first seen within since..until:
+    an alert first seen after the finding (a backfill of an older range) never suppresses it."""
     key = {"key": "k1", "by": {"host.id": "h"}}
     store.save(HUNT, [alert("old", "2026-11-20T08:59:59Z", suppression=key)], [])
     store.save(HUNT, [alert("a", "2026-11-20T09:10:00Z", suppression=key)], [])
     store.save(HUNT, [alert("b", "2026-11-20T09:20:00Z", suppression=key)], [])
     store.save(HUNT, [alert("other", "2026-11-20T09:00:00Z", suppression={"key": "k2", "by": {}})], [])
-    since = ns(utc("2026-11-20T09:00:00Z"))
-    found = store.find_suppressor(HUNT, "k1", since)
+    since, until = ns(utc("2026-11-20T09:00:00Z")), ns(utc("2026-11-20T09:30:00Z"))
+    found = store.find_suppressor(HUNT, "k1", since, until)
     assert found is not None
     assert found["hunter"]["alert_id"] == "a"
-    assert store.find_suppressor("other_hunt", "k1", since) is None
-    assert store.find_suppressor(HUNT, "k3", since) is None
+    later = store.find_suppressor(HUNT, "k1", ns(utc("2026-11-20T09:15:00Z")), until)
+    assert later is not None and later["hunter"]["alert_id"] == "b"
+    assert store.find_suppressor(HUNT, "k1", since, ns(utc("2026-11-20T09:09:59Z"))) is None
+    assert store.find_suppressor("other_hunt", "k1", since, until) is None
+    assert store.find_suppressor(HUNT, "k3", since, until) is None
+
+
+def test_an_update_replaces_only_the_version_it_read(path: Path) -> None:
+    """Two writers on two connections read version 1; the first update wins, the second is reported
+    as a conflict instead of silently replacing the first writer's change (compare-and-swap)."""
+    first, second = SqliteStore(path), SqliteStore(path)
+    first.save(HUNT, [alert("a", version=1)], [])
+    mine, theirs = first.get(["a"])["a"], second.get(["a"])["a"]
+    assert second.save(
+        HUNT, [], [{**theirs, "hunter": {**theirs["hunter"], "version": 2, "b": 1}}]
+    ).updated == ("a",)
+    lost = first.save(HUNT, [], [{**mine, "hunter": {**mine["hunter"], "version": 2, "a": 1}}])
+    assert lost.updated == () and lost.conflicts == ("a",)
+    assert first.get(["a"])["a"]["hunter"].get("b") == 1  # the other writer's change is still there
+    merged = first.get(["a"])["a"]
+    assert first.save(HUNT, [], [{**merged, "hunter": {**merged["hunter"], "version": 3}}]).updated == ("a",)
+    first.close()
+    second.close()
+
+
+def test_folded_findings_are_recorded_with_their_suppressor(store: SqliteStore) -> None:
+    """Records of folded findings are kept with a successful write of their suppressor, not with a
+    conflicting one (the caller merges again and records them then)."""
+    store.save(HUNT, [alert("s", version=1), alert("t", version=1)], [])
+    current = store.get(["s"])["s"]
+    saved = store.save(
+        HUNT, [], [{**current, "hunter": {**current["hunter"], "version": 2}}], suppressed={"x": "s"}
+    )
+    assert saved.updated == ("s",)
+    assert store.suppressed_by(["x", "y"]) == {"x": "s"}
+    store.save(HUNT, [], [alert("t", version=5)], suppressed={"y": "t"})  # t was not read: replaces
+    assert store.suppressed_by(["y"]) == {"y": "t"}
+    stale = {**current, "hunter": {**current["hunter"], "version": 2}}
+    store.get(["s"])
+    store._read_versions["s"] = 1  # as if read before the update above
+    assert store.save(HUNT, [], [stale], suppressed={"z": "s"}).conflicts == ("s",)
+    assert store.suppressed_by(["z"]) == {}
+
+
+def test_a_version_1_state_file_is_migrated(path: Path) -> None:
+    """A state file written before alert versions were a column gets the column, filled from each
+    alert's document, and updates then compare-and-swap on it."""
+    path.parent.mkdir(parents=True)
+    with sqlite3.connect(path) as old:
+        old.executescript(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "INSERT INTO meta VALUES ('schema_version', '1');"
+            "CREATE TABLE alerts (id TEXT PRIMARY KEY, hunt_id TEXT NOT NULL, first_seen_ns INTEGER NOT NULL,"
+            " created_ns INTEGER NOT NULL, updated_ns INTEGER NOT NULL, suppression_key TEXT,"
+            " doc BLOB NOT NULL);"
+        )
+        old.execute(
+            "INSERT INTO alerts VALUES ('a', ?, 0, 0, 0, NULL, ?)",
+            (HUNT, json.dumps(alert("a", version=4)).encode()),
+        )
+    store = SqliteStore(path)
+    with sqlite3.connect(path) as check:
+        assert check.execute("SELECT version FROM alerts").fetchone() == (4,)
+        assert check.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+    doc = store.get(["a"])["a"]
+    assert store.save(HUNT, [], [{**doc, "hunter": {**doc["hunter"], "version": 5}}]).updated == ("a",)
+    store.close()
+
+
+def test_a_state_file_of_a_newer_hunter_is_refused(path: Path) -> None:
+    """A schema version this hunter does not know is a StoreError, not a misread."""
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as newer:
+        newer.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="newer hunter"):
+        SqliteStore(path)
 
 
 def test_alerts_are_listed_oldest_first(store: SqliteStore) -> None:
