@@ -18,7 +18,7 @@ import orjson
 from jinja2 import StrictUndefined, TemplateError, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from .dedup import Anchor, EventRef, Finding
+from .dedup import Anchor, EventRef, Finding, Members
 from .eql.fields import flatten, make_getter
 from .eql.values import format_date_ns, parse_date_ns
 from .errors import HunterError
@@ -26,7 +26,8 @@ from .hunts import Hunt, Threat, ThreatRef
 from .results import Window
 
 ALERT_TEMPLATE = "alert.json.j2"
-MAX_MEMBER_EVENTS = 500
+MAX_MEMBER_EVENTS = 500  # member events an alert lists (hunter.events); all are counted
+MAX_SEQUENCES = 100  # sequences an alert lists (hunter.sequences); all are counted
 _SUBJECT_RANK = {"event": 0, "fork": 1, "start": 2}
 
 # The ECS fields copied from the event that describes the anchor process, with their ECS types.
@@ -116,8 +117,13 @@ class AlertRenderer:
                 "anchor": finding.anchor.as_dict(),
                 "subject": finding.subject_kind,
                 "events": [_event_ref(ref) for ref in events[:MAX_MEMBER_EVENTS]],
-                "event_count": len(events),
-                "sequences": [[f"{index}/{doc_id}" for index, doc_id in seq] for seq in finding.sequences],
+                "event_count": finding.total_events,
+                "sequences": [
+                    [f"{index}/{doc_id}" for index, doc_id in seq]
+                    for seq in finding.sequences[:MAX_SEQUENCES]
+                ],
+                "sequence_count": finding.total_sequences,
+                "members": _members(finding),
                 "window": None
                 if window is None
                 else {
@@ -159,7 +165,11 @@ def subject_sections(source: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def merge_into(existing: Mapping[str, Any], finding: Finding) -> tuple[Finding, dict[str, Any], bool]:
-    """Merge a new finding into the stored alert: (merged finding, sections to render, changed?)."""
+    """Merge a new finding into the stored alert: (merged finding, sections to render, changed?).
+
+    A member (event or sequence) the alert already has changes nothing, also past the members the
+    alert lists: those are known by their digests (``hunter.members``), so the counts only grow.
+    """
     hunter = existing.get("hunter") or {}
     anchor_data = hunter.get("anchor") or {}
     merged = Finding(
@@ -182,34 +192,56 @@ def merge_into(existing: Mapping[str, Any], finding: Finding) -> tuple[Finding, 
         merged.events[(ref.index, ref.id)] = ref
     for seq in hunter.get("sequences") or []:
         merged.sequences.append(tuple(_split_ref(item) for item in seq))
-    before = (
-        set(merged.queries),
-        set(merged.events),
-        merged.first_seen_ns,
-        merged.last_seen_ns,
-        len(merged.sequences),
-    )
+    stored = hunter.get("members")
+    members = Members.decode(stored) if isinstance(stored, Mapping) else None
+    if members is None:  # the alert lists every member it has
+        new_events = [key for key in finding.events if key not in merged.events]
+        new_sequences = [seq for seq in finding.sequences if seq not in merged.sequences]
+    else:
+        new_events = [key for key in finding.events if Members.event_digest(key) not in members.events]
+        new_sequences = [
+            seq for seq in finding.sequences if Members.sequence_digest(seq) not in members.sequences
+        ]
+    event_count = _count(hunter.get("event_count"), len(merged.events)) + len(new_events)
+    sequence_count = _count(hunter.get("sequence_count"), len(merged.sequences)) + len(new_sequences)
+    before = (set(merged.queries), merged.first_seen_ns, merged.last_seen_ns)
     merged.queries |= finding.queries
-    for ref_key, ref in finding.events.items():
-        merged.events.setdefault(ref_key, ref)
-    for seq in finding.sequences:
-        if seq not in merged.sequences:
-            merged.sequences.append(seq)
+    for key in new_events:
+        merged.events[key] = finding.events[key]
+    merged.sequences.extend(new_sequences)
     merged.first_seen_ns = min(merged.first_seen_ns, finding.first_seen_ns)
     merged.last_seen_ns = max(merged.last_seen_ns, finding.last_seen_ns)
+    merged.event_count, merged.sequence_count = event_count, sequence_count
+    if members is not None or event_count > MAX_MEMBER_EVENTS or sequence_count > MAX_SEQUENCES:
+        if members is None:
+            members = Members.of(merged.events, merged.sequences)
+        else:
+            members.events.update(Members.event_digest(key) for key in new_events)
+            members.sequences.update(Members.sequence_digest(seq) for seq in new_sequences)
+        merged.members = members
     sections = {key: existing.get(key) or {} for key in ("host", "process", "user")}
     better_subject = _SUBJECT_RANK.get(finding.subject_kind, 0) > _SUBJECT_RANK.get(merged.subject_kind, 0)
     if better_subject:
         sections = subject_sections(finding.subject)
         merged.subject_kind = finding.subject_kind
-    after = (
-        set(merged.queries),
-        set(merged.events),
-        merged.first_seen_ns,
-        merged.last_seen_ns,
-        len(merged.sequences),
-    )
-    return merged, sections, before != after or better_subject
+    after = (set(merged.queries), merged.first_seen_ns, merged.last_seen_ns)
+    changed = before != after or bool(new_events) or bool(new_sequences) or better_subject
+    return merged, sections, changed
+
+
+def _count(stored: Any, listed: int) -> int:
+    """A stored member count (never below what the alert lists)."""
+    return max(stored, listed) if isinstance(stored, int) and not isinstance(stored, bool) else listed
+
+
+def _members(finding: Finding) -> dict[str, str] | None:
+    """``hunter.members`` of an alert that has more members than it lists (None otherwise)."""
+    members = finding.members
+    if members is None and (
+        len(finding.events) > MAX_MEMBER_EVENTS or len(finding.sequences) > MAX_SEQUENCES
+    ):
+        members = Members.of(finding.events, finding.sequences)
+    return None if members is None else members.encode()
 
 
 def _split_ref(text: str) -> tuple[str, str]:

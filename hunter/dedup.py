@@ -10,6 +10,7 @@ so the same process found by several queries, in several runs or by two replicas
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -76,6 +77,21 @@ class Finding:
     )
     first_seen_ns: int = 0
     last_seen_ns: int = 0
+    # Merged with a stored alert that lists only some of its members (the first MAX_LISTED of each):
+    # the true counts, and the digests of every member, by which a re-seen member is known as one.
+    event_count: int | None = None
+    sequence_count: int | None = None
+    members: Members | None = None
+
+    @property
+    def total_events(self) -> int:
+        """How many distinct events the finding has (more than ``events`` holds once merged)."""
+        return len(self.events) if self.event_count is None else self.event_count
+
+    @property
+    def total_sequences(self) -> int:
+        """How many distinct sequences the finding has."""
+        return len(self.sequences) if self.sequence_count is None else self.sequence_count
 
     def add(self, query: str, events: Sequence[Event]) -> None:
         """Fold in one match of ``query``."""
@@ -91,6 +107,48 @@ class Finding:
         times = [event.timestamp_ns for event in events]
         self.first_seen_ns = min(times) if not self.first_seen_ns else min(self.first_seen_ns, *times)
         self.last_seen_ns = max(self.last_seen_ns, *times)
+
+
+@dataclass
+class Members:
+    """Every member event and sequence of an alert as short digests (8 bytes of sha256 each), kept in
+    the alert once it has more members than it lists, so a member seen again is not counted again."""
+
+    events: set[bytes] = field(default_factory=set)
+    sequences: set[bytes] = field(default_factory=set)
+
+    @staticmethod
+    def event_digest(ref: tuple[str, str]) -> bytes:
+        """The digest of an event ``(index, id)``."""
+        return hashlib.sha256("\x1f".join(ref).encode("utf-8")).digest()[:8]
+
+    @staticmethod
+    def sequence_digest(refs: Sequence[tuple[str, str]]) -> bytes:
+        """The digest of a sequence (its events' refs in order)."""
+        text = "\x1e".join("\x1f".join(ref) for ref in refs)
+        return hashlib.sha256(text.encode("utf-8")).digest()[:8]
+
+    @classmethod
+    def of(cls, events: Iterable[tuple[str, str]], sequences: Iterable[Sequence[tuple[str, str]]]) -> Members:
+        """The digests of these event refs and sequences."""
+        return cls({cls.event_digest(ref) for ref in events}, {cls.sequence_digest(seq) for seq in sequences})
+
+    def encode(self) -> dict[str, str]:
+        """As stored in the alert (``hunter.members``): sorted digests, base64, one string per kind."""
+        return {
+            "events": base64.b64encode(b"".join(sorted(self.events))).decode("ascii"),
+            "sequences": base64.b64encode(b"".join(sorted(self.sequences))).decode("ascii"),
+        }
+
+    @classmethod
+    def decode(cls, stored: Mapping[str, Any]) -> Members:
+        """From ``hunter.members`` (what :meth:`encode` wrote)."""
+
+        def digests(text: Any) -> set[bytes]:
+            raw = base64.b64decode(str(text or ""))
+            return {raw[start : start + 8] for start in range(0, len(raw) - 7, 8)}
+
+        return cls(digests(stored.get("events")), digests(stored.get("sequences")))
 
 
 def alert_id(hunt_id: str, anchor: Anchor) -> str:

@@ -231,6 +231,46 @@ def test_an_update_lost_to_a_concurrent_writer_is_merged_again(
     assert alert["hunter"]["queries"] == ["fallback", "other_writer", "sequence"]
 
 
+def test_an_alert_with_more_members_than_it_lists_is_stable_and_never_counts_down(
+    make_runner: RunnerFactory, lua_hunt: Hunt, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A Lua process with 600 fork records (each matched by the fallback, each standing for it): one
+    alert listing 500 member events and counting 601. A run that re-sees only the last 50 changes
+    nothing (it rewrote the alert every run and set the count to 550), a new member adds one."""
+    early = [
+        lua_fork(T + timedelta(seconds=i), doc_id=f"f{i}", parent_entity_id="L", entity_id=f"C{i}")
+        for i in range(550)
+    ]
+    late = [
+        lua_fork(
+            T + timedelta(minutes=50, seconds=i), doc_id=f"g{i}", parent_entity_id="L", entity_id=f"D{i}"
+        )
+        for i in range(50)
+    ]
+    events = write_ndjson(tmp_path / "e.ndjson", [lua_exec(T, doc_id="exec", entity_id="L"), *early, *late])
+    parts = make_runner([events])
+    clock.set(T + 52 * MINUTE)
+    assert len(parts.runner.run_hunt(lua_hunt).created) == 1
+    (alert,) = parts.alerts()
+    assert (len(alert["hunter"]["events"]), alert["hunter"]["event_count"]) == (500, 601)
+    clock.set(T + 53 * MINUTE)  # window 10:46..10:52: the last 50 fork records only
+    again = parts.runner.run_hunt(lua_hunt)
+    assert again.hits["fallback"] == 50
+    assert again.updated == 0
+    (same,) = parts.alerts()
+    assert same == alert
+    append_ndjson(
+        events,
+        [lua_fork(T + 55 * MINUTE, doc_id="new", parent_entity_id="L", entity_id="N")],
+    )
+    clock.set(T + 57 * MINUTE)
+    assert parts.runner.run_hunt(lua_hunt).updated == 1
+    (grown,) = parts.alerts()
+    assert grown["hunter"]["event_count"] == 602
+    assert grown["hunter"]["version"] == alert["hunter"]["version"] + 1
+    assert len(notice_lines(parts.notices.getvalue())) == 1
+
+
 class OtherConnectionWritesFirst(SqliteStore):
     """Our store; just before our first update, a writer on another connection to the same file
     (``hunter backfill`` beside ``hunter run``) updates the same alert."""

@@ -280,7 +280,7 @@ class SlackNotifier:
             "queries": list(queries) if isinstance(queries, list) else queries,
             "first_seen": get_field(alert, "hunter.first_seen"),
             "last_seen": get_field(alert, "hunter.last_seen"),
-            "events": len(events) if isinstance(events, list) else None,
+            "events": _event_count(get_field(alert, "hunter.event_count"), events),
             "suppressed": get_field(alert, "hunter.suppressed.count"),
             "technique": technique or None,
             "technique_reference": reference,
@@ -586,6 +586,13 @@ def _earliest(notices: Sequence[Notice]) -> datetime:
 def _aware(moment: datetime) -> datetime:
     """A datetime with a time zone (a naive one is taken as UTC)."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _event_count(count: Any, events: Any) -> int | None:
+    """How many events an alert has: its count (it lists only the first 500), else its list's length."""
+    if isinstance(count, int) and not isinstance(count, bool):
+        return count
+    return len(events) if isinstance(events, list) else None
 
 
 def _kql_quote(value: str) -> str:

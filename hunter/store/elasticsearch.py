@@ -36,7 +36,7 @@ from . import CLAIM_TTL_NS, SaveResult, alert_id_of
 log = structlog.get_logger(__name__)
 
 TEMPLATE_NAME = "hunter-alerts"
-TEMPLATE_VERSION = 2
+TEMPLATE_VERSION = 3
 ORPHAN_AFTER_NS = 24 * 3600 * 1_000_000_000  # a notice whose alert is still unwritten then is parked
 TEMPLATE_PRIORITY = 200  # above the built-in logs-*-* template (100); equal priorities are refused
 _RETRYABLE_ITEM = frozenset({429, 500, 502, 503, 504})
@@ -132,6 +132,9 @@ def alert_mappings() -> dict[str, Any]:
                     "events": {"type": "flattened"},
                     "event_count": {"type": "long"},
                     "sequences": _kw(),
+                    "sequence_count": {"type": "long"},
+                    # hunter.members (digests of every member, past the ones listed) is not mapped:
+                    # it is read back from _source only, never searched
                     "window": _object({"start": _date(), "end": _date()}),
                     "suppressed": _object({"count": {"type": "long"}, "alert_ids": _kw()}),
                     "suppression": _object({"key": _kw(), "by": {"type": "flattened"}}),

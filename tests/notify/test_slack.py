@@ -322,6 +322,14 @@ def test_fallback_text_carries_the_essentials(fake: FakeTime) -> None:
         assert expected in text
 
 
+def test_the_event_figure_is_the_alerts_true_count(fake: FakeTime) -> None:
+    """An alert lists at most 500 member events; the message shows hunter.event_count, all of them."""
+    alert = lua_alert()
+    alert["hunter"]["event_count"] = 601
+    (message,) = make_notifier("http://127.0.0.1:9/services/x", fake).messages([notice(alert)])
+    assert "*Events*\n601" in json.dumps(message.payload["blocks"]).replace("\\n", "\n")
+
+
 def test_kibana_link_opens_the_alert_in_discover(fake: FakeTime) -> None:
     """The Kibana link opens Discover on the hunter-alerts data view, queried by the alert's event.id."""
     n = notice(lua_alert())
