@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hunter.errors import HuntSetError
-from hunter.hunts import Hunt, load_hunt, load_hunts
+from hunter.hunts import Hunt, load_hunt, load_hunt_set, load_hunts
 from tests.conftest import HUNT_ID, QUERIES, SHARED
 
 MINUTE_NS = 60 * 1_000_000_000
@@ -277,3 +277,134 @@ def test_the_interval_of_a_cron_hunt_is_its_longest_gap_however_often_it_runs(
     from hunter.hunts import cron_longest_gap_ns
 
     assert cron_longest_gap_ns(cron) == int(longest.total_seconds()) * 1_000_000_000
+
+
+# ---- hunt sets: several paths, both formats ---------------------------------------------------------
+
+RULE = """[metadata]
+creation_date = "2024/05/02"
+maturity = "production"
+updated_date = "2026/08/01"
+
+[rule]
+author = ["Elastic"]
+description = "A detection-rules rule."
+from = "now-9m"
+language = "eql"
+name = "Rule"
+risk_score = 47
+rule_id = "{rule_id}"
+severity = "medium"
+type = "{rule_type}"
+
+query = '''
+process where process.name == "lua"
+'''
+"""
+
+
+def test_a_hunt_set_reads_files_and_folders_recursively_in_both_formats(tmp_path: Path) -> None:
+    """Folders are searched recursively (sorted), files are taken as given, a file named twice loads once."""
+    native = write(tmp_path / "mine" / "deep" / "er", "good.toml", GOOD)
+    rules = tmp_path / "elastic"
+    write(
+        rules / "linux",
+        "b.toml",
+        RULE.format(rule_id="bbbbbbbb-0000-4000-8000-000000000000", rule_type="eql"),
+    )
+    write(
+        rules / "windows",
+        "a.toml",
+        RULE.format(rule_id="aaaaaaaa-0000-4000-8000-000000000000", rule_type="eql"),
+    )
+    write(rules, "q.toml", RULE.format(rule_id="cccccccc-0000-4000-8000-000000000000", rule_type="query"))
+    write(rules, "notes.md", "not a hunt")
+    hunt_set = load_hunt_set([tmp_path / "mine", rules, native])
+    assert [(hunt.id[:8], hunt.source) for hunt in hunt_set.hunts] == [
+        ("good", "hunter"),
+        ("bbbbbbbb", "detection-rules"),  # linux/b.toml sorts before windows/a.toml
+        ("aaaaaaaa", "detection-rules"),
+    ]
+    assert hunt_set.files == 4
+    assert hunt_set.summary() == "3 hunts loaded, 1 skipped (1 not EQL, 0 deprecated), 0 files with problems"
+    # one folder holding both: one sorted walk (elastic/ before mine/)
+    assert [hunt.id[:8] for hunt in load_hunts(tmp_path)] == ["bbbbbbbb", "aaaaaaaa", "good"]
+
+
+def test_native_hunts_accept_threat_arrays_in_kibanas_shape(tmp_path: Path) -> None:
+    """[[threat]] entries with technique and subtechnique arrays load as they do from Elastic's rules."""
+    text = GOOD + (
+        '\n[[threat]]\nframework = "MITRE ATT&CK"\n'
+        'tactic = { id = "TA0002", name = "Execution", '
+        'reference = "https://attack.mitre.org/tactics/TA0002/" }\n'
+        "[[threat.technique]]\n"
+        'id = "T1059"\nname = "Command and Scripting Interpreter"\n'
+        'reference = "https://attack.mitre.org/techniques/T1059/"\n'
+        'subtechnique = [{ id = "T1059.011", name = "Lua", '
+        'reference = "https://attack.mitre.org/techniques/T1059/011/" }]\n'
+        '\n[[threat]]\nframework = "MITRE ATT&CK"\n'
+        'tactic = { id = "TA0011", name = "Command and Control" }\n'
+    )
+    path = write(tmp_path, "arrays.toml", text)
+    hunt, problems = load_hunt(path)
+    assert hunt is None
+    assert [(p.line, p.message) for p in problems] == [
+        (
+            text.splitlines().index('tactic = { id = "TA0011", name = "Command and Control" }') + 1,
+            "missing required key 'threat.1.tactic.reference'",
+        ),
+    ]
+    fixed = text.replace('name = "Command and Control" }', 'name = "Command and Control", reference = "r" }')
+    hunt, problems = load_hunt(write(tmp_path, "arrays.toml", fixed))
+    assert problems == [] and hunt is not None
+    execution, c2 = hunt.threat
+    assert (execution.tactic.id, [t.id for t in execution.techniques]) == ("TA0002", ["T1059"])
+    assert [s.id for s in execution.techniques[0].subtechniques] == ["T1059.011"]
+    assert (c2.tactic.name, c2.techniques) == ("Command and Control", ())
+
+
+def test_native_hunts_may_set_a_timestamp_override(tmp_path: Path) -> None:
+    """timestamp_override in a native file is the hunt's (with the fallback to the timestamp field)."""
+    hunt, problems = load_hunt(write(tmp_path, "t.toml", 'timestamp_override = "event.ingested"\n' + GOOD))
+    assert problems == [] and hunt is not None
+    assert (hunt.timestamp_override, hunt.timestamp_override_fallback) == ("event.ingested", True)
+    hunt, _ = load_hunt(write(tmp_path, "t.toml", GOOD))
+    assert hunt is not None and hunt.timestamp_override is None and hunt.max_signals is None
+
+
+def test_an_id_used_by_a_native_hunt_and_a_rule_is_a_problem(tmp_path: Path) -> None:
+    """Hunt ids are one namespace across formats: the second file with an id is refused, at its id line."""
+    rule_id = "aaaaaaaa-0000-4000-8000-000000000000"
+    write(tmp_path, "a_native.toml", GOOD.replace('id = "good"', f'id = "{rule_id}"'))
+    rule = write(tmp_path, "b_rule.toml", RULE.format(rule_id=rule_id, rule_type="eql"))
+    with pytest.raises(HuntSetError) as raised:
+        load_hunt_set([tmp_path])
+    (problem,) = raised.value.problems
+    assert (problem.path, problem.line) == (str(rule), 13)  # the rule_id line of RULE
+    assert problem.message == f"hunt id '{rule_id}' is also used by {tmp_path / 'a_native.toml'}"
+
+
+def test_a_missing_path_is_a_problem_and_the_rest_still_loads(tmp_path: Path) -> None:
+    """A path that does not exist is one problem; the error still carries what the other paths loaded."""
+    write(tmp_path / "ok", "good.toml", GOOD)
+    with pytest.raises(HuntSetError) as raised:
+        load_hunt_set([tmp_path / "ok", tmp_path / "gone"])
+    assert [str(p) for p in raised.value.problems] == [
+        f"{tmp_path / 'gone'}:0:0: hunt file or folder not found"
+    ]
+    assert (
+        raised.value.summary == "1 hunts loaded, 0 skipped (0 not EQL, 0 deprecated), 1 files with problems"
+    )
+    assert raised.value.hunt_set is not None and [h.id for h in raised.value.hunt_set.hunts] == ["good"]
+
+
+def test_the_lookback_warning_is_for_native_hunts_only(tmp_path: Path) -> None:
+    """A rule's lookback comes from Kibana's from/interval, so a maxspan beyond it is no authoring slip."""
+    sequence = "sequence by host.id with maxspan=30m\n  [process where true]\n  [network where true]"
+    text = RULE.format(rule_id="aaaaaaaa-0000-4000-8000-000000000000", rule_type="eql").replace(
+        'process where process.name == "lua"', sequence
+    )
+    (hunt,) = load_hunt_set([write(tmp_path, "r.toml", text)]).hunts
+    assert hunt.lookback_ns == 4 * MINUTE_NS and hunt.overlap_ns == 30 * MINUTE_NS
+    assert hunt.warnings() == []
+    assert dataclasses.replace(hunt, source="hunter").warnings() != []
