@@ -21,11 +21,29 @@ class TimeField:
     fallback: bool = True
 
 
+@dataclass(frozen=True)
+class EqlFields:
+    """The fields an EQL search of a hunt uses: the hunt's own where it sets them, else the settings'."""
+
+    timestamp: str
+    event_category: str
+    tiebreaker: str | None
+
+
+def eql_fields(hunt: Hunt, settings: SearchSettings) -> EqlFields:
+    """``timestamp_field``, ``event_category_field`` and ``tiebreaker_field`` for ``hunt``."""
+    return EqlFields(
+        hunt.timestamp_field or settings.timestamp_field,
+        hunt.event_category_field or settings.event_category_field,
+        hunt.tiebreaker_field or settings.tiebreaker_field,
+    )
+
+
 def time_field(hunt: Hunt, settings: SearchSettings) -> TimeField:
     """The hunt's own ``timestamp_override`` if it has one, else the settings' (``[search]``)."""
-    own: str | None = getattr(hunt, "timestamp_override", None)
-    override = own or settings.timestamp_override
-    if not override or override == settings.timestamp_field:
-        return TimeField(settings.timestamp_field)
-    fallback = bool(getattr(hunt, "timestamp_override_fallback", True)) if own else True
-    return TimeField(settings.timestamp_field, override, fallback)
+    timestamp = hunt.timestamp_field or settings.timestamp_field
+    override = hunt.timestamp_override or settings.timestamp_override
+    if not override or override == timestamp:
+        return TimeField(timestamp)
+    fallback = hunt.timestamp_override_fallback if hunt.timestamp_override else True
+    return TimeField(timestamp, override, fallback)

@@ -17,7 +17,7 @@ for the checkpoint.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
@@ -30,7 +30,7 @@ from ..errors import PermanentSearchError, TransientSearchError
 from ..esclient import PartialResultsError, Retrier, describe, error_type, is_transient, status_of
 from ..hunts import Hunt, HuntQuery
 from ..results import Event, Match, QueryResult, Window
-from . import TimeField, time_field
+from . import TimeField, eql_fields, time_field
 
 log = structlog.get_logger(__name__)
 
@@ -96,7 +96,7 @@ class ElasticsearchSearcher:
                     query=query.name,
                     failures=failures,
                 )
-            matches = self._matches(query.name, hits)
+            matches = self._matches(query.name, hits, self._timestamp_of(hunt))
             capped = len(matches) >= self.settings.size
             if capped and self._splittable(query, part):
                 pending.extend(reversed(self._halves(query, part)))
@@ -171,19 +171,20 @@ class ElasticsearchSearcher:
 
     def _eql(self, hunt: Hunt, query: HuntQuery, window: Window) -> tuple[Mapping[str, Any], str | None]:
         """The ``hits`` of one search, and a description of shard failures that outlasted the retries."""
+        fields = eql_fields(hunt, self.settings)
         body: dict[str, Any] = {
             "index": ",".join(hunt.indices),
             "query": query.text,
             "filter": self.range_filter(window, time_field(hunt, self.settings)),
             "size": self.settings.size,
-            "timestamp_field": self.settings.timestamp_field,
-            "event_category_field": self.settings.event_category_field,
+            "timestamp_field": fields.timestamp,
+            "event_category_field": fields.event_category,
             "allow_no_indices": True,
             "ignore_unavailable": True,
             "result_position": "head",
         }
-        if self.settings.tiebreaker_field:
-            body["tiebreaker_field"] = self.settings.tiebreaker_field
+        if fields.tiebreaker:
+            body["tiebreaker_field"] = fields.tiebreaker
 
         def call() -> Mapping[str, Any]:
             response = self.client.eql.search(**body)
@@ -211,19 +212,30 @@ class ElasticsearchSearcher:
                 f"{hunt.id}/{query.name}: {describe(exc)}", reason_type=kind, reason=reason
             ) from exc
 
-    def _matches(self, name: str, hits: Mapping[str, Any]) -> list[Match]:
+    def _timestamp_of(self, hunt: Hunt) -> Callable[[Mapping[str, Any]], Any]:
+        field = eql_fields(hunt, self.settings).timestamp
+        return (
+            self._timestamp
+            if field == self.settings.timestamp_field
+            else make_getter(tuple(field.split(".")))
+        )
+
+    @staticmethod
+    def _matches(
+        name: str, hits: Mapping[str, Any], timestamp: Callable[[Mapping[str, Any]], Any]
+    ) -> list[Match]:
+        def event(hit: Mapping[str, Any]) -> Event:
+            source = hit.get("_source") or {}
+            ns = timestamp_ns(timestamp(source)) or 0
+            return Event(str(hit.get("_index", "")), str(hit.get("_id", "")), source, ns)
+
         if "sequences" in hits:
             return [
                 Match(
                     name,
-                    tuple(self._event(hit) for hit in sequence.get("events", []) if not hit.get("missing")),
+                    tuple(event(hit) for hit in sequence.get("events", []) if not hit.get("missing")),
                     tuple(sequence.get("join_keys") or ()),
                 )
                 for sequence in hits["sequences"]
             ]
-        return [Match(name, (self._event(hit),)) for hit in hits.get("events", [])]
-
-    def _event(self, hit: Mapping[str, Any]) -> Event:
-        source = hit.get("_source") or {}
-        ns = timestamp_ns(self._timestamp(source)) or 0
-        return Event(str(hit.get("_index", "")), str(hit.get("_id", "")), source, ns)
+        return [Match(name, (event(hit),)) for hit in hits.get("events", [])]

@@ -30,7 +30,7 @@ from ..errors import EventSourceError
 from ..hunts import Hunt
 from ..indices import IndexPatterns, data_stream_name
 from ..results import Event, Match, QueryResult, Window
-from . import TimeField, time_field
+from . import TimeField, eql_fields, time_field
 
 log = structlog.get_logger(__name__)
 
@@ -323,13 +323,23 @@ class _Scope:
     """The events one hunt's queries see: those of its indices, inside the window on its time field."""
 
     def __init__(
-        self, patterns: IndexPatterns, time: TimeField, window: Window | None, *, timed: bool
+        self,
+        patterns: IndexPatterns,
+        time: TimeField,
+        window: Window | None,
+        *,
+        timed: bool,
+        reader_field: str,
     ) -> None:
         self.patterns = patterns
         self.window = window
         self.timed = timed and window is not None  # False: the reader already kept only the window
         self.override = make_getter(tuple(time.override.split("."))) if time.override else None
         self.fallback = time.fallback
+        # the hunt's own timestamp field, when it is not the one the reader parsed into timestamp_ns
+        self.timestamp = (
+            None if time.timestamp == reader_field else make_getter(tuple(time.timestamp.split(".")))
+        )
         self.admitted = 0
 
     def admits(self, hit: LocalHit) -> bool:
@@ -350,6 +360,9 @@ class _Scope:
                 return any(ns is not None and start <= ns <= end for ns in map(timestamp_ns, values))
             if not self.fallback:
                 return False
+        if self.timestamp is not None:
+            ns = timestamp_ns(self.timestamp(hit._source))
+            return ns is not None and start <= ns <= end
         return start <= hit.timestamp_ns <= end
 
 
@@ -376,7 +389,8 @@ class LocalSearcher:
         times = [time_field(hunt, self.settings) for hunt in hunts]
         # Without overrides the reader keeps only the window; with one, an event outside the window on
         # its timestamp may be inside it on the override (ingested late), so every event is read.
-        read_window = window if all(time.override is None for time in times) else None
+        plain = self.settings.timestamp_field
+        read_window = window if all(t.override is None and t.timestamp == plain for t in times) else None
         before = copy.deepcopy(self.files.stats)
         count = len(self.files.files())
         try:
@@ -394,12 +408,12 @@ class LocalSearcher:
         for hunt, scope in zip(hunts, scopes, strict=True):
             self.searched[hunt.id] = scope.admitted
             results[hunt.id] = []
+            timestamp = self._getter(eql_fields(hunt, self.settings).timestamp)
             for query in hunt.queries:
                 output = outputs[position]
                 position += 1
-                results[hunt.id].append(
-                    QueryResult(query=query.name, matches=self._matches(query.name, output), requests=1)
-                )
+                matches = self._matches(query.name, output, timestamp)
+                results[hunt.id].append(QueryResult(query=query.name, matches=matches, requests=1))
         return results
 
     def _scopes(
@@ -415,7 +429,9 @@ class LocalSearcher:
                 patterns = self._patterns.get(hunt.indices)
                 if patterns is None:
                     patterns = self._patterns[hunt.indices] = IndexPatterns(hunt.indices)
-                scope = shared[key] = _Scope(patterns, time, window, timed=read is None)
+                scope = shared[key] = _Scope(
+                    patterns, time, window, timed=read is None, reader_field=self.settings.timestamp_field
+                )
             scopes.append(scope)
         return scopes
 
@@ -443,32 +459,42 @@ class LocalSearcher:
         return [run.finish() for run in runs]
 
     def _runs(self, hunts: Sequence[Hunt], *, presorted: bool) -> list[Any]:
-        return [
-            query.compiled.run(
-                size=ALL_HITS,
-                timestamp_field=self.settings.timestamp_field,
-                event_category_field=self.settings.event_category_field,
-                tiebreaker_field=self.settings.tiebreaker_field,
-                result_position="head",
-                presorted=presorted,
+        runs: list[Any] = []
+        for hunt in hunts:
+            fields = eql_fields(hunt, self.settings)
+            runs.extend(
+                query.compiled.run(
+                    size=ALL_HITS,
+                    timestamp_field=fields.timestamp,
+                    event_category_field=fields.event_category,
+                    tiebreaker_field=fields.tiebreaker,
+                    result_position="head",
+                    presorted=presorted,
+                )
+                for query in hunt.queries
             )
-            for hunt in hunts
-            for query in hunt.queries
-        ]
+        return runs
 
-    def _matches(self, name: str, output: dict[str, Any]) -> list[Match]:
+    def _getter(self, field: str) -> Callable[[Mapping[str, Any]], Any]:
+        if field == self.settings.timestamp_field:
+            return self._timestamp
+        return make_getter(tuple(field.split(".")))
+
+    @staticmethod
+    def _matches(
+        name: str, output: dict[str, Any], timestamp: Callable[[Mapping[str, Any]], Any]
+    ) -> list[Match]:
+        def event(hit: Mapping[str, Any]) -> Event:
+            source = hit["_source"]
+            return Event(str(hit["_index"]), str(hit["_id"]), source, timestamp_ns(timestamp(source)) or 0)
+
         if "events" in output:
-            return [Match(name, (self._event(hit),)) for hit in output["events"]]
+            return [Match(name, (event(hit),)) for hit in output["events"]]
         return [
             Match(
                 name,
-                tuple(self._event(hit) for hit in sequence["events"] if not hit.get("missing")),
+                tuple(event(hit) for hit in sequence["events"] if not hit.get("missing")),
                 tuple(sequence.get("join_keys", ())),
             )
             for sequence in output["sequences"]
         ]
-
-    def _event(self, hit: Mapping[str, Any]) -> Event:
-        source = hit["_source"]
-        ns = timestamp_ns(self._timestamp(source))
-        return Event(str(hit["_index"]), str(hit["_id"]), source, ns or 0)

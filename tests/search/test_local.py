@@ -15,6 +15,7 @@ import pytest
 import structlog
 
 from hunter.config import SearchSettings
+from hunter.eql import compile_query
 from hunter.errors import EventSourceError
 from hunter.hunts import Hunt
 from hunter.results import Window
@@ -447,3 +448,30 @@ def test_timestamp_override_windows_on_ingest_time_with_fallback(tmp_path: Path,
     assert fallback_ids(on_timestamp, lua_hunt, window) == ["plain"]
     on_ingest = LocalSearcher(EventFiles([path]), SearchSettings(timestamp_override="event.ingested"))
     assert sorted(fallback_ids(on_ingest, lua_hunt, window)) == ["late", "plain"]
+
+
+def test_a_hunts_own_time_and_category_fields_are_used(tmp_path: Path, lua_hunt: Hunt) -> None:
+    """A hunt's timestamp_override (without the fallback) and event_category_field, as an Elastic
+    rule sets them, take the place of the settings' fields for that hunt only."""
+    ingested = lua_exec(utc("2026-11-20T13:50:00Z"), doc_id="ingested", entity_id="a")
+    ingested["_source"]["event"]["ingested"] = "2026-11-20T14:10:00Z"
+    bare = lua_exec(utc("2026-11-20T14:05:00Z"), doc_id="bare", entity_id="b")
+    bare["_source"]["event"].pop("ingested", None)
+    path = write_ndjson(tmp_path / "e.ndjson", [ingested, bare])
+    window = Window(ns(utc("2026-11-20T13:59:00Z")), ns(utc("2026-11-20T14:19:00Z")))
+    searcher = LocalSearcher(EventFiles([path]), SearchSettings())
+    override = dataclasses.replace(lua_hunt, timestamp_override="event.ingested")
+    assert sorted(fallback_ids(searcher, override, window)) == ["bare", "ingested"]
+    strict = dataclasses.replace(override, timestamp_override_fallback=False)
+    assert fallback_ids(searcher, strict, window) == ["ingested"]
+    assert fallback_ids(searcher, lua_hunt, window) == ["bare"]
+    by_type = dataclasses.replace(
+        lua_hunt,
+        event_category_field="event.type",
+        queries=tuple(
+            dataclasses.replace(q, compiled=compile_query('start where process.name == "lua5.4"'))
+            for q in lua_hunt.queries
+            if q.name == "fallback"
+        ),
+    )
+    assert sorted(fallback_ids(searcher, by_type)) == ["bare", "ingested"]  # `start` is an event.type
