@@ -10,6 +10,7 @@ regexes) is embedded as a call to the compiler's closure, so semantics stay in o
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +22,7 @@ from .fields import _descend, flatten, make_getter, strings
 from .patterns import WildcardSet
 
 _Category = tuple[str, str, str]  # ("category", field, value)
+_MAX_INDENT = 4 * 60  # nested blocks of generated code, well under Python's limit of 100
 
 
 class _Emitter:
@@ -113,6 +115,12 @@ class _Emitter:
         return [*self.reads(read, indent), f"{indent}{result} = {expr}"], result
 
     def _logic(self, parts: list[Any], is_and: bool, read: set[str], indent: str) -> tuple[list[str], str]:
+        if len(indent) > _MAX_INDENT and not any(isinstance(part, tuple) for part in parts):
+            # Python refuses more than 100 nested blocks: the rest of a long chain is one closure
+            node = functools.reduce(ast.And if is_and else ast.Or, parts)
+            result = self.temp()
+            pred = self.constant(self.compiler._pred(node)[0], "p")
+            return [f"{indent}{result} = {pred}(doc)"], result
         result = self.temp()
         lines, first = self.test(parts[0], read, indent)
         lines.append(f"{indent}{result} = {first}")

@@ -16,7 +16,7 @@ from . import ast
 from .analyzer import Analyzer, Node
 from .codegen import generate, generate_keys, generate_mask
 from .compiler import Compiler, Pred, ValuesFn
-from .errors import EqlSemanticError
+from .errors import EqlSemanticError, EqlSyntaxError
 from .parser import parse
 from .runs import (
     EventRun,
@@ -33,9 +33,15 @@ from .schema import Schema
 
 def compile_query(text: str) -> CompiledQuery:
     """Parse and check ``text``; raise :class:`EqlSyntaxError`/:class:`EqlSemanticError` with line/column."""
-    statement = parse(text)
-    compiled = CompiledQuery(text, statement)
-    compiled.plan(None, "@timestamp", "event.category", None)  # schema-free verification
+    try:
+        statement = parse(text)
+        compiled = CompiledQuery(text, statement)
+        compiled.plan(None, "@timestamp", "event.category", None)  # schema-free verification
+    except RecursionError:
+        # Elasticsearch's EqlParser turns a StackOverflowError into the same ParsingException
+        raise EqlSyntaxError(
+            f"EQL statement is too large, causing stack overflow when generating the parsing tree: [{text}]"
+        ) from None
     return compiled
 
 
