@@ -18,13 +18,14 @@ import orjson
 from . import __version__
 from .config import Settings, environment_warnings, load_settings, settings_warnings
 from .errors import ConfigError, EventSourceError, HunterError, HuntSetError, StoreError
-from .hunts import Hunt, load_hunts
+from .hunts import Hunt, HuntSet, load_hunt_set
 from .log import configure_logging
 from .runner import utc_now
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+HUNT_LINES = 20  # `hunter hunt` prints a line per hunt up to this many hunts
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,6 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HuntSetError as exc:
         for problem in exc.problems:
             print(str(problem), file=sys.stderr)
+        if exc.summary:
+            print(exc.summary, file=sys.stderr)
         return EXIT_BAD_INPUT
     except (ConfigError, EventSourceError) as exc:
         print(f"hunter: {exc}", file=sys.stderr)
@@ -62,19 +65,26 @@ def _parser() -> argparse.ArgumentParser:
     _config_option(run)
     run.add_argument("--once", action="store_true", help="run every hunt once and exit")
     run.add_argument("--now", type=_timestamp, help="fix the clock at this ISO 8601 time (backfills, tests)")
+    _queries_option(run)
     run.set_defaults(handler=_run)
 
     hunt = commands.add_parser("hunt", help="run every hunt once over event files and print the alerts")
     hunt.add_argument(
         "--events", nargs="+", type=Path, required=True, metavar="PATH", help="event files or folders"
     )
-    hunt.add_argument("--queries", type=Path, help="folder of hunt files (default: from the settings)")
+    _queries_option(hunt)
     hunt.add_argument("--output", type=Path, help="write alert documents here (NDJSON) instead of stdout")
     _config_option(hunt)
     hunt.set_defaults(handler=_hunt)
 
     validate = commands.add_parser("validate", help="check every hunt file, listing every problem")
-    validate.add_argument("--queries", type=Path, help="folder of hunt files (default: from the settings)")
+    _queries_option(validate)
+    validate.add_argument(
+        "--include-deprecated", action="store_true", help="also load deprecated detection-rules rules"
+    )
+    validate.add_argument(
+        "-v", "--verbose", action="store_true", help="list every hunt loaded and every rule skipped"
+    )
     _config_option(validate)
     validate.set_defaults(handler=_validate)
 
@@ -86,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
         "coverage", help="report where each hunt query cannot match (missing fields)"
     )
     _config_option(coverage)
+    _queries_option(coverage)
     coverage.add_argument("--json", action="store_true", help="machine-readable output")
     coverage.set_defaults(handler=_coverage)
 
@@ -93,11 +104,23 @@ def _parser() -> argparse.ArgumentParser:
         "backfill", help="run one hunt over a past range, in chunks (safe to re-run)"
     )
     _config_option(backfill)
+    _queries_option(backfill)
     backfill.add_argument("--hunt", required=True, help="hunt id")
     backfill.add_argument("--start", required=True, type=_timestamp, help="ISO 8601 start")
     backfill.add_argument("--end", required=True, type=_timestamp, help="ISO 8601 end")
     backfill.set_defaults(handler=_backfill)
     return parser
+
+
+def _queries_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--queries",
+        type=Path,
+        action="append",
+        metavar="PATH",
+        help="a hunt file or a folder of them (searched recursively; native hunts and Elastic "
+        "detection-rules rules); repeat for several (default: the queries setting)",
+    )
 
 
 def _config_option(parser: argparse.ArgumentParser) -> None:
@@ -120,8 +143,23 @@ def _setup(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def _hunts(settings: Settings, folder: Path | None = None) -> list[Hunt]:
-    return load_hunts(folder or settings.queries)
+def _hunt_set(
+    settings: Settings,
+    args: argparse.Namespace,
+    *,
+    include_deprecated: bool = False,
+    prefix: str = "hunter: ",
+) -> HuntSet:
+    """The hunts of ``--queries`` (else the queries setting); their warnings go to stderr."""
+    paths: list[Path] = getattr(args, "queries", None) or list(settings.queries)
+    hunt_set = load_hunt_set(paths, include_deprecated=include_deprecated)
+    for warning in hunt_set.warnings:
+        print(f"{prefix}warning: {warning}", file=sys.stderr)
+    return hunt_set
+
+
+def _hunts(settings: Settings, args: argparse.Namespace) -> list[Hunt]:
+    return _hunt_set(settings, args).hunts
 
 
 # ---- commands -------------------------------------------------------------------------------------
@@ -131,7 +169,7 @@ def _run(args: argparse.Namespace) -> int:
     from .service import build_runtime, serve
 
     settings = _setup(args)
-    hunts = _hunts(settings)
+    hunts = _hunts(settings, args)
     for hunt in hunts:
         for warning in hunt.warnings():
             print(f"hunter: warning: {warning}", file=sys.stderr)
@@ -154,7 +192,7 @@ def _hunt(args: argparse.Namespace) -> int:
     from .store.sqlite import SqliteStore
 
     settings = _setup(args)
-    hunts = _hunts(settings, args.queries)
+    hunts = _hunts(settings, args)
     files = EventFiles(args.events, settings.search.timestamp_field)
     files.check_readable()
     searcher = LocalSearcher(files, settings.search)
@@ -172,14 +210,28 @@ def _hunt(args: argparse.Namespace) -> int:
     documents: list[dict[str, Any]] = []
     enabled = [hunt for hunt in hunts if hunt.enabled]
     all_results = searcher.search_hunts(enabled, None)
+    every_line = len(enabled) <= HUNT_LINES  # a library of hunts: a line only for those that hit
+    outside: list[Hunt] = []
     for hunt in enabled:
         summary = RunSummary(hunt.id)
         results = all_results[hunt.id]
         found_before = len(documents)
         batch = runner.alert_documents(hunt, findings(hunt, results), None, now, summary)
         documents.extend(batch.created)
-        hits = ", ".join(f"{r.query}={len(r.matches)}" for r in results)
-        print(f"hunter: {hunt.id}: hits {hits}; alerts {len(documents) - found_before}", file=sys.stderr)
+        blind = not searcher.searched.get(hunt.id)
+        if blind:
+            outside.append(hunt)
+        if every_line or any(r.matches for r in results):
+            hits = ", ".join(f"{r.query}={len(r.matches)}" for r in results)
+            note = f"; no event is in its indices ({', '.join(hunt.indices)})" if blind else ""
+            line = f"hunter: {hunt.id}: hits {hits}; alerts {len(documents) - found_before}{note}"
+            print(line, file=sys.stderr)
+    if outside and not every_line:
+        print(
+            f"hunter: {len(outside)} hunt(s) searched no events: none of the events is in their indices "
+            "(an event's index is its hit _index, else its data_stream.* name, else its file name)",
+            file=sys.stderr,
+        )
     documents.sort(key=lambda doc: (doc.get("@timestamp", ""), doc.get("event", {}).get("id", "")))
     with _output(args.output) as out:
         for document in documents:
@@ -229,12 +281,28 @@ def _validate(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     for warning in [*environment_warnings(), *settings_warnings(settings)]:
         print(f"warning: {warning}", file=sys.stderr)
-    hunts = _hunts(settings, args.queries)
-    for hunt in hunts:
+    try:
+        hunt_set = _hunt_set(settings, args, include_deprecated=args.include_deprecated, prefix="")
+    except HuntSetError as exc:
+        if args.verbose and exc.hunt_set is not None:
+            _list_hunt_set(exc.hunt_set)
+        raise
+    for hunt in hunt_set.hunts:
         for warning in hunt.warnings():
             print(f"warning: {warning}", file=sys.stderr)
-    print(f"{len(hunts)} hunt(s) OK: {', '.join(hunt.id for hunt in hunts)}")
+    if args.verbose:
+        _list_hunt_set(hunt_set)
+    print(hunt_set.summary())
     return EXIT_OK
+
+
+def _list_hunt_set(hunt_set: HuntSet) -> None:
+    """One line per hunt loaded and per rule file skipped (``hunter validate -v``)."""
+    for hunt in hunt_set.hunts:
+        kind = " (building block)" if hunt.building_block else ""
+        print(f"loaded  {hunt.id}  {hunt.name}{kind}  {hunt.path}")
+    for skipped in hunt_set.skipped:
+        print(f"skipped  {skipped.path}: {skipped.reason}")
 
 
 def _alerts(args: argparse.Namespace) -> int:
@@ -260,7 +328,7 @@ def _coverage(args: argparse.Namespace) -> int:
     from .coverage import coverage_report, render_table
 
     settings = _setup(args)
-    hunts = _hunts(settings)
+    hunts = _hunts(settings, args)
     report = coverage_report(settings, hunts)
     if args.json:
         sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
@@ -273,9 +341,10 @@ def _backfill(args: argparse.Namespace) -> int:
     from .service import backfill
 
     settings = _setup(args)
-    hunts = [hunt for hunt in _hunts(settings) if hunt.id == args.hunt]
+    hunts = [hunt for hunt in _hunts(settings, args) if hunt.id == args.hunt]
     if not hunts:
-        raise ConfigError(f"no hunt with id {args.hunt!r} in {settings.queries}")
+        where = ", ".join(str(path) for path in (args.queries or settings.queries))
+        raise ConfigError(f"no hunt with id {args.hunt!r} in {where}")
     if args.end <= args.start:
         raise ConfigError("--end must be after --start")
     return backfill(settings, hunts[0], args.start, args.end)

@@ -26,7 +26,13 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from .errors import ConfigError
 
@@ -54,6 +60,20 @@ def parse_duration(value: Any) -> timedelta:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _paths(value: Any) -> Any:
+    """One path, a list of paths, or (from the environment) a path or a JSON list of paths."""
+    if isinstance(value, str):
+        if value.lstrip().startswith("["):
+            try:
+                return json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"not a JSON list of paths: {exc}") from exc
+        return [value]
+    if isinstance(value, Path):
+        return [value]
+    return value
 
 
 class _Section(BaseModel):
@@ -122,6 +142,7 @@ class SlackSettings(_Section):
 
     webhook_url: SecretStr | None = None
     kibana_url: str | None = None
+    building_block_notices: bool = False  # building-block hunts (Elastic's) alert without a notice
     digest_after: int = Field(5, ge=1)
     min_interval: float = Field(1.0, ge=0)
     timeout: float = Field(10.0, gt=0)
@@ -150,7 +171,11 @@ class Settings(BaseSettings):
     )
 
     mode: Literal["embedded", "elasticsearch"] = "embedded"
-    queries: Path = Path("queries")
+    # hunt files and folders (searched recursively): one path or a list; HUNTER_QUERIES takes a
+    # path or a JSON list of paths
+    queries: Annotated[list[Path], NoDecode, BeforeValidator(_paths)] = Field(
+        default_factory=lambda: [Path("queries")]
+    )
     templates: Path = Path("templates")
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
@@ -354,7 +379,7 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     )
     return settings.model_copy(
         update={
-            "queries": absolute(settings.queries),
+            "queries": [absolute(path) for path in settings.queries],
             "templates": absolute(settings.templates),
             "embedded": embedded,
             "elasticsearch": elasticsearch,

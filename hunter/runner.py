@@ -119,6 +119,7 @@ class Runner:
         lease_ns: int = 10 * 60 * 1_000_000_000,
         clock: Clock = utc_now,
         metrics: Metrics | None = None,
+        building_block_notices: bool = False,
     ) -> None:
         self.searcher = searcher
         self.store = store
@@ -129,6 +130,8 @@ class Runner:
         self.lease_ns = lease_ns
         self.clock = clock
         self.metrics = metrics or Metrics()
+        # building-block hunts (Elastic's building_block_type) alert without a notice unless this is set
+        self.building_block_notices = building_block_notices
         # hunts known to have no incomplete streak open in the store (others are cleared when whole)
         self._streak_closed: set[str] = set()
 
@@ -208,6 +211,14 @@ class Runner:
                 self.store.set_checkpoint(hunt.id, window.end_ns)
                 summary.checkpoint_ns = window.end_ns
                 summary.windows.append(window)
+        if hunt.max_signals is not None and len(summary.created) > hunt.max_signals:
+            # Kibana stops a rule's run at max_signals alerts; hunter writes every finding (none is
+            # dropped at a cap) and says so, once per run
+            log.warning(
+                "more new alerts than the hunt's max_signals; all are written",
+                alerts_new=len(summary.created),
+                max_signals=hunt.max_signals,
+            )
         if not summary.incomplete and hunt.id not in self._streak_closed:
             self.store.clear_incomplete(hunt.id)  # whole again: a new failure gets a new hold
             self._streak_closed.add(hunt.id)
@@ -284,7 +295,10 @@ class Runner:
         return SaveResult(tuple(made), tuple(changed))
 
     def _save(self, hunt: Hunt, batch: Batch) -> SaveResult:
-        return self.store.save(hunt.id, batch.created, batch.updated, suppressed=batch.suppressed)
+        notify = self.building_block_notices or not hunt.building_block
+        return self.store.save(
+            hunt.id, batch.created, batch.updated, suppressed=batch.suppressed, notify=notify
+        )
 
     def alert_documents(
         self,

@@ -128,6 +128,7 @@ def build_runtime(
         lease_ns=int(settings.elasticsearch.lease.total_seconds() * 1e9),
         clock=clock,
         metrics=metrics,
+        building_block_notices=settings.slack.building_block_notices,
     )
     return Runtime(settings, hunts, store, searcher, notifier, runner, metrics, closers)
 

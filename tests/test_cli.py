@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import re
 import subprocess
@@ -21,6 +22,7 @@ from tests.conftest import (
     QUERIES,
     REPO,
     SAMPLES,
+    SHARED,
     SOCKET_LUA,
     SYSMON_LUA,
     SettingsFactory,
@@ -385,7 +387,8 @@ def test_bad_environment_value_is_one_line_nonzero(
 def test_bad_hunt_file_lists_each_problem_on_its_own_line(
     capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory, tmp_path: Path
 ) -> None:
-    """`run --once` with a bad hunt: one `file:line:col: message` line per problem, exit 2, no state."""
+    """`run --once` with a bad hunt: one `file:line:col: message` line per problem, then the summary
+    line, exit 2, no state."""
     folder = tmp_path / "hunts"
     folder.mkdir()
     (folder / "bad.toml").write_text(BAD_HUNT, encoding="utf-8")
@@ -393,7 +396,8 @@ def test_bad_hunt_file_lists_each_problem_on_its_own_line(
         capsys, "run", "--once", "--config", str(settings_file(queries=folder)), "--now", NOW
     )
     assert code == 2
-    lines = err.strip().splitlines()
+    *lines, summary = err.strip().splitlines()
+    assert summary == "0 hunts loaded, 0 skipped (0 not EQL, 0 deprecated), 1 files with problems"
     assert len(lines) == 3
     assert all(LOCATED.match(line) and line.startswith(str(folder / "bad.toml")) for line in lines)
     assert {line.split(":")[1:3] == ["1", "1"] for line in lines} == {True, False}
@@ -420,10 +424,126 @@ def test_hunt_with_missing_or_unreadable_events_is_one_line_nonzero(
 def test_validate_accepts_the_repository_hunts(
     capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory
 ) -> None:
-    """`hunter validate` exits 0 on queries/ and names the hunts it checked."""
+    """`hunter validate` exits 0 on queries/ and ends with the summary line; -v names each hunt."""
     code, out, _err = cli(capsys, "validate", "--config", str(settings_file()), "--queries", str(QUERIES))
     assert code == 0
-    assert "t1059_011_lua" in out
+    assert (
+        out.splitlines()[-1] == "1 hunts loaded, 0 skipped (0 not EQL, 0 deprecated), 0 files with problems"
+    )
+    code, out, _err = cli(capsys, "validate", "--config", str(settings_file()), "-v")
+    assert code == 0
+    assert "loaded  t1059_011_lua  Lua interpreter abuse (T1059.011)" in out
+
+
+RULES = SHARED / "detection-rules"
+needs_rules = pytest.mark.skipif(not RULES.is_dir(), reason="../shared/detection-rules is not present")
+LIBRARY_SUMMARY = "1024 hunts loaded, 1168 skipped (1044 not EQL, 124 deprecated), 0 files with problems"
+
+
+@needs_rules
+def test_validate_loads_elastics_whole_library(
+    capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory
+) -> None:
+    """rules/ and rules_building_block/ together: every non-deprecated EQL rule loads, exit 0, and
+    the summary line counts what was skipped; -v says which and why."""
+    config = str(settings_file())
+    folders = ["--queries", str(RULES / "rules"), "--queries", str(RULES / "rules_building_block")]
+    code, out, _err = cli(capsys, "validate", "--config", config, *folders, "-v")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[-1] == LIBRARY_SUMMARY
+    assert sum(line.startswith("loaded  ") for line in lines) == 1024
+    skipped = [line for line in lines if line.startswith("skipped  ")]
+    assert len(skipped) == 1168
+    assert any(line.endswith(': not EQL (type = "query")') for line in skipped)
+    assert any(line.endswith(": deprecated") for line in skipped)
+    code, out, _err = cli(
+        capsys,
+        "validate",
+        "--config",
+        config,
+        "--queries",
+        str(RULES / "rules" / "_deprecated"),
+        "--include-deprecated",
+    )
+    assert code == 0
+    assert out.splitlines()[-1].startswith("57 hunts loaded")
+
+
+def test_queries_take_several_files_and_folders_from_options_and_settings(
+    capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory, tmp_path: Path
+) -> None:
+    """--queries repeats and takes files; the queries setting is a list (or one path); folders are
+    searched recursively."""
+    nested = tmp_path / "lib" / "deep" / "more"
+    nested.mkdir(parents=True)
+    other = (
+        (QUERIES / "t1059_011_lua.toml")
+        .read_text(encoding="utf-8")
+        .replace('id = "t1059_011_lua"', 'id = "copy"')
+    )
+    (nested / "copy.toml").write_text(other, encoding="utf-8")
+    single = str(QUERIES / "t1059_011_lua.toml")
+    code, out, _err = cli(
+        capsys,
+        "validate",
+        "--config",
+        str(settings_file()),
+        "--queries",
+        single,
+        "--queries",
+        str(tmp_path / "lib"),
+    )
+    assert code == 0 and out.splitlines()[-1].startswith("2 hunts loaded")
+    config = settings_file(text="")
+    text = config.read_text(encoding="utf-8").replace(
+        f"queries = {json.dumps(str(QUERIES))}",
+        f"queries = [{json.dumps(single)}, {json.dumps(str(tmp_path / 'lib'))}]",
+    )
+    config.write_text(text, encoding="utf-8")
+    code, out, _err = cli(capsys, "validate", "--config", str(config))
+    assert code == 0 and out.splitlines()[-1].startswith("2 hunts loaded")
+
+
+@needs_rules
+def test_hunt_runs_prebuilt_rules_over_an_export(
+    capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory, tmp_path: Path
+) -> None:
+    """A prebuilt rule file runs through `hunter hunt` like any hunt: its alert carries the rule's id
+    as rule.uuid and hunter.hunt.id, its name, severity and threat; events outside its indices are not
+    searched, and the summary says so."""
+    rule = RULES / "rules" / "linux" / "privilege_escalation_looney_tunables_cve_2023_4911.toml"
+    starts = []
+    for number in range(5):
+        hit = lua_exec(utc("2026-11-20T10:00:00Z"), doc_id=f"t{number}", entity_id=f"E{number}")
+        source = hit["_source"]
+        source["@timestamp"] = f"2026-11-20T10:00:0{number}.000Z"
+        source["event"]["action"] = "exec"
+        source["process"]["executable"] = "/usr/bin/su"
+        source["process"]["env_vars"] = ["GLIBC_TUNABLES=glibc.malloc.mxfast=glibc.malloc.mxfast=A"]
+        source["process"]["parent"]["entity_id"] = "P"
+        starts.append(hit)
+    events = write_ndjson(tmp_path / "export.ndjson", starts)
+    code, out, err = cli(
+        capsys, "hunt", "--config", str(settings_file()), "--events", str(events), "--queries", str(rule)
+    )
+    assert code == 0, err
+    (alert,) = read_ndjson(out)
+    assert alert["rule"]["uuid"] == alert["hunter"]["hunt"]["id"] == "6d8685a1-94fa-4ef7-83de-59302e7c4ca8"
+    assert alert["rule"]["name"] == "Potential Privilege Escalation via CVE-2023-4911"
+    assert (
+        alert["rule"]["ruleset"] == "elastic"
+    )  # (the repository's rules carry no version: it is set at release)
+    assert alert["event"]["severity"] == 73 and alert["event"]["risk_score"] == 73
+    assert "TA0004" in alert["threat"]["tactic"]["id"]
+    assert alert["hunter"]["event_count"] == 5
+    bare = tmp_path / "winlogbeat-export.ndjson"
+    write_ndjson(bare, [{k: v for k, v in s["_source"].items() if k != "data_stream"} for s in starts])
+    code, out, err = cli(
+        capsys, "hunt", "--config", str(settings_file()), "--events", str(bare), "--queries", str(rule)
+    )
+    assert code == 0 and read_ndjson(out) == []
+    assert "no event is in its indices (logs-endpoint.events.process*)" in err
 
 
 def test_validate_explains_a_first_run_that_cannot_search(
@@ -449,7 +569,8 @@ def test_validate_lists_every_problem(
     )
     code, out, err = cli(capsys, "validate", "--config", str(settings_file()), "--queries", str(folder))
     assert code != 0
-    lines = err.strip().splitlines()
+    *lines, summary = err.strip().splitlines()
+    assert summary == "1 hunts loaded, 0 skipped (0 not EQL, 0 deprecated), 2 files with problems"
     assert len(lines) == 4
     assert all(LOCATED.match(line) for line in lines)
     assert sorted({Path(line.split(":")[0]).name for line in lines}) == ["a.toml", "b.toml"]

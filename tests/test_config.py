@@ -23,7 +23,7 @@ def test_repository_settings_run_embedded_out_of_the_box() -> None:
     assert settings.mode == "embedded"
     assert settings.embedded.events == [SAMPLES]
     assert settings.embedded.state == REPO / "var" / "hunter.sqlite3"
-    assert settings.queries == QUERIES
+    assert settings.queries == [QUERIES]
 
 
 def test_relative_paths_resolve_against_the_settings_folder(tmp_path: Path) -> None:

@@ -271,6 +271,24 @@ def test_an_alert_with_more_members_than_it_lists_is_stable_and_never_counts_dow
     assert len(notice_lines(parts.notices.getvalue())) == 1
 
 
+@pytest.mark.parametrize("notices_on", [False, True])
+def test_building_block_hunts_alert_without_a_notice_unless_asked(
+    make_runner: RunnerFactory, lua_hunt: Hunt, clock: FakeClock, tmp_path: Path, notices_on: bool
+) -> None:
+    """A building-block hunt (Elastic's building_block_type) writes its alerts, marked as such, but
+    queues no notice; [slack] building_block_notices = true turns its notices on."""
+    hunt = dataclasses.replace(lua_hunt, building_block=True)
+    events = write_ndjson(tmp_path / "e.ndjson", [lua_exec(T, doc_id="exec", entity_id="L")])
+    parts = make_runner([events])
+    parts.runner.building_block_notices = notices_on
+    clock.set(T + 5 * MINUTE)
+    assert len(parts.runner.run_hunt(hunt).created) == 1
+    (alert,) = parts.alerts()
+    assert alert["hunter"]["hunt"]["building_block"] is True
+    assert len(notice_lines(parts.notices.getvalue())) == (1 if notices_on else 0)
+    assert parts.store.notice_counts()["pending"] == 0
+
+
 class OtherConnectionWritesFirst(SqliteStore):
     """Our store; just before our first update, a writer on another connection to the same file
     (``hunter backfill`` beside ``hunter run``) updates the same alert."""

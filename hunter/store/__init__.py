@@ -56,8 +56,10 @@ class AlertStore(Protocol):
         updated: Sequence[Mapping[str, Any]],
         *,
         suppressed: Mapping[str, str] | None = None,
+        notify: bool = True,
     ) -> SaveResult:
-        """Create new alerts (with their pending notices) and replace updated ones, idempotently.
+        """Create new alerts (with their pending notices unless ``notify`` is False) and replace
+        updated ones, idempotently.
 
         An update only replaces the version of the alert this store last read (compare-and-swap):
         an alert changed since by another writer is reported in ``conflicts``, for the caller to read

@@ -105,6 +105,8 @@ def alert_mappings() -> dict[str, Any]:
                     "ruleset": _kw(),
                     "category": _kw(),
                     "author": _kw(),
+                    "version": _kw(),
+                    "license": _kw(),
                 }
             ),
             "threat": _object(
@@ -117,7 +119,15 @@ def alert_mappings() -> dict[str, Any]:
             **subject,
             "hunter": _object(
                 {
-                    "hunt": _object({"id": _kw(), "name": _kw(), "severity": _kw()}),
+                    "hunt": _object(
+                        {
+                            "id": _kw(),
+                            "name": _kw(),
+                            "severity": _kw(),
+                            "source": _kw(),
+                            "building_block": {"type": "boolean"},
+                        }
+                    ),
                     "alert_id": _kw(),
                     "version": {"type": "long"},
                     "queries": _kw(),
@@ -373,6 +383,7 @@ class ElasticsearchStore:
         updated: Sequence[Mapping[str, Any]],
         *,
         suppressed: Mapping[str, str] | None = None,
+        notify: bool = True,
     ) -> SaveResult:
         """Create new alerts (each after its pending notice) and update changed ones, idempotently.
 
@@ -397,7 +408,7 @@ class ElasticsearchStore:
             items = self._bulk("record suppressed findings", record_ops)
             self._check_items("record suppressed findings", items, ok_conflict=True)
         made: list[str] = []
-        if created:
+        if created and notify:
             now = self.clock_ns()
             notice_ops: list[dict[str, Any]] = []
             for doc in created:
@@ -415,6 +426,7 @@ class ElasticsearchStore:
                     },
                 ]
             self._check_items("record notices", self._bulk("record notices", notice_ops), ok_conflict=True)
+        if created:
             alert_ops: list[dict[str, Any]] = []
             for doc in created:
                 alert_ops += [{"create": {"_index": self.data_stream, "_id": alert_id_of(doc)}}, dict(doc)]

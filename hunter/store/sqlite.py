@@ -161,9 +161,11 @@ class SqliteStore:
         updated: Sequence[Mapping[str, Any]],
         *,
         suppressed: Mapping[str, str] | None = None,
+        notify: bool = True,
     ) -> SaveResult:
-        """Create new alerts with their pending notices, replace updated ones where nobody else changed
-        them since they were read, and record folded findings, in one transaction."""
+        """Create new alerts with their pending notices (none when ``notify`` is False), replace updated
+        ones where nobody else changed them since they were read, and record folded findings, in one
+        transaction."""
         now = time.time_ns()
         made: list[str] = []
         changed: list[str] = []
@@ -177,12 +179,13 @@ class SqliteStore:
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (alert_id, hunt_id, first_seen, now, now, key, blob, version),
                 ).rowcount
-                if inserted:
+                if inserted and notify:
                     db.execute(
                         "INSERT OR IGNORE INTO notices (alert_id, hunt_id, status, created_ns, updated_ns) "
                         "VALUES (?, ?, 'pending', ?, ?)",
                         (alert_id, hunt_id, now, now),
                     )
+                if inserted:
                     made.append(alert_id)
                 else:
                     conflicts.append(alert_id)  # written meanwhile by another process: merge into it
