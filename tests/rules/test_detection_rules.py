@@ -297,7 +297,13 @@ def test_alerts_of_a_rule_carry_threat_arrays_across_all_entries(tmp_path: Path)
     (hunt,) = load_one(tmp_path / "rules", text).hunts
     event = {
         "@timestamp": "2026-11-20T09:14:03.3357567Z",
-        "event": {"category": ["process"], "type": ["start"], "ingested": "2026-11-20T09:14:05Z"},
+        "event": {
+            "category": ["process"],
+            "type": ["start"],
+            "created": "2026-11-20T09:14:03.3357567Z",  # the rule's timestamp_field
+            "ingested": "2026-11-20T09:14:05Z",  # its timestamp_override (no fallback)
+            "sequence": 36236,  # its tiebreaker_field
+        },
         "data_stream": {"type": "logs", "dataset": "endpoint.events.process", "namespace": "default"},
         "host": {"id": "9d4e1b72-6c3a-4f0e-8b25-e17a3c90d6f4", "name": "dev-ubuntu-14"},
         "process": {"entity_id": "bHVhLTQ4Mzc3", "name": "lua", "args": ["lua", "/tmp/x.lua"], "pid": 48377},
