@@ -75,12 +75,11 @@ def event(
     category: str,
     types: Sequence[str],
     action: str,
-    host: Host,
+    host: Host | None,
     fields: Mapping[str, Any],
     agent: str = "endpoint",
 ) -> dict[str, Any]:
     """One document: ECS envelope, ``data_stream`` for the rule's index pattern, then ``fields``."""
-    os_name, family = OS_NAMES[host["os"]]
     document: dict[str, Any] = {
         "@timestamp": at(seconds),
         "agent": {"id": AGENT_ID, "type": agent, "version": "9.1.4"},
@@ -97,13 +96,15 @@ def event(
             "created": at(seconds),
             "ingested": at(seconds + 10)[:19] + "Z",
         },
-        "host": {
+    }
+    if host is not None:  # cloud audit logs describe no host
+        os_name, family = OS_NAMES[host["os"]]
+        document["host"] = {
             "id": host["id"],
             "name": host["name"],
             "hostname": host["name"],
             "os": {"type": host["os"], "family": family, "name": os_name},
-        },
-    }
+        }
     for dotted, value in fields.items():
         put(document, dotted, value)
     return document
@@ -493,3 +494,33 @@ def test_missing_events_after_an_endpoint_alert_need_silence_within_five_minutes
     # quiet: its next event is 6 minutes later, past maxspan; other: an authentication event is not
     # one of the categories the missing stage lists; busy: a process event 1 minute later
     assert matches(hunt, tmp_path, events) == [("other-alert",), ("quiet-alert",)]
+
+
+def test_s3_versioning_suspended_reads_its_event_category_from_event_type(tmp_path: Path) -> None:
+    """`event_category_override = "event.type"`: the rule's `info where` tests event.type, not category."""
+    hunt = prebuilt("rules/integrations/aws/impact_s3_object_versioning_disabled.toml")
+    assert hunt.event_category_field == "event.type"
+
+    def cloudtrail(
+        event_id: str, status: str, types: Sequence[str] = ("info",), outcome: str = "success"
+    ) -> dict[str, Any]:
+        fields = {
+            "event.provider": "s3.amazonaws.com",
+            "event.outcome": outcome,
+            "aws.cloudtrail.request_parameters": f"{{bucketName=backups-prod, Status={status}}}",
+            "cloud.provider": "aws",
+            "cloud.region": "eu-west-1",
+            "user.name": "ci-deployer",
+        }
+        return event(
+            event_id, 0, "aws.cloudtrail", module="aws", category="configuration", types=types,
+            action="PutBucketVersioning", host=None, fields=fields, agent="filebeat",
+        )  # fmt: skip
+
+    events = [
+        cloudtrail("suspended", "Suspended"),  # event.type "info" is the category here: matches
+        cloudtrail("enabled", "Enabled"),  # versioning switched on, not off
+        cloudtrail("typed-change", "Suspended", types=("change",)),  # event.type holds no "info"
+        cloudtrail("failed", "Suspended", outcome="failure"),  # the call did not succeed
+    ]
+    assert matches(hunt, tmp_path, events) == [("suspended",)]
