@@ -158,7 +158,9 @@ class _RuleReader(TomlChecker):
         if deprecated and not include_deprecated:
             return self._skip("deprecated", deprecated=True, rule_id=rule_id, name=name)
         rule_type = self.string("rule.type", rule.get("type"), required=True)
-        if rule_type and rule_type != "eql":
+        if not rule_type:  # without a type there is no telling which keys the rule needs
+            return FileOutcome(self.path, problems=self.problems, id_line=self.line_of("rule.rule_id"))
+        if rule_type != "eql":
             return self._skip(f'not EQL (type = "{rule_type}")', deprecated=False, rule_id=rule_id, name=name)
         self.unknown("", self.data, _TOP_KEYS, warn=True)
         self.unknown("metadata", metadata, _METADATA_KEYS, warn=True)

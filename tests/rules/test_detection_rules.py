@@ -446,6 +446,17 @@ def test_problems_in_rule_files_are_located_and_loading_goes_on(tmp_path: Path) 
     ]
 
 
+def test_a_rule_without_a_type_is_one_problem(tmp_path: Path) -> None:
+    """Without `type` there is no telling what the rule needs: one located problem, nothing more."""
+    text = rule().replace('type = "eql"\n', "")
+    path = write(tmp_path, "rule.toml", text)
+    with pytest.raises(HuntSetError) as raised:
+        load_hunt_set([path])
+    assert [(p.line, p.message) for p in raised.value.problems] == [
+        (line_of(text, "[rule]"), "missing required key 'rule.type'")
+    ]
+
+
 def test_a_rule_id_used_by_two_files_is_a_problem_at_the_second_rule_id(tmp_path: Path) -> None:
     """Two rules with one rule_id: the second is refused, located at its rule_id line."""
     write(tmp_path, "a.toml", rule())
