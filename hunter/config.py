@@ -16,6 +16,7 @@ import typing
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -74,6 +75,19 @@ def _paths(value: Any) -> Any:
     if isinstance(value, Path):
         return [value]
     return value
+
+
+_LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _url_problem(text: str, *, plain_http_local_only: bool) -> str | None:
+    """Why ``text`` is not a usable http(s) URL (None when it is)."""
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http(s) URL with a host (for example https://hooks.slack.com/services/...)"
+    if plain_http_local_only and parts.scheme == "http" and parts.hostname not in _LOCAL_HOSTS:
+        return "must use https (plain http is allowed only to 127.0.0.1 or localhost)"
+    return None
 
 
 class _Section(BaseModel):
@@ -143,6 +157,27 @@ class SlackSettings(_Section):
     webhook_url: SecretStr | None = None
     kibana_url: str | None = None
     building_block_notices: bool = False  # building-block hunts (Elastic's) alert without a notice
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return value
+        problem = _url_problem(value.get_secret_value(), plain_http_local_only=True)
+        if problem:
+            raise ValueError(problem)  # the value itself is a secret: never in the message
+        return value
+
+    @field_validator("kibana_url")
+    @classmethod
+    def _kibana(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        problem = _url_problem(value, plain_http_local_only=False)
+        if problem:
+            raise ValueError(f"{problem}: {value!r}")
+        return value.rstrip("/")
+
     digest_after: int = Field(5, ge=1)
     min_interval: float = Field(1.0, ge=0)
     timeout: float = Field(10.0, gt=0)

@@ -20,6 +20,7 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch
 
 from .config import Settings
+from .errors import ConfigError
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -38,6 +39,13 @@ def build_client(settings: Settings) -> Elasticsearch:
         "verify_certs": config.verify_certs,
     }
     if config.ca_certs is not None:
+        try:
+            with config.ca_certs.open("rb") as handle:
+                handle.read(1)
+        except OSError as exc:
+            raise ConfigError(
+                f"elasticsearch.ca_certs: cannot read {config.ca_certs}: {exc.strerror or exc}"
+            ) from exc
         options["ca_certs"] = str(config.ca_certs)
     api_key = settings.api_key()
     if api_key:
@@ -132,9 +140,25 @@ class Retrier:
 
 
 def describe(exc: BaseException) -> str:
-    """A short text of a client error: status, ES error type and reason, or the connection problem."""
+    """A short text of a client error: status, ES error type and reason, or the connection problem
+    with its underlying cause (the client says only "TLS error" or "Connection error")."""
     status = status_of(exc)
     if status is None:
-        return f"{type(exc).__name__}: {exc}"
+        cause = _cause(exc)
+        return f"{type(exc).__name__}: {exc}" + (f" ({cause})" if cause else "")
     kind, reason = error_type(exc)
     return f"{status} {kind}: {reason}".strip()
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost cause of an exception chain that says more than the exception itself."""
+    seen: set[int] = {id(exc)}
+    inner: BaseException | None = exc.__cause__ or exc.__context__
+    found = ""
+    while inner is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        text = str(inner).strip()
+        if text and text != str(exc):
+            found = text
+        inner = inner.__cause__ or inner.__context__
+    return found

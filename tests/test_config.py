@@ -143,6 +143,43 @@ def test_initial_lookback_within_the_ingest_delay_is_explained(settings_file: Se
     assert settings_warnings(load_settings(settings_file())) == []
 
 
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("hooks.slack.com/services/T/B/x", "must be an http(s) URL with a host"),
+        ("http://hooks.slack.com/services/T/B/x", "must use https"),
+        ("ftp://example.com/x", "must be an http(s) URL with a host"),
+    ],
+)
+def test_an_unusable_webhook_url_is_a_startup_error_that_keeps_it_secret(
+    settings_file: SettingsFactory, monkeypatch: pytest.MonkeyPatch, url: str, problem: str
+) -> None:
+    """A webhook URL without a scheme, or plain http to anything but this machine, is refused at
+    start, naming the variable and never printing the (secret) URL."""
+    monkeypatch.setenv("HUNTER_SLACK__WEBHOOK_URL", url)
+    with pytest.raises(ConfigError) as info:
+        load_settings(settings_file())
+    message = str(info.value)
+    assert message.startswith("HUNTER_SLACK__WEBHOOK_URL (slack.webhook_url): ") and problem in message
+    assert url not in message
+
+
+def test_a_local_plain_http_webhook_and_kibana_url_are_fine(
+    settings_file: SettingsFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """http://127.0.0.1 webhooks (a local receiver) are allowed; kibana_url loses a trailing slash."""
+    monkeypatch.setenv("HUNTER_SLACK__WEBHOOK_URL", "http://127.0.0.1:8080/hook")
+    settings = load_settings(settings_file(sections={"slack": {"kibana_url": "http://kibana:5601/"}}))
+    assert settings.slack.kibana_url == "http://kibana:5601"
+
+
+def test_a_bad_kibana_url_is_a_startup_error(settings_file: SettingsFactory) -> None:
+    """kibana_url that is not an http(s) URL is refused at start, naming the file and setting."""
+    path = settings_file(sections={"slack": {"kibana_url": "kibana:5601"}})
+    with pytest.raises(ConfigError, match=r"slack\.kibana_url: .*must be an http\(s\) URL"):
+        load_settings(path)
+
+
 def test_invalid_toml_is_a_one_line_config_error(tmp_path: Path) -> None:
     """A settings file that is not TOML gives a ConfigError naming the file, on one line."""
     path = tmp_path / "settings.toml"

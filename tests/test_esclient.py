@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import random
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from elasticsearch import ApiError, ConnectionError, ConnectionTimeout, Elasticsearch
 from pydantic import SecretStr
 
+from hunter.errors import ConfigError
 from hunter.esclient import (
     PartialResultsError,
     Retrier,
@@ -149,3 +151,21 @@ def test_retrier_does_not_retry_permanent_errors(server: EsTestServer, es: Elast
     with pytest.raises(ApiError):
         Retrier(sleep=sleeps).call("info", es.info)
     assert sleeps == [] and len(server.requests_to(ROOT)) == 1
+
+
+def test_a_missing_ca_certs_file_is_a_startup_error_naming_the_setting(tmp_path: Path) -> None:
+    """elasticsearch.ca_certs that cannot be read stops the start with a ConfigError naming it."""
+    settings = es_settings("https://127.0.0.1:9", elasticsearch={"ca_certs": tmp_path / "missing.crt"})
+    with pytest.raises(ConfigError, match=r"^elasticsearch\.ca_certs: cannot read .*missing\.crt: "):
+        build_client(settings)
+
+
+def test_connection_errors_are_described_with_their_cause(tmp_path: Path) -> None:
+    """The client says only "Connection error" / "TLS error": the description adds the real cause."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with Elasticsearch(f"http://127.0.0.1:{port}", max_retries=0, request_timeout=2) as client:
+        text = describe(raised(client.info))
+    assert text.startswith("ConnectionError: Connection error (")
+    assert "Connection refused" in text
