@@ -378,9 +378,9 @@ def load_hunt_set(paths: Sequence[Path], *, include_deprecated: bool = False) ->
     return hunt_set
 
 
-def load_hunts(folder: Path) -> list[Hunt]:
-    """Every hunt under ``folder``: :func:`load_hunt_set` of that one folder (or file)."""
-    return load_hunt_set([folder]).hunts
+def load_hunts(paths: Path | Sequence[Path]) -> list[Hunt]:
+    """The hunts of :func:`load_hunt_set` over one folder or file, or several (the ``queries`` setting)."""
+    return load_hunt_set([paths] if isinstance(paths, Path) else paths).hunts
 
 
 def load_hunt(path: Path) -> tuple[Hunt | None, list[HuntError]]:

@@ -327,8 +327,9 @@ def test_a_hunt_set_reads_files_and_folders_recursively_in_both_formats(tmp_path
     ]
     assert hunt_set.files == 4
     assert hunt_set.summary() == "3 hunts loaded, 1 skipped (1 not EQL, 0 deprecated), 0 files with problems"
-    # one folder holding both: one sorted walk (elastic/ before mine/)
+    # one folder holding both: one sorted walk (elastic/ before mine/); a list of paths as given
     assert [hunt.id[:8] for hunt in load_hunts(tmp_path)] == ["bbbbbbbb", "aaaaaaaa", "good"]
+    assert [hunt.id for hunt in load_hunts([tmp_path / "mine", rules])] == [h.id for h in hunt_set.hunts]
 
 
 def test_native_hunts_accept_threat_arrays_in_kibanas_shape(tmp_path: Path) -> None:
