@@ -9,14 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
 from . import __version__
-from .config import Settings, environment_warnings, load_settings, settings_warnings
+from .config import Settings, environment_warnings, load_settings, parse_duration, settings_warnings
 from .errors import ConfigError, EventSourceError, HunterError, HuntSetError, StoreError
 from .hunts import Hunt, HuntSet, load_hunt_set
 from .log import configure_logging
@@ -108,6 +108,11 @@ def _parser() -> argparse.ArgumentParser:
     backfill.add_argument("--hunt", required=True, help="hunt id")
     backfill.add_argument("--start", required=True, type=_timestamp, help="ISO 8601 start")
     backfill.add_argument("--end", required=True, type=_timestamp, help="ISO 8601 end")
+    backfill.add_argument(
+        "--chunk",
+        type=_duration,
+        help="search the range in windows this long (default: 1d, or the hunt's interval if longer)",
+    )
     backfill.set_defaults(handler=_backfill)
     return parser
 
@@ -125,6 +130,16 @@ def _queries_option(parser: argparse.ArgumentParser) -> None:
 
 def _config_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="settings file (default: ./settings.toml)")
+
+
+def _duration(text: str) -> timedelta:
+    try:
+        value = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value.total_seconds() <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
 
 
 def _timestamp(text: str) -> datetime:
@@ -179,7 +194,12 @@ def _run(args: argparse.Namespace) -> int:
         if args.once:
             summaries = runtime.run_once(now=args.now)
             return EXIT_OK if all(s.outcome != "failed" for s in summaries) else EXIT_FAILED
-        return serve(runtime)
+
+        def reload() -> tuple[Settings, list[Hunt]]:
+            fresh = load_settings(args.config)
+            return fresh, _hunts(fresh, args)
+
+        return serve(runtime, reload)
     finally:
         runtime.close()
 
@@ -347,7 +367,7 @@ def _backfill(args: argparse.Namespace) -> int:
         raise ConfigError(f"no hunt with id {args.hunt!r} in {where}")
     if args.end <= args.start:
         raise ConfigError("--end must be after --start")
-    return backfill(settings, hunts[0], args.start, args.end)
+    return backfill(settings, hunts[0], args.start, args.end, chunk=args.chunk)
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ class RunSummary:
     outcome: str = "ok"  # ok, skipped (lease held elsewhere / nothing to do), failed
     windows: list[Window] = field(default_factory=list)
     hits: dict[str, int] = field(default_factory=dict)
-    findings: int = 0
+    finding_ids: set[str] = field(default_factory=set)  # each finding once, across overlapping windows
     created: list[str] = field(default_factory=list)
     updated: int = 0
     suppressed: int = 0
@@ -77,6 +77,11 @@ class RunSummary:
     error: str = ""
     search_seconds: float = 0.0
     total_seconds: float = 0.0
+
+    @property
+    def findings(self) -> int:
+        """Distinct findings of the run (a finding seen by two overlapping windows counts once)."""
+        return len(self.finding_ids)
 
     def log_fields(self) -> dict[str, Any]:
         """The fields of the run's summary log line."""
@@ -177,7 +182,12 @@ class Runner:
                 self._observe(hunt, summary)
             except HunterError as exc:  # a metric is not worth failing a run that did its work
                 log.warning("could not update the metrics of this run", error=str(exc))
-            log.info("hunt run", **summary.log_fields())
+            if summary.outcome == "failed":
+                log.error("hunt run", **summary.log_fields())
+            elif summary.query_errors or summary.truncated or summary.incomplete:
+                log.warning("hunt run", **summary.log_fields())
+            else:
+                log.info("hunt run", **summary.log_fields())
         return summary
 
     def _run_windows(self, hunt: Hunt, moment: datetime, now_ns: int, summary: RunSummary) -> None:
@@ -274,7 +284,7 @@ class Runner:
     ) -> SaveResult:
         """Dedup the matches into findings, render new and changed alerts, and save them."""
         found = findings(hunt, results)
-        summary.findings += len(found)
+        summary.finding_ids.update(finding.alert_id for finding in found)
         batch = self.alert_documents(hunt, found, window, moment, summary)
         if not batch:
             return SaveResult((), ())

@@ -34,6 +34,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from .alerts import AlertRenderer
 from .config import Settings
+from .errors import HunterError
 from .hunts import Hunt, cron_trigger
 from .metrics import Metrics
 from .notify import Notifier
@@ -185,6 +186,20 @@ class HealthState:
             elif summary.outcome == "failed":
                 self.last_error[summary.hunt_id] = summary.error
 
+    def watch(self, hunt_id: str, interval: timedelta, now: datetime) -> None:
+        """Judge a hunt (added or changed by a reload) by this interval; a new one from ``now``."""
+        with self.lock:
+            if hunt_id not in self.intervals:
+                self.last_success.setdefault(hunt_id, now)
+            self.intervals[hunt_id] = interval
+
+    def forget(self, hunt_id: str) -> None:
+        """Stop judging a hunt (removed by a reload)."""
+        with self.lock:
+            self.intervals.pop(hunt_id, None)
+            self.last_success.pop(hunt_id, None)
+            self.last_error.pop(hunt_id, None)
+
     def status(self, now: datetime) -> tuple[bool, list[str]]:
         """Healthy when every hunt ran successfully within two of its intervals (since start)."""
         problems: list[str] = []
@@ -208,9 +223,12 @@ class HuntService:
         clock: Callable[[], datetime] = utc_now,
         install_signals: bool = True,
         scheduler: BaseScheduler | None = None,
+        reload: Callable[[], tuple[Settings, list[Hunt]]] | None = None,
     ) -> None:
         self.runtime = runtime
         self.clock = clock
+        self._load = reload  # re-reads settings and hunt files (SIGHUP)
+        self.reload_requested = threading.Event()
         self.install_signals = install_signals
         self.hunts = [hunt for hunt in runtime.hunts if hunt.enabled]
         self.health = HealthState(
@@ -250,14 +268,17 @@ class HuntService:
     def add_jobs(self) -> None:
         """One job per hunt, the first run right away."""
         for hunt in self.hunts:
-            self.scheduler.add_job(
-                self.run_hunt,
-                trigger=self.trigger(hunt),
-                args=[hunt],
-                id=hunt.id,
-                name=hunt.name,
-                next_run_time=self.clock(),
-            )
+            self._add_job(hunt)
+
+    def _add_job(self, hunt: Hunt) -> None:
+        self.scheduler.add_job(
+            self.run_hunt,
+            trigger=self.trigger(hunt),
+            args=[hunt],
+            id=hunt.id,
+            name=hunt.name,
+            next_run_time=self.clock(),
+        )
 
     def run_hunt(self, hunt: Hunt) -> RunSummary | None:
         """The job body: one run, unless stopping or this hunt is already running."""
@@ -286,6 +307,55 @@ class HuntService:
         finally:
             lock.release()
 
+    def reload(self) -> bool:
+        """Re-read settings and hunt files (SIGHUP) and apply them: jobs of new hunts are added, of
+        removed ones removed, of changed ones rescheduled, and the schedule settings take effect. A
+        bad file or setting is logged and changes nothing (the running set keeps running). Settings
+        that the running store, searcher or notifier were built from need a restart; that is said."""
+        if self._load is None:
+            log.warning("reload asked for, but this service was started without a way to reload")
+            return False
+        try:
+            settings, hunts = self._load()
+        except HunterError as exc:
+            log.error("reload failed; the hunts already running keep running", error=str(exc))
+            return False
+        old_settings = self.runtime.settings
+        needs_restart = sorted(
+            name
+            for name in Settings.model_fields
+            if name not in ("queries", "schedule") and getattr(settings, name) != getattr(old_settings, name)
+        )
+        if needs_restart:
+            log.warning("changed settings take effect after a restart", settings=needs_restart)
+        self.runtime.runner.schedule = settings.schedule
+        self.runtime.settings = old_settings.model_copy(
+            update={"queries": settings.queries, "schedule": settings.schedule}
+        )
+        old = {hunt.id: hunt for hunt in self.hunts}
+        new = {hunt.id: hunt for hunt in hunts if hunt.enabled}
+        added = sorted(new.keys() - old.keys())
+        removed = sorted(old.keys() - new.keys())
+        changed = sorted(key for key in new.keys() & old.keys() if new[key] != old[key])
+        for hunt_id in removed:
+            if self.scheduler.get_job(hunt_id) is not None:
+                self.scheduler.remove_job(hunt_id)
+            self.health.forget(hunt_id)
+        for hunt_id in changed:
+            hunt = new[hunt_id]
+            self.scheduler.modify_job(hunt_id, args=[hunt], name=hunt.name)
+            if (hunt.cron, hunt.interval_ns) != (old[hunt_id].cron, old[hunt_id].interval_ns):
+                self.scheduler.reschedule_job(hunt_id, trigger=self.trigger(hunt))
+            self.health.watch(hunt_id, timedelta(seconds=hunt.interval_ns / 1e9), self.clock())
+        self.hunts = [new[hunt_id] for hunt_id in new]
+        self.runtime.hunts = list(hunts)
+        for hunt_id in added:
+            self._running.setdefault(hunt_id, threading.Lock())
+            self.health.watch(hunt_id, timedelta(seconds=new[hunt_id].interval_ns / 1e9), self.clock())
+            self._add_job(new[hunt_id])
+        log.info("reloaded settings and hunts", added=added, removed=removed, changed=changed)
+        return True
+
     # ---- HTTP -----------------------------------------------------------------------------------
 
     def start_http(self) -> ThreadingHTTPServer:
@@ -294,21 +364,29 @@ class HuntService:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                self._answer(with_body=True)
+
+            def do_HEAD(self) -> None:
+                self._answer(with_body=False)  # the same status and headers, as HTTP requires
+
+            def _answer(self, *, with_body: bool) -> None:
                 if self.path.split("?")[0] == "/healthz":
                     ok, problems = service.health.status(service.clock())
                     body = ("ok\n" if ok else "\n".join(problems) + "\n").encode()
-                    self._reply(200 if ok else 503, body, "text/plain; charset=utf-8")
+                    self._reply(200 if ok else 503, body, "text/plain; charset=utf-8", with_body)
                 elif self.path.split("?")[0] == "/metrics":
-                    self._reply(200, service.runtime.metrics.exposition(), "text/plain; version=0.0.4")
+                    metrics = service.runtime.metrics.exposition()
+                    self._reply(200, metrics, "text/plain; version=0.0.4", with_body)
                 else:
-                    self._reply(404, b"not found\n", "text/plain")
+                    self._reply(404, b"not found\n", "text/plain", with_body)
 
-            def _reply(self, status: int, body: bytes, content_type: str) -> None:
+            def _reply(self, status: int, body: bytes, content_type: str, with_body: bool) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if with_body:
+                    self.wfile.write(body)
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -370,20 +448,24 @@ class HuntService:
         if self.install_signals:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, lambda *_args: self.stopping.set())
+            signal.signal(signal.SIGHUP, lambda *_args: self.reload_requested.set())
         self.start()
-        while not self.stopping.wait(1.0):
-            pass
+        while not self.stopping.wait(0.2):
+            if self.reload_requested.is_set():
+                self.reload_requested.clear()
+                log.info("SIGHUP: reloading settings and hunt files")
+                self.reload()
         return 0 if self.stop() else 1
 
 
-def serve(runtime: Runtime) -> int:
+def serve(runtime: Runtime, reload: Callable[[], tuple[Settings, list[Hunt]]] | None = None) -> int:
     """The long-running service (scheduler, health and metrics); returns the exit code on shutdown.
 
     After an unclean stop (a run still going at the shutdown timeout) the process ends at once:
     the running job's thread would otherwise keep it alive, and closing the clients under it would
     only turn its end into errors. Nothing is lost: its window is searched again after the restart.
     """
-    code = HuntService(runtime).serve_forever()
+    code = HuntService(runtime, reload=reload).serve_forever()
     if code != 0:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -391,22 +473,37 @@ def serve(runtime: Runtime) -> int:
     return code
 
 
-def backfill(settings: Settings, hunt: Hunt, start: datetime, end: datetime) -> int:
-    """Run ``hunt`` over [start, end] in interval chunks with a progress bar and the normal dedup
-    (safe to re-run; the live checkpoint stays where it is)."""
+BACKFILL_CHUNK = timedelta(days=1)
+
+
+def backfill(
+    settings: Settings, hunt: Hunt, start: datetime, end: datetime, *, chunk: timedelta | None = None
+) -> int:
+    """Run ``hunt`` over [start, end] in chunks (``chunk``, by default a day or the hunt's interval if
+    longer) with a progress bar and the normal dedup (safe to re-run; the live checkpoint stays
+    where it is). Each chunk reaches back by the hunt's overlap, so findings seen by two chunks are
+    counted once."""
     from rich.progress import Progress
 
+    started = time.perf_counter()
     runtime = build_runtime(settings, [hunt])
     runner = runtime.runner
     start_ns, end_ns = to_ns(start), to_ns(end)
+    chunk_ns = (
+        int(chunk.total_seconds() * 1e9)
+        if chunk
+        else max(hunt.interval_ns, int(BACKFILL_CHUNK.total_seconds() * 1e9))
+    )
     total = RunSummary(hunt.id)
     failed = False
     try:
         with Progress(transient=False) as progress:
             task = progress.add_task(f"backfill {hunt.id}", total=end_ns - start_ns)
-            for window in chunk_windows(hunt, start_ns, end_ns, floor_ns=start_ns):
+            for window in chunk_windows(hunt, start_ns, end_ns, floor_ns=start_ns, chunk_ns=chunk_ns):
                 try:
+                    searched = time.perf_counter()
                     results = runtime.searcher.search(hunt, window)
+                    total.search_seconds += time.perf_counter() - searched
                 except Exception as exc:  # noqa: BLE001 - report where it stopped; re-running is safe
                     log.error(
                         "backfill stopped; re-run it to continue (alerts are deduplicated)", error=str(exc)
@@ -430,7 +527,8 @@ def backfill(settings: Settings, hunt: Hunt, start: datetime, end: datetime) -> 
                 progress.update(task, completed=window.end_ns - start_ns)
         total.notices = runner.deliver(hunt_id=hunt.id)
         total.outcome = "failed" if failed else "ok"
-        log.info("backfill", **total.log_fields())
+        total.total_seconds = time.perf_counter() - started
+        (log.error if failed else log.info)("backfill", **total.log_fields())
     finally:
         runtime.close()
     return 1 if failed else 0

@@ -51,10 +51,12 @@ def plan_windows(
     return WindowPlan(windows, end - position, position)
 
 
-def chunk_windows(hunt: Hunt, start_ns: int, end_ns: int, *, floor_ns: int | None = None) -> Iterator[Window]:
-    """New time ``start_ns..end_ns`` in chunks of one interval, oldest first, each reaching back by
-    the hunt's overlap (but not before ``floor_ns``, when given)."""
-    chunk = max(hunt.interval_ns, NS)
+def chunk_windows(
+    hunt: Hunt, start_ns: int, end_ns: int, *, floor_ns: int | None = None, chunk_ns: int | None = None
+) -> Iterator[Window]:
+    """New time ``start_ns..end_ns`` in chunks of one interval (or ``chunk_ns``), oldest first, each
+    reaching back by the hunt's overlap (but not before ``floor_ns``, when given)."""
+    chunk = max(chunk_ns or hunt.interval_ns, NS)
     position = start_ns
     while position < end_ns:
         chunk_end = min(position + chunk, end_ns)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import os
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
 from hunter.config import Settings, load_settings
 from hunter.hunts import Hunt, load_hunts
@@ -453,3 +455,157 @@ def test_sigterm_with_a_run_outlasting_the_shutdown_timeout_exits_at_the_timeout
     assert "did not finish within the shutdown timeout" in err and '"clean": false' in err
     with es.client() as client:
         assert not client.exists(index="hunter-state", id=f"checkpoint-{hunt.id}")
+
+
+def test_head_healthz_answers_like_get_without_a_body(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt
+) -> None:
+    """HEAD /healthz (what load balancers send) gets GET's status and headers, and no body."""
+    runtime = build_runtime(_settings(tmp_path, monkeypatch), [hunt])
+    service = HuntService(runtime, install_signals=False)
+    server = service.start_http()
+    try:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{server.server_address[1]}/healthz", method="HEAD"
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+            assert response.headers["Content-Length"] == "3"
+            assert response.read() == b""
+    finally:
+        server.shutdown()
+        server.server_close()
+        runtime.close()
+
+
+def _hunt_file(folder: Path, hunt_id: str, interval: str = "5m") -> None:
+    text = (ROOT / "queries" / "t1059_011_lua.toml").read_text(encoding="utf-8")
+    text = text.replace('id = "t1059_011_lua"', f'id = "{hunt_id}"').replace(
+        'interval = "5m"', f'interval = "{interval}"'
+    )
+    (folder / f"{hunt_id}.toml").write_text(text, encoding="utf-8")
+
+
+def test_reload_adds_removes_and_reschedules_jobs_and_keeps_them_on_a_bad_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGHUP's reload: a new hunt file adds a job, a removed one removes it, a changed interval
+    reschedules it; a bad hunt file is logged and the running set stays as it was."""
+    from hunter.cli import _hunts
+    from hunter.hunts import load_hunt_set
+
+    folder = tmp_path / "hunts"
+    folder.mkdir()
+    _hunt_file(folder, "one")
+    _hunt_file(folder, "two")
+    settings = _settings(tmp_path, monkeypatch, HUNTER_QUERIES=str(folder))
+    runtime = build_runtime(settings, load_hunt_set([folder]).hunts)
+    clock = Clock(datetime(2026, 11, 20, 12, tzinfo=UTC))
+
+    def reload() -> tuple[Settings, list[Hunt]]:
+        fresh = load_settings()
+        return fresh, _hunts(fresh, argparse.Namespace(queries=None))
+
+    try:
+        with _scheduled(runtime, clock) as (service, scheduler, _summaries):
+            service._load = reload
+            (folder / "two.toml").unlink()
+            _hunt_file(folder, "three")
+            _hunt_file(folder, "one", interval="10m")
+            with structlog.testing.capture_logs() as logs:
+                assert service.reload()
+            assert sorted(job.id for job in scheduler.get_jobs()) == ["one", "three"]
+            assert scheduler.get_job("one").trigger.interval == timedelta(minutes=10)
+            assert scheduler.get_job("one").args[0].interval_ns == 600 * 1_000_000_000
+            assert sorted(service.health.intervals) == ["one", "three"]
+            (done,) = [entry for entry in logs if entry["event"] == "reloaded settings and hunts"]
+            assert (done["added"], done["removed"], done["changed"]) == (["three"], ["two"], ["one"])
+            (folder / "broken.toml").write_text('id = "broken"\n', encoding="utf-8")
+            with structlog.testing.capture_logs() as logs:
+                assert not service.reload()
+            assert sorted(job.id for job in scheduler.get_jobs()) == ["one", "three"]
+            assert any(entry["event"].startswith("reload failed") for entry in logs)
+    finally:
+        runtime.close()
+
+
+def test_sighup_reloads_a_running_service(tmp_path: Path) -> None:
+    """A real `hunter run` re-reads its hunt files on SIGHUP (it used to die without a word)."""
+    folder = tmp_path / "hunts"
+    folder.mkdir()
+    _hunt_file(folder, "one")
+    env = dict(
+        os.environ,
+        HUNTER_QUERIES=str(folder),
+        HUNTER_EMBEDDED__STATE=str(tmp_path / "state.sqlite3"),
+        HUNTER_SERVICE__PORT="0",
+        HUNTER_SERVICE__LOG_FORMAT="json",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hunter.cli", "run", "--now", "2026-11-20T15:00:00Z"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    try:
+
+        def wait_for(text: str) -> str:
+            for line in process.stderr:  # type: ignore[union-attr]
+                if text in line:
+                    return line
+            raise AssertionError(f"the service ended before logging {text!r}")
+
+        wait_for('"hunter service started"')
+        _hunt_file(folder, "two")
+        process.send_signal(signal.SIGHUP)
+        line = wait_for('"reloaded settings and hunts"')
+        assert json.loads(line)["added"] == ["two"]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.stderr.close()
+
+
+def test_backfill_counts_findings_once_and_takes_a_chunk_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Backfill windows overlap by the hunt's maxspan: a finding seen by two of them counts once; the
+    summary has real durations; --chunk sets the window length (a year in a few windows, not 100k)."""
+    from hunter.cli import main
+
+    _settings(tmp_path, monkeypatch)
+    searched: list[Window] = []
+    original = build_runtime
+
+    def counting(*args: Any, **kwargs: Any) -> Runtime:
+        runtime = original(*args, **kwargs)
+        search = runtime.searcher.search
+
+        def recording(hunt: Hunt, window: Window | None) -> list[QueryResult]:
+            assert window is not None
+            searched.append(window)
+            return search(hunt, window)
+
+        runtime.searcher.search = recording  # type: ignore[method-assign]
+        return runtime
+
+    monkeypatch.setattr("hunter.service.build_runtime", counting)
+    args = ["backfill", "--hunt", hunt.id, "--start", "2026-01-01T00:00:00Z", "--end", "2026-12-31T00:00:00Z"]
+    assert main([*args, "--chunk", "30d"]) == 0
+    assert len(searched) == 13
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    (summary,) = [entry for entry in lines if entry["event"] == "backfill"]
+    assert summary["findings"] == 4 and summary["alerts_new"] == 4
+    assert summary["total_s"] > 0 and summary["search_s"] > 0
+    searched.clear()
+    short = ["--start", "2026-11-20T09:14:00Z", "--end", "2026-11-20T09:16:00Z", "--chunk", "1m"]
+    assert main(["backfill", "--hunt", hunt.id, *short]) == 0
+    assert len(searched) == 2  # overlapping by the 5-minute maxspan, both see the os.execute chain
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    (again,) = [entry for entry in lines if entry["event"] == "backfill"]
+    assert again["windows"] == 2 and again["findings"] == 1
