@@ -9,25 +9,17 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from . import ast
 from .analyzer import Analyzer, Node
 from .codegen import generate, generate_keys, generate_mask
-from .compiler import Compiler, Pred, ValuesFn
+from .compiler import Compiler, ValuesFn
 from .errors import EqlSemanticError, EqlSyntaxError
 from .parser import parse
-from .runs import (
-    EventRun,
-    PlanResolver,
-    ResultPosition,
-    Run,
-    SampleRun,
-    SchemaArg,
-    SequenceRun,
-    limits_for,
-)
+from .plan import Plan, PlanResolver, SchemaArg, Stage
+from .runs import EventRun, ResultPosition, Run, SampleRun, SequenceRun, limits_for
 from .schema import Schema
 
 
@@ -55,30 +47,13 @@ class FieldUse:
     optional: bool = False
 
 
-@dataclass(slots=True)
-class _Stage:
-    test: Pred  # event category and where-clause
-    keys: Callable[[Mapping[str, Any]], list[tuple[Any, ...]]]
-
-
-@dataclass(slots=True)
-class _Plan:
-    kind: str
-    stages: list[_Stage]
-    until: _Stage | None
-    mask: Callable[[Mapping[str, Any]], int]  # bit i: stage i matches; bit len(stages): until
-    timestamp: Callable[[Mapping[str, Any]], Any]
-    tiebreaker: Callable[[Mapping[str, Any]], Any] | None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 class CompiledQuery:
     """A checked EQL statement, ready to :meth:`search` event collections."""
 
     def __init__(self, text: str, statement: ast.Statement) -> None:
         self.text = text
         self.statement = statement
-        self._plans: dict[tuple[Any, ...], _Plan] = {}
+        self._plans: dict[tuple[Any, ...], Plan] = {}
 
     # ---- facts about the query ---------------------------------------------------------------
 
@@ -132,7 +107,7 @@ class CompiledQuery:
         tiebreaker_field: str | None,
         *,
         resolve_with: Schema | None = None,
-    ) -> _Plan:
+    ) -> Plan:
         """Analyse and compile the statement for one schema (cached).
 
         Fields are resolved against ``resolve_with`` (all searched indices together, as
@@ -154,7 +129,7 @@ class CompiledQuery:
 
         conditions: list[tuple[Node, str | None]] = []
 
-        def stage(term_filter: ast.EventFilter, keys: tuple[ast.Expr, ...]) -> _Stage:
+        def stage(term_filter: ast.EventFilter, keys: tuple[ast.Expr, ...]) -> Stage:
             condition: Node = analyzer.condition(term_filter.condition)
             conditions.append((condition, term_filter.category))
             key_fns = []
@@ -169,7 +144,7 @@ class CompiledQuery:
                 return _composite_keys(key_fns, source)
 
             keys_fn = generate_keys(compiler, key_fields, composite) if all(key_fields) else composite
-            return _Stage(generate(compiler, condition, term_filter.category, category_field), keys_fn)
+            return Stage(generate(compiler, condition, term_filter.category, category_field), keys_fn)
 
         if isinstance(query, ast.EventQuery):
             stages = [stage(query.filter, ())]
@@ -186,14 +161,17 @@ class CompiledQuery:
             else _first_only(stages)
         )
         tiebreaker = compiler.access(tiebreaker_field).first if tiebreaker_field else None
-        plan = _Plan(
+        plan = Plan(
             kind=self.kind,
             stages=stages,
             until=until,
             mask=mask,
             timestamp=compiler.timestamp_reader(timestamp),
             tiebreaker=tiebreaker,
-            extra={"nanos": timestamp.info is not None and timestamp.info.type == "date_nanos"},
+            compiler=compiler,
+            category_field=category_field,
+            conditions=conditions,
+            nanos=timestamp.info is not None and timestamp.info.type == "date_nanos",
         )
         self._plans[cache_key] = plan
         return plan
@@ -254,7 +232,7 @@ class CompiledQuery:
         """A consumer of events for this query (see :func:`search_many`); same options as :meth:`search`."""
         if result_position not in ("head", "tail"):
             raise ValueError("result_position must be 'head' or 'tail'")
-        resolver = PlanResolver(self, schema, timestamp_field, event_category_field, tiebreaker_field)
+        resolver = PlanResolver(self.plan, schema, timestamp_field, event_category_field, tiebreaker_field)
         query = self.statement.query
         if isinstance(query, ast.SequenceQuery):
             return SequenceRun(query, resolver, limits_for(self.statement, size, result_position), presorted)
@@ -275,7 +253,7 @@ def search_many(runs: Sequence[Run], events: Iterable[Mapping[str, Any]]) -> lis
     return [run.finish() for run in runs]
 
 
-def _first_only(stages: list[_Stage]) -> Callable[[Mapping[str, Any]], int]:
+def _first_only(stages: list[Stage]) -> Callable[[Mapping[str, Any]], int]:
     test = stages[0].test
     return lambda source: 1 if test(source) else 0
 

@@ -10,21 +10,17 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from . import ast
 from .compiler import sort_key
 from .errors import UnsortedInputError
+from .plan import Plan, PlanResolver
 from .samples import build_samples
-from .schema import Schema, merge
 from .sequences import Candidate, MissingChecker, MissingStage, SequenceMatcher
 from .values import DateValue
 
-if TYPE_CHECKING:
-    from .query import CompiledQuery, _Plan
-
 ResultPosition = Literal["head", "tail"]
-SchemaArg = Schema | Mapping[str, Schema] | None
 Keys = list[tuple[Any, ...]]
 
 MISSING_EVENT: dict[str, Any] = {"_index": "", "_id": "", "_source": {}, "missing": True}
@@ -279,38 +275,6 @@ class SampleRun(Run):
         return {"total": {"value": len(result), "relation": "eq"}, "sequences": result}
 
 
-class PlanResolver:
-    """Picks the compiled plan for each event (per-index schemas) and splits hits from documents."""
-
-    def __init__(
-        self,
-        query: CompiledQuery,
-        schema: SchemaArg,
-        timestamp_field: str,
-        category_field: str,
-        tiebreaker_field: str | None,
-    ) -> None:
-        self.query = query
-        self.args = (timestamp_field, category_field, tiebreaker_field)
-        self.by_index: dict[str, _Plan] = {}
-        if schema is None or isinstance(schema, Schema):
-            self.default = query.plan(schema, *self.args)
-        else:
-            merged = merge(schema.values())
-            self.default = query.plan(merged, *self.args)
-            for name, index_schema in schema.items():
-                self.by_index[name] = query.plan(index_schema, *self.args, resolve_with=merged)
-
-    def resolve(self, item: Mapping[str, Any]) -> tuple[Mapping[str, Any], str, _Plan]:
-        source = item.get("_source")
-        if source is None:
-            return item, "", self.default
-        index = item.get("_index", "")
-        if self.by_index:
-            return source, index, self.by_index.get(index, self.default)
-        return source, index, self.default
-
-
 class _Reversed:
     """Inverts the ordering of an ordinal, so a min-heap keeps the earliest entries."""
 
@@ -333,7 +297,7 @@ class _Reversed:
 
 
 def ordinal_of(
-    plan: _Plan, source: Mapping[str, Any], position: int, *, null_tiebreaker: int = 1
+    plan: Plan, source: Mapping[str, Any], position: int, *, null_tiebreaker: int = 1
 ) -> tuple[Any, ...] | None:
     """(timestamp, tiebreaker presence, tiebreaker, input position).
 
@@ -359,7 +323,7 @@ class _Raw:
     position: int
     item: Mapping[str, Any]
     source: Mapping[str, Any]
-    plan: _Plan
+    plan: Plan
     stage_keys: dict[int, list[tuple[Any, ...]]]
     until_keys: list[tuple[Any, ...]]
 
