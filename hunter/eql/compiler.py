@@ -22,7 +22,7 @@ from typing import Any
 
 from . import ast
 from .analyzer import IsNull, Node, arithmetic, call_function, comparable, compare_values, in_values
-from .fields import flatten, make_getter, strings
+from .fields import flatten, strings
 from .functions import cidr_match
 from .patterns import WildcardSet, lucene_wildcard_matcher, regex_matcher, wildcard_matcher
 from .schema import (
@@ -36,6 +36,9 @@ from .schema import (
     VERSION,
     FieldInfo,
     Schema,
+    implied_multi_field,
+    normalize,
+    value_getter,
 )
 from .values import (
     NS_PER_MS,
@@ -131,6 +134,15 @@ def converter(info: FieldInfo | None) -> Callable[[Any], Any] | None:
     kind = info.type
     if kind == KEYWORD:
         limit = info.ignore_above
+        if info.normalizer is not None:  # doc values hold the normalized value
+
+            def keyword_normalized(value: Any) -> Any:
+                text = _to_keyword(value)
+                if text is None or (limit is not None and len(text) > limit):
+                    return None
+                return normalize(info, text)
+
+            return keyword_normalized
         if limit is None:
             return _to_keyword
 
@@ -190,6 +202,11 @@ def coerce_literal(value: Any, info: FieldInfo | None) -> Any:
     return value
 
 
+def _search_value(info: FieldInfo | None, value: Any) -> Any:
+    """A term, terms or range query's value as Elasticsearch searches a normalized keyword with it."""
+    return normalize(info, value) if value.__class__ is str else value
+
+
 class _Incomparable:
     """A literal that cannot be compared with the field's values (never equal, never ordered)."""
 
@@ -212,7 +229,7 @@ class FieldAccess:
         self.name = name
         self.info = info if info is not None else default_info
         path = info.source_path if info is not None else tuple(name.split("."))
-        self.raw = make_getter(path)
+        self.raw = value_getter(name, info)
         self.conv = converter(self.info)
         self.null_value = self.info.null_value if self.info is not None else None
         if self.null_value is not None:
@@ -326,7 +343,8 @@ class Compiler:
         """The (cached) accessor of a field."""
         found = self._access.get(name)
         if found is None:
-            info = self.schema.lookup(name) if self.schema is not None else None
+            # without a schema, <field>.caseless and <field>.text read <field> as their mapping would
+            info = self.schema.lookup(name) if self.schema is not None else implied_multi_field(name)
             default = None
             if info is None and name == self.timestamp_field:
                 default = FieldInfo(DATE_NANOS, tuple(name.split(".")), "date_nanos")
@@ -418,8 +436,12 @@ class Compiler:
         rest = node.args[1:]
         if not all(isinstance(arg, ast.Literal) and isinstance(arg.value, str) for arg in rest):
             return None
-        texts = [arg.value for arg in rest if isinstance(arg, ast.Literal) and isinstance(arg.value, str)]
         access = self.access(field.name)
+        texts = [
+            normalize(access.info, arg.value)  # prefix and wildcard queries normalize their text
+            for arg in rest
+            if isinstance(arg, ast.Literal) and isinstance(arg.value, str)
+        ]
         if node.name == "startsWith" and len(texts) == 1:
             prefix = texts[0]
             if node.insensitive:
@@ -462,7 +484,7 @@ class Compiler:
 
     def _field_comparison(self, op: str, field: ast.Field, literal: Any) -> Pred:
         access = self.access(field.name)
-        target = coerce_literal(literal, access.info)
+        target = _search_value(access.info, coerce_literal(literal, access.info))
         if op == "==":
             return _equals_pred(access, target)
         if op == "!=":
@@ -480,7 +502,9 @@ class Compiler:
         assert isinstance(node.value, ast.Field)
         access = self.access(node.value.name)
         targets = [
-            coerce_literal(item.value, access.info) for item in node.items if isinstance(item, ast.Literal)
+            _search_value(access.info, coerce_literal(item.value, access.info))
+            for item in node.items
+            if isinstance(item, ast.Literal)
         ]
         targets = [t for t in targets if t is not None and not isinstance(t, _Incomparable)]
         values = access.values
@@ -527,9 +551,11 @@ class Compiler:
     def _field_match(self, node: ast.Match) -> Pred:
         assert isinstance(node.value, ast.Field)
         access = self.access(node.value.name)
+        # regexp and wildcard queries normalize their pattern (Lucene's \W becomes \w under lowercase)
+        texts = [normalize(access.info, pattern) for pattern in node.patterns]
         if node.kind == "regex":
-            return _any_string(access, regex_matcher(node.patterns, node.insensitive))
-        patterns = WildcardSet(node.patterns, node.insensitive)
+            return _any_string(access, regex_matcher(texts, node.insensitive))
+        patterns = WildcardSet(texts, node.insensitive)
         one, any_of = patterns.one, patterns.any_of
         if access.dynamic:
             raw = access.raw

@@ -1,4 +1,11 @@
-"""Field types from Elasticsearch mappings (explicit and dynamic), so comparisons follow the index."""
+"""Field types from Elasticsearch mappings (explicit and dynamic), so comparisons follow the index.
+
+A keyword field (or multi-field) may have a ``normalizer``: Elasticsearch indexes its values
+normalized, and normalizes the text of every query it runs against the field (term, terms, range,
+prefix, wildcard and regexp alike); only ``lowercase``, the built-in one, is known here. Without a
+mapping, :func:`implied_multi_field` answers the multi-fields that Elastic's integrations define on
+ECS keyword fields: ``<field>.caseless`` (lowercase normalizer) and ``<field>.text``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .fields import Getter, make_getter
 from .values import DateFormats, parse_iso_ns
 
 KEYWORD = "keyword"
@@ -59,6 +67,8 @@ class FieldInfo:
     null_value: Any = None
     ignore_above: int | None = None
     date_format: DateFormats | None = None
+    normalizer: str | None = None  # a keyword normalizer's name (``lowercase``)
+    implied: bool = False  # a multi-field assumed without a mapping (see implied_multi_field)
 
 
 class Schema:
@@ -107,6 +117,7 @@ class Schema:
                 null_value=spec.get("null_value"),
                 ignore_above=spec.get("ignore_above"),
                 date_format=DateFormats(str(fmt)) if fmt and ftype in DATE_TYPES else None,
+                normalizer=spec.get("normalizer"),
             )
             if "properties" in spec:
                 self._walk(spec["properties"], path, aliases)
@@ -118,6 +129,7 @@ class Schema:
                     es_type=sub_type,
                     null_value=sub_spec.get("null_value"),
                     ignore_above=sub_spec.get("ignore_above"),
+                    normalizer=sub_spec.get("normalizer"),
                 )
 
     def add_dynamic(self, documents: Iterable[Mapping[str, Any]]) -> Schema:
@@ -157,6 +169,59 @@ class Schema:
             else:
                 self.fields[name] = FieldInfo(KEYWORD, path, "text")
                 self.fields[f"{name}.keyword"] = FieldInfo(KEYWORD, path, "keyword", ignore_above=256)
+
+
+LOWERCASE = "lowercase"
+# Multi-fields that Elastic's integrations (Elastic Defend, Windows, ...) define on ECS keyword fields,
+# read without a mapping as what their mapping makes of the parent field's value.
+IMPLIED_MULTI_FIELDS = {
+    "caseless": "the lowercased value of",  # keyword, normalizer: lowercase
+    "text": "the value of",  # match_only_text
+}
+
+
+def implied_multi_field(name: str) -> FieldInfo | None:
+    """``<field>.caseless`` (``<field>`` lowercased) or ``<field>.text`` (``<field>``); None for others.
+
+    The rule for searches without a mapping: Elasticsearch answers these from the index mapping.
+    """
+    parent, _dot, suffix = name.rpartition(".")
+    if not parent or suffix not in IMPLIED_MULTI_FIELDS:
+        return None
+    path = tuple(parent.split("."))
+    if suffix == "caseless":
+        return FieldInfo(KEYWORD, path, "keyword", normalizer=LOWERCASE, implied=True)
+    return FieldInfo(KEYWORD, path, "match_only_text", implied=True)
+
+
+def value_getter(name: str, info: FieldInfo | None) -> Getter:
+    """A reader of the field's raw value: at its source path (a multi-field's is its parent field's).
+
+    An implied multi-field prefers a value stored under its own name, so a real field that happens
+    to be called ``*.text`` (ECS ``process.io.text``) still reads as itself.
+    """
+    own = make_getter(tuple(name.split(".")))
+    if info is None or info.source_path == tuple(name.split(".")):
+        return own
+    source = make_getter(info.source_path)
+    if not info.implied:
+        return source
+
+    def own_else_source(doc: Mapping[str, Any]) -> Any:
+        found = own(doc)
+        return source(doc) if found is None else found
+
+    return own_else_source
+
+
+def normalize(info: FieldInfo | None, text: str) -> str:
+    """``text`` as the field's normalizer makes it (values indexed, and query text searched with)."""
+    if info is None or info.normalizer != LOWERCASE:
+        return text
+    if text.isascii():
+        return text.lower()
+    # Lucene's LowerCaseFilter maps each code point to one (Character.toLowerCase): U+0130 is "i"
+    return "".join(char.lower()[0] for char in text)
 
 
 def merge(schemas: Iterable[Schema]) -> Schema:

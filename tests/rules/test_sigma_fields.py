@@ -1,0 +1,127 @@
+"""Multi-fields Sigma pipelines write (``process.executable.caseless``): from a mapping, and without one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hunter.eql import Schema, compile_query
+from hunter.eql.schema import implied_multi_field, normalize
+
+EXE = "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\PowerShell.EXE"
+
+# process.executable as the Elastic Defend and Windows integration packages map it
+ENDPOINT_MAPPING: dict[str, Any] = {
+    "properties": {
+        "@timestamp": {"type": "date"},
+        "event": {"properties": {"category": {"type": "keyword"}}},
+        "process": {
+            "properties": {
+                "executable": {
+                    "type": "keyword",
+                    "ignore_above": 1024,
+                    "fields": {
+                        "caseless": {"type": "keyword", "normalizer": "lowercase", "ignore_above": 1024},
+                        "text": {"type": "match_only_text"},
+                    },
+                },
+                "name": {"type": "keyword"},
+            }
+        },
+    }
+}
+
+
+def _hits(query: str, source: dict[str, Any], schema: Schema | None = None) -> int:
+    event = {"_index": "logs-endpoint.events.process-default", "_id": "1", "_source": source}
+    return len(compile_query(query).search([event], schema=schema)["events"])
+
+
+def _process(executable: str) -> dict[str, Any]:
+    return {
+        "@timestamp": "2026-11-20T10:00:00.000Z",
+        "event": {"category": ["process"]},
+        "process": {"executable": executable, "name": executable.rsplit("\\", 1)[-1]},
+    }
+
+
+PS = r"C:\\Windows\\System32\\WindowsPowerShell\\v1.0"  # EQL text of the folder (escaped backslashes)
+CASELESS_QUERIES = [
+    rf'process where process.executable.caseless == "{PS.lower()}\\powershell.exe"',
+    rf'process where process.executable.caseless == "{PS.upper()}\\powershell.exe"',
+    r'process where process.executable.caseless : "*\\POWERSHELL.exe"',
+    r'process where process.executable.caseless like "*\\PowerShell.exe"',
+    rf'process where process.executable.caseless in ("x", "{PS}\\POWERSHELL.exe")',
+    r'process where process.executable.caseless regex ".*POWERSHELL\\.exe"',
+    r'process where startsWith(process.executable.caseless, "C:\\WINDOWS")',
+    r'process where endsWith(process.executable.caseless, "\\PowerShell.exe")',
+]
+
+
+@pytest.mark.parametrize("query", CASELESS_QUERIES)
+def test_caseless_from_a_mapping_is_the_lowercase_normalizer(query: str) -> None:
+    """With a mapping, a normalized multi-field matches as Elasticsearch's normalized queries do."""
+    assert _hits(query, _process(EXE), Schema.from_mapping(ENDPOINT_MAPPING)) == 1
+
+
+@pytest.mark.parametrize("query", CASELESS_QUERIES)
+def test_caseless_without_a_mapping_is_the_lowercased_parent(query: str) -> None:
+    """Without a mapping, ``<field>.caseless`` is ``<field>`` lowercased, searched with normalized text."""
+    assert _hits(query, _process(EXE)) == 1
+
+
+def test_caseless_does_not_make_the_parent_field_caseless() -> None:
+    """The keyword field itself keeps its case: only the multi-field is normalized."""
+    lowered = rf'process where process.executable == "{PS.lower()}\\powershell.exe"'
+    assert _hits(lowered, _process(EXE)) == 0
+    assert _hits(lowered, _process(EXE), Schema.from_mapping(ENDPOINT_MAPPING)) == 0
+
+
+def test_caseless_script_compares_lowercase_doc_values() -> None:
+    """A script reads the normalized doc value (lowercase), as Elasticsearch's doc values hold it."""
+    query = 'process where substring(process.executable.caseless, 0, 2) == "c:"'
+    assert _hits(query, _process(EXE)) == 1
+    assert _hits(query, _process(EXE), Schema.from_mapping(ENDPOINT_MAPPING)) == 1
+
+
+def test_caseless_ignore_above_from_the_mapping() -> None:
+    """A value longer than the multi-field's ignore_above is not indexed in it."""
+    long_path = "C:\\" + "A" * 1100 + "\\x.exe"
+    query = 'process where process.executable.caseless : "*\\\\x.exe"'
+    assert _hits(query, _process(long_path), Schema.from_mapping(ENDPOINT_MAPPING)) == 0
+
+
+def test_text_without_a_mapping_reads_the_parent_field() -> None:
+    """``<field>.text`` without a mapping reads ``<field>``."""
+    assert _hits('process where process.executable.text : "*powershell.exe"', _process(EXE)) == 1
+
+
+def test_a_real_field_named_text_still_reads_as_itself() -> None:
+    """ECS ``process.io.text`` is a field of its own: its value wins over the implied multi-field rule."""
+    source = {**_process(EXE), "process": {"executable": EXE, "io": {"text": "id\nuid=0(root)"}}}
+    assert _hits('process where process.io.text : "*uid=0*"', source) == 1
+
+
+def test_unmapped_caseless_is_unknown_with_a_mapping() -> None:
+    """With a mapping that defines no such multi-field, the name is an unknown column (as in ES)."""
+    from hunter.eql import EqlError
+
+    with pytest.raises(EqlError, match="Unknown column"):
+        _hits(
+            'process where process.name.caseless : "powershell.exe"',
+            _process(EXE),
+            Schema.from_mapping(ENDPOINT_MAPPING),
+        )
+
+
+def test_implied_multi_field_rule() -> None:
+    """Only ``.caseless`` and ``.text`` are implied; Lucene's LowerCaseFilter maps U+0130 to one ``i``."""
+    caseless = implied_multi_field("process.parent.name.caseless")
+    assert caseless is not None and caseless.source_path == ("process", "parent", "name")
+    assert caseless.normalizer == "lowercase"
+    text = implied_multi_field("process.command_line.text")
+    assert text is not None and text.normalizer is None
+    assert implied_multi_field("process.name") is None
+    assert implied_multi_field("caseless") is None
+    assert normalize(caseless, "\u0130STANBUL.EXE") == "istanbul.exe"
