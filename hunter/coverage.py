@@ -3,7 +3,9 @@
 A stage can never match in an index that lacks a field its condition needs (a term, range or
 wildcard query on an absent field matches nothing), and a sequence stage can never join there when
 a non-optional join key is absent (null keys never join). Fields come from ``_field_caps`` on a
-cluster, or from the event files themselves in embedded mode.
+cluster, or from the event files themselves in embedded mode. Event files have no mapping, so there
+a multi-field such as ``process.executable.caseless`` is present where its parent field is (the
+engine reads it as the lowercased parent); the rows that rely on that say so.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, Protocol
 from .config import Settings
 from .eql import ast as eql_ast
 from .eql.analyzer import Analyzer, IsNull
+from .eql.schema import IMPLIED_MULTI_FIELDS, implied_multi_field
 from .errors import SearchError
 from .hunts import Hunt, HuntQuery
 from .indices import matches as index_matches
@@ -30,6 +33,10 @@ class FieldSource(Protocol):
 
     def has_events(self, pattern: str, field: str, categories: list[str] | None, required: list[str]) -> bool:
         """Whether some event of ``categories`` (None: any) in the pattern has every ``required`` field."""
+        ...
+
+    def implied(self, wanted: list[str]) -> dict[str, str]:
+        """Of ``wanted``, the multi-fields answered by hunter's rule, not a mapping (name -> how)."""
         ...
 
 
@@ -96,6 +103,9 @@ class _ClusterFields:
         )
         return int(response.body.get("count", 0)) > 0
 
+    def implied(self, wanted: list[str]) -> dict[str, str]:
+        return {}  # the cluster answers multi-fields from its mappings
+
 
 class _LocalFields:
     """Field presence per index and event category, read from the event files."""
@@ -116,6 +126,22 @@ class _LocalFields:
     def _indices(self, pattern: str) -> list[str]:
         return [index for index in self.shapes if index_matches(pattern, index)]
 
+    def implied(self, wanted: list[str]) -> dict[str, str]:
+        found = {}
+        for name in wanted:
+            info = implied_multi_field(name)
+            if info is not None:
+                parent, suffix = name.rsplit(".", 1)
+                found[name] = f"{name} read as {IMPLIED_MULTI_FIELDS[suffix]} {parent} (no mapping)"
+        return found
+
+    @staticmethod
+    def _has(shape: frozenset[str], name: str) -> bool:
+        if name in shape:
+            return True
+        info = implied_multi_field(name)
+        return info is not None and ".".join(info.source_path) in shape
+
     def present(self, pattern: str, wanted: list[str]) -> set[str] | None:
         indices = self._indices(pattern)
         if not indices:
@@ -125,14 +151,14 @@ class _LocalFields:
             for shapes in self.shapes[index].values():
                 for shape in shapes:
                     found |= shape
-        return found & set(wanted)
+        return {name for name in wanted if self._has(frozenset(found), name)}
 
     def has_events(self, pattern: str, field: str, categories: list[str] | None, required: list[str]) -> bool:
         for index in self._indices(pattern):
             for category, shapes in self.shapes[index].items():
                 if categories is not None and category not in categories:
                     continue
-                if any(set(required) <= shape for shape in shapes):
+                if any(all(self._has(shape, name) for name in required) for shape in shapes):
                     return True
         return False
 
@@ -147,21 +173,24 @@ def hunt_coverage(hunt: Hunt, settings: Settings, source: FieldSource) -> dict[s
             {category_field, *(name for stage in stages for name in (*stage["fields"], *stage["keys"]))}
         )
         rows = []
+        implied = source.implied(wanted)
         targets = search_targets(hunt.indices)  # exclusions (-pattern) apply to the patterns before them
         for pattern, target in targets:
             present = source.present(target, wanted)
             for number, stage in enumerate(stages, start=1):
-                rows.append(
-                    _row(
-                        number,
-                        stage,
-                        pattern,
-                        target,
-                        present=present,
-                        source=source,
-                        category_field=category_field,
-                    )
+                row = _row(
+                    number,
+                    stage,
+                    pattern,
+                    target,
+                    present=present,
+                    source=source,
+                    category_field=category_field,
                 )
+                notes = [implied[name] for name in (*stage["fields"], *stage["keys"]) if name in implied]
+                if notes and present is not None:
+                    row["detail"] = "; ".join(filter(None, [row["detail"], *notes]))
+                rows.append(row)
         positive = [n for n, stage in enumerate(stages, start=1) if not stage["missing"]]
         can_fire = all(any(r["stage"] == n and r["status"] == "ok" for r in rows) for n in positive)
         fires_in = sorted(

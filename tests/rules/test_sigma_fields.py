@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hunter.config import Settings
+from hunter.coverage import coverage_report
 from hunter.eql import Schema, compile_query
 from hunter.eql.schema import implied_multi_field, normalize
+from hunter.hunts import load_hunts
 
 EXE = "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\PowerShell.EXE"
 
@@ -125,3 +131,26 @@ def test_implied_multi_field_rule() -> None:
     assert implied_multi_field("process.name") is None
     assert implied_multi_field("caseless") is None
     assert normalize(caseless, "\u0130STANBUL.EXE") == "istanbul.exe"
+
+
+def test_coverage_says_where_the_implied_rule_answered(
+    tmp_path: Path, settings: Callable[..., Settings]
+) -> None:
+    """``hunter coverage`` over event files counts ``.caseless`` as present and names the rule it used."""
+    events = tmp_path / "events" / "logs-endpoint.events.process-default.ndjson"
+    events.parent.mkdir()
+    events.write_text(json.dumps(_process(EXE)) + "\n")
+    hunt_file = tmp_path / "hunts" / "caseless.toml"
+    hunt_file.parent.mkdir()
+    hunt_file.write_text(
+        'id = "caseless"\nname = "PowerShell"\nseverity = "low"\nindices = ["logs-endpoint.events.*"]\n'
+        "[queries.query]\n"
+        "query = '''process where process.executable.caseless : \"*\\\\powershell.exe\"'''\n"
+    )
+    loaded = settings(events=[events.parent], queries=hunt_file.parent)
+    report = coverage_report(loaded, load_hunts(loaded.queries))
+    (row,) = report["hunts"][0]["queries"][0]["stages"]
+    assert row["status"] == "ok"
+    assert row["detail"] == (
+        "process.executable.caseless read as the lowercased value of process.executable (no mapping)"
+    )
