@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 a run failed (the cluster or a file went away mid-run: 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ import orjson
 
 from . import __version__
 from .config import Settings, environment_warnings, load_settings, parse_duration, settings_warnings
-from .errors import ConfigError, EventSourceError, HunterError, HuntSetError, StoreError
+from .errors import ConfigError, EventSourceError, HunterError, HuntSetError
 from .hunts import Hunt, HuntSet, load_hunt_set
 from .log import configure_logging
 from .runner import utc_now
@@ -88,9 +89,25 @@ def _parser() -> argparse.ArgumentParser:
     _config_option(validate)
     validate.set_defaults(handler=_validate)
 
-    alerts = commands.add_parser("alerts", help="print every stored alert as NDJSON, oldest first")
+    alerts = commands.add_parser("alerts", help="print stored alerts as NDJSON, oldest first by first seen")
     _config_option(alerts)
+    alerts.add_argument("--hunt", metavar="ID", help="only this hunt's alerts")
+    alerts.add_argument(
+        "--since", type=_timestamp, metavar="ISO", help="only alerts first seen at or after this"
+    )
+    alerts.add_argument("--limit", type=_positive, metavar="N", help="at most N alerts")
     alerts.set_defaults(handler=_alerts)
+
+    notices = commands.add_parser("notices", help="list the notice outbox; re-queue parked notices")
+    _config_option(notices)
+    notices.add_argument("--hunt", metavar="ID", help="only this hunt's notices")
+    notices.add_argument("--failed", action="store_true", help="only parked (failed) notices")
+    notices.add_argument(
+        "--requeue",
+        action="store_true",
+        help="put parked notices back in the queue (after fixing the webhook)",
+    )
+    notices.set_defaults(handler=_notices)
 
     coverage = commands.add_parser(
         "coverage", help="report where each hunt query cannot match (missing fields)"
@@ -130,6 +147,16 @@ def _queries_option(parser: argparse.ArgumentParser) -> None:
 
 def _config_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="settings file (default: ./settings.toml)")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def _duration(text: str) -> timedelta:
@@ -326,22 +353,76 @@ def _list_hunt_set(hunt_set: HuntSet) -> None:
 
 
 def _alerts(args: argparse.Namespace) -> int:
+    from .runner import to_ns
     from .service import build_store
 
     settings = _setup(args)
     if settings.mode == "embedded" and not Path(settings.embedded.state).exists():
-        return EXIT_OK  # no state yet: no alerts (and nothing is created)
+        print(f"hunter: no alerts yet: {settings.embedded.state} does not exist", file=sys.stderr)
+        return EXIT_OK  # nothing is created
     store = build_store(settings)
     try:
-        out = sys.stdout.buffer
-        for document in store.all():
-            out.write(orjson.dumps(document) + b"\n")
-        out.flush()
-    except StoreError:
-        raise
+        since = to_ns(args.since) if args.since else None
+        with _stdout_or_quiet() as out:
+            for document in store.all(hunt_id=args.hunt, since_ns=since, limit=args.limit):
+                out.write(orjson.dumps(document) + b"\n")
     finally:
         store.close()
     return EXIT_OK
+
+
+def _notices(args: argparse.Namespace) -> int:
+    from .eql.values import format_date_ns
+    from .service import build_store
+
+    settings = _setup(args)
+    if settings.mode == "embedded" and not Path(settings.embedded.state).exists():
+        print(f"hunter: no notices yet: {settings.embedded.state} does not exist", file=sys.stderr)
+        return EXIT_OK
+    store = build_store(settings)
+    try:
+        if args.requeue:
+            count = store.requeue_notices(hunt_id=args.hunt)
+            print(f"hunter: {count} parked notice(s) queued again; the next run sends them", file=sys.stderr)
+            return EXIT_OK
+        status = "failed" if args.failed else None
+        with _stdout_or_quiet() as out:
+            for record in store.notices(status=status, hunt_id=args.hunt):
+                line = {
+                    "alert_id": record.alert_id,
+                    "hunt_id": record.hunt_id,
+                    "status": record.status,
+                    "attempts": record.attempts,
+                    "last_error": record.last_error,
+                    "created": format_date_ns(record.created_ns),
+                    "updated": format_date_ns(record.updated_ns),
+                }
+                out.write(orjson.dumps(line) + b"\n")
+        counts = store.notice_counts()
+        print("hunter: notices " + ", ".join(f"{k} {v}" for k, v in counts.items()), file=sys.stderr)
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+class _stdout_or_quiet:  # noqa: N801 - used as a context manager factory
+    """stdout as a binary stream; a reader that went away (``| head``) ends the output quietly."""
+
+    def __enter__(self) -> IO[bytes]:
+        return sys.stdout.buffer
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            kind = BrokenPipeError
+        if kind is not None and issubclass(kind, BrokenPipeError):
+            # Python would complain again when it flushes stdout at exit: point stdout at devnull
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            return True
+        return False
 
 
 def _coverage(args: argparse.Namespace) -> int:

@@ -184,6 +184,23 @@ class SlackSettings(_Section):
     max_attempts: int = Field(3, ge=1)
 
 
+def _forever(value: Any) -> Any:
+    """``"forever"`` (or empty) means no retention: kept until removed by hand."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "forever")):
+        return None
+    return parse_duration(value)
+
+
+class RetentionSettings(_Section):
+    """How long what hunter writes is kept."""
+
+    # the alert data stream's lifecycle (Elasticsearch data stream lifecycle ``data_retention``;
+    # backing indices roll over and are deleted this long after); "forever" keeps them
+    alerts: Annotated[timedelta | None, BeforeValidator(_forever)] = timedelta(days=365)
+    # sent notices and expired leases in the state store are deleted this long after they were done
+    state: Duration = timedelta(days=30)
+
+
 class ServiceSettings(_Section):
     """The long-running service: health and metrics endpoint, logs."""
 
@@ -217,6 +234,7 @@ class Settings(BaseSettings):
     elasticsearch: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
 
     @classmethod

@@ -30,6 +30,7 @@ log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
 NOTICE_BATCH = 100
+CLEAN_UP_EVERY_NS = 3600 * 1_000_000_000
 MAX_SUPPRESSED_IDS = 1000
 
 
@@ -125,6 +126,7 @@ class Runner:
         clock: Clock = utc_now,
         metrics: Metrics | None = None,
         building_block_notices: bool = False,
+        state_retention_ns: int = 30 * 86_400 * 1_000_000_000,
     ) -> None:
         self.searcher = searcher
         self.store = store
@@ -137,6 +139,8 @@ class Runner:
         self.metrics = metrics or Metrics()
         # building-block hunts (Elastic's building_block_type) alert without a notice unless this is set
         self.building_block_notices = building_block_notices
+        self.state_retention_ns = state_retention_ns
+        self._cleaned_ns: int | None = None  # when this runner last removed done state
         # hunts known to have no incomplete streak open in the store (others are cleared when whole)
         self._streak_closed: set[str] = set()
 
@@ -177,6 +181,8 @@ class Runner:
                     "hunt run failed; checkpoint unchanged, the range is searched again next run",
                     error=summary.error,
                 )
+            else:
+                self._clean_up(now_ns)
             summary.total_seconds = time.perf_counter() - started
             try:
                 self._observe(hunt, summary)
@@ -446,6 +452,19 @@ class Runner:
         queued = self.store.notice_counts()
         self.metrics.notices_queued.set(queued["pending"] + queued["sending"])
         return counts
+
+    def _clean_up(self, now_ns: int) -> None:
+        """Remove done state (sent notices, expired leases) past its retention, at most once an hour."""
+        if self._cleaned_ns is not None and now_ns - self._cleaned_ns < CLEAN_UP_EVERY_NS:
+            return
+        self._cleaned_ns = now_ns
+        try:
+            removed = self.store.clean_up(now_ns, self.state_retention_ns)
+        except HunterError as exc:  # done state is only clutter; the next clean-up tries again
+            log.warning("could not remove done state", error=str(exc))
+            return
+        if removed:
+            log.info("removed done state past its retention", documents=removed)
 
     def _observe(self, hunt: Hunt, summary: RunSummary) -> None:
         m = self.metrics

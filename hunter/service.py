@@ -130,6 +130,7 @@ def build_runtime(
         clock=clock,
         metrics=metrics,
         building_block_notices=settings.slack.building_block_notices,
+        state_retention_ns=int(settings.retention.state.total_seconds() * 1_000_000_000),
     )
     return Runtime(settings, hunts, store, searcher, notifier, runner, metrics, closers)
 
@@ -151,11 +152,13 @@ def build_elasticsearch(settings: Settings, *, setup: bool = True) -> tuple[Sear
     retrier = Retrier(
         attempts=settings.search.retries + 1, backoff=settings.search.retry_backoff.total_seconds()
     )
+    retention = settings.retention.alerts
     store = ElasticsearchStore(
         client,
         data_stream=settings.elasticsearch.alerts_data_stream,
         state_index=settings.elasticsearch.state_index,
         retrier=retrier,
+        alert_retention=None if retention is None else f"{int(retention.total_seconds())}s",
     )
     if setup:
         store.ensure_setup()

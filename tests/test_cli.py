@@ -221,6 +221,79 @@ def test_run_once_then_alerts(
     assert len(read_ndjson(out)) == 4
 
 
+def test_alerts_filter_by_hunt_time_and_count_and_say_when_there_is_no_state(
+    capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory, state: Path
+) -> None:
+    """`hunter alerts` lists oldest first by first seen, takes --hunt, --since and --limit, and says
+    so when there is no state file yet (instead of printing nothing)."""
+    config = str(settings_file(state=Path("ignored-by-env.sqlite3")))
+    code, _out, err = cli(capsys, "alerts", "--config", config)
+    assert code == 0 and f"no alerts yet: {state} does not exist" in err
+    cli(capsys, "run", "--once", "--config", config, "--now", NOW)
+    code, out, _err = cli(capsys, "alerts", "--config", config)
+    stored = read_ndjson(out)
+    first_seen = [alert["hunter"]["first_seen"] for alert in stored]
+    assert first_seen == sorted(first_seen) and len(stored) == 4
+    code, out, _err = cli(capsys, "alerts", "--config", config, "--since", first_seen[2], "--limit", "1")
+    assert [a["hunter"]["first_seen"] for a in read_ndjson(out)] == [first_seen[2]]
+    code, out, _err = cli(capsys, "alerts", "--config", config, "--hunt", "no-such-hunt")
+    assert code == 0 and out == ""
+
+
+def test_alerts_into_a_closed_pipe_end_quietly(tmp_path: Path) -> None:
+    """`hunter alerts | head -1`: the reader leaves early, hunter exits without a traceback."""
+    from hunter.store.sqlite import SqliteStore
+
+    state = tmp_path / "state.sqlite3"
+    store = SqliteStore(state)
+    padding = "x" * 1000
+    docs = [
+        {"hunter": {"alert_id": f"a{n}", "first_seen": "2026-11-20T10:00:00Z"}, "message": padding}
+        for n in range(500)
+    ]
+    store.save("h", docs, [])  # half a megabyte: more than a pipe holds
+    store.close()
+    env = dict(os.environ, HUNTER_EMBEDDED__STATE=str(state))
+    result = subprocess.run(
+        f"{sys.executable} -m hunter.cli alerts | head -c 10",
+        shell=True,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
+
+
+def test_notices_are_listed_and_parked_ones_requeued(
+    capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory, state: Path
+) -> None:
+    """`hunter notices` lists the outbox (JSON lines), --failed only the parked ones, --requeue puts
+    them back so the next run sends them."""
+    from hunter.store.sqlite import SqliteStore
+
+    config = str(settings_file(state=Path("ignored-by-env.sqlite3")))
+    code, _out, err = cli(capsys, "notices", "--config", config)
+    assert code == 0 and "no notices yet" in err
+    cli(capsys, "run", "--once", "--config", config, "--now", NOW)
+    store = SqliteStore(state)
+    parked = store.notices()[0].alert_id
+    store._db.execute(
+        "UPDATE notices SET status = 'failed', last_error = 'invalid_token' WHERE alert_id = ?", (parked,)
+    )
+    store.close()
+    code, out, err = cli(capsys, "notices", "--config", config, "--failed")
+    (line,) = read_ndjson(out)
+    assert (line["alert_id"], line["status"], line["last_error"]) == (parked, "failed", "invalid_token")
+    assert "failed 1" in err
+    code, _out, err = cli(capsys, "notices", "--config", config, "--requeue")
+    assert code == 0 and "1 parked notice(s) queued again" in err
+    code, out, _err = cli(capsys, "run", "--once", "--config", config, "--now", NOW)
+    assert len(notice_lines(out)) == 1  # sent by the next run
+
+
 def test_run_once_and_hunt_agree_on_alert_ids(
     capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory, state: Path
 ) -> None:

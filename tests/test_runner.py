@@ -616,3 +616,17 @@ def test_findings_folded_into_a_suppressor_that_lost_a_create_race_are_kept(
     undisturbed = folds(SqliteStore(tmp_path / "plain.sqlite3"))
     assert any(count for _, count in undisturbed)
     assert folds(RivalCreatesFirst(tmp_path / "raced.sqlite3")) == undisturbed
+
+
+def test_done_state_is_removed_after_its_retention(
+    make_runner: RunnerFactory, lua_hunt: Hunt, clock: FakeClock
+) -> None:
+    """Sent notices are deleted once they are older than the state retention (at most hourly)."""
+    parts = make_runner([SAMPLES])
+    clock.set(utc("2026-11-20T15:00:00Z"))
+    parts.runner.run_hunt(lua_hunt)
+    assert parts.store.notice_counts()["sent"] == 4
+    clock.set(utc("2026-12-25T15:00:00Z"))  # past the default 30 days
+    parts.runner.run_hunt(lua_hunt)
+    assert parts.store.notice_counts()["sent"] == 0
+    assert len(parts.alerts()) == 4  # alerts themselves stay (they are the dedup state)

@@ -26,6 +26,19 @@ def alert_id_of(doc: Mapping[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
+class NoticeRecord:
+    """One notice of the outbox as ``hunter notices`` lists it."""
+
+    alert_id: str
+    hunt_id: str
+    status: str  # pending, sending, sent, failed
+    attempts: int
+    last_error: str | None
+    created_ns: int
+    updated_ns: int
+
+
+@dataclass(frozen=True)
 class SaveResult:
     """What a save did: alerts created (each now has a pending notice), updated, and lost races."""
 
@@ -68,8 +81,11 @@ class AlertStore(Protocol):
         """
         ...
 
-    def all(self) -> Iterator[dict[str, Any]]:
-        """Every alert, oldest first."""
+    def all(
+        self, *, hunt_id: str | None = None, since_ns: int | None = None, limit: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Alerts oldest first by ``hunter.first_seen`` (then id): all of them, or those of one hunt,
+        first seen at or after ``since_ns``, at most ``limit``."""
         ...
 
 
@@ -107,6 +123,18 @@ class StateStore(Protocol):
 
     def notice_counts(self) -> dict[str, int]:
         """Notices by status (pending, sending, sent, failed)."""
+        ...
+
+    def notices(self, *, status: str | None = None, hunt_id: str | None = None) -> list[NoticeRecord]:
+        """The notices of the outbox (oldest first), of one status and hunt when given."""
+        ...
+
+    def requeue_notices(self, *, hunt_id: str | None = None) -> int:
+        """Put failed (parked) notices back to pending, e.g. after the webhook was fixed; how many."""
+        ...
+
+    def clean_up(self, now_ns: int, keep_ns: int) -> int:
+        """Delete state that is done and older than ``keep_ns``: sent notices, expired leases; how many."""
         ...
 
     def acquire_lease(self, hunt_id: str, owner: str, now_ns: int, ttl_ns: int) -> bool:

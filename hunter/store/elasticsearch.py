@@ -31,7 +31,7 @@ from ..eql.values import format_date_ns
 from ..errors import StoreError
 from ..esclient import Retrier, describe, error_type, is_transient
 from ..notify import Delivery, Notice, Outcome
-from . import CLAIM_TTL_NS, SaveResult, alert_id_of
+from . import CLAIM_TTL_NS, NoticeRecord, SaveResult, alert_id_of
 
 log = structlog.get_logger(__name__)
 
@@ -188,8 +188,10 @@ class ElasticsearchStore:
         retrier: Retrier | None = None,
         claim_ttl_ns: int = CLAIM_TTL_NS,
         clock_ns: Callable[[], int] = time.time_ns,
+        alert_retention: str | None = None,
     ) -> None:
         self.client = client
+        self.alert_retention = alert_retention  # data stream lifecycle data_retention, e.g. "365d"
         self.data_stream = data_stream
         self.state_index = state_index
         self.retrier = retrier or Retrier()
@@ -211,13 +213,7 @@ class ElasticsearchStore:
                     index_patterns=[pattern],
                     data_stream={},
                     priority=TEMPLATE_PRIORITY,
-                    template={
-                        # Elasticsearch 9 makes every new logs-*-* data stream logsdb, whose
-                        # synthetic _source turns hunter.events (objects in an array) into one
-                        # object of arrays and sorts keyword arrays: alerts must read back as written.
-                        "settings": {"index": {"mode": "standard", "auto_expand_replicas": "0-1"}},
-                        "mappings": alert_mappings(),
-                    },
+                    template=self._template(),
                     meta={"managed_by": "hunter", "version": TEMPLATE_VERSION},
                 ),
             )
@@ -238,6 +234,23 @@ class ElasticsearchStore:
                 cause = exc.__cause__
                 if cause is None or error_type(cause)[0] != "resource_already_exists_exception":
                     raise  # another replica creating it at the same moment is fine, anything else is not
+
+    def _template(self) -> dict[str, Any]:
+        template: dict[str, Any] = {
+            # Elasticsearch 9 makes every new logs-*-* data stream logsdb, whose synthetic _source
+            # turns hunter.events (objects in an array) into one object of arrays and sorts keyword
+            # arrays: alerts must read back as written.
+            "settings": {"index": {"mode": "standard", "auto_expand_replicas": "0-1"}},
+            "mappings": alert_mappings(),
+        }
+        # The data stream lifecycle rolls the stream over and deletes backing indices past the
+        # retention (without it, alerts are kept until deleted by hand).
+        template["lifecycle"] = (
+            {"enabled": True, "data_retention": self.alert_retention}
+            if self.alert_retention
+            else {"enabled": True}
+        )
+        return template
 
     def _template_version(self) -> int | None:
         try:
@@ -486,21 +499,36 @@ class ElasticsearchStore:
                 f"{failed[0].get('status')} {first.get('type', '')}: {first.get('reason', '')}"
             )
 
-    def all(self) -> Iterator[dict[str, Any]]:
-        """Every alert, oldest first (by creation time, then id)."""
+    def all(
+        self, *, hunt_id: str | None = None, since_ns: int | None = None, limit: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Alerts oldest first by first seen (then id): of one hunt, since a time, at most ``limit``."""
+        filters: list[dict[str, Any]] = []
+        if hunt_id is not None:
+            filters.append({"term": {"hunter.hunt.id": hunt_id}})
+        if since_ns is not None:
+            since = format_date_ns(since_ns, nanos=True)
+            filters.append(
+                {"range": {"hunter.first_seen": {"gte": since, "format": "strict_date_optional_time_nanos"}}}
+            )
+        query: dict[str, Any] = {"bool": {"filter": filters}} if filters else {"match_all": {}}
+        left = limit
         after: list[Any] | None = None
-        while True:
+        while left is None or left > 0:
+            page = 1000 if left is None else min(1000, left)
             body: dict[str, Any] = {
-                "query": {"match_all": {}},
-                "size": 1000,
-                "sort": [{"hunter.created": "asc"}, {"hunter.alert_id": "asc"}],
+                "query": query,
+                "size": page,
+                "sort": [{"hunter.first_seen": "asc"}, {"hunter.alert_id": "asc"}],
             }
             if after is not None:
                 body["search_after"] = after
             hits = self._search(self.data_stream, body)
             for hit in hits:
                 yield hit["_source"]
-            if len(hits) < 1000:
+            if left is not None:
+                left -= len(hits)
+            if len(hits) < page:
                 return
             after = hits[-1]["sort"]
 
@@ -674,6 +702,81 @@ class ElasticsearchStore:
             )
             counts[status] = int(response.body["count"])
         return counts
+
+    def _state_hits(self, filters: list[dict[str, Any]], sort: list[Any]) -> Iterator[dict[str, Any]]:
+        """Every state document matching ``filters``, in ``sort`` order (paged with search_after)."""
+        after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {"query": {"bool": {"filter": filters}}, "size": 1000, "sort": sort}
+            if after is not None:
+                body["search_after"] = after
+            hits = self._search(self.state_index, body)
+            yield from hits
+            if len(hits) < 1000:
+                return
+            after = hits[-1]["sort"]
+
+    def notices(self, *, status: str | None = None, hunt_id: str | None = None) -> list[NoticeRecord]:
+        """The notices of the outbox, oldest first, of one status and hunt when given."""
+        filters: list[dict[str, Any]] = [{"term": {"type": "notice"}}]
+        if status is not None:
+            filters.append({"term": {"status": status}})
+        if hunt_id is not None:
+            filters.append({"term": {"hunt_id": hunt_id}})
+        records = []
+        for hit in self._state_hits(filters, [{"created_ns": "asc"}, {"alert_id": "asc"}]):
+            doc = hit["_source"]
+            records.append(
+                NoticeRecord(
+                    str(doc["alert_id"]),
+                    str(doc.get("hunt_id", "")),
+                    str(doc.get("status", "")),
+                    int(doc.get("attempts") or 0),
+                    doc.get("last_error"),
+                    int(doc.get("created_ns") or 0),
+                    int(doc.get("updated_ns") or 0),
+                )
+            )
+        return records
+
+    def requeue_notices(self, *, hunt_id: str | None = None) -> int:
+        """Failed (parked) notices back to pending, each with optimistic concurrency; how many."""
+        count = 0
+        now = self.clock_ns()
+        for record in self.notices(status="failed", hunt_id=hunt_id):
+            doc_id = f"notice-{record.alert_id}"
+            found = self._get_state(doc_id)
+            if found is None or found[0].get("status") != "failed":
+                continue
+            doc = dict(found[0], status="pending", claimed_by=None, updated_ns=now)
+            if self._put_state(doc_id, doc, (found[1], found[2])):
+                count += 1
+        return count
+
+    def clean_up(self, now_ns: int, keep_ns: int) -> int:
+        """Delete notices sent and leases expired more than ``keep_ns`` ago (bulk deletes); how many."""
+        cutoff = now_ns - keep_ns
+        done = [
+            *self._state_hits(
+                [
+                    {"term": {"type": "notice"}},
+                    {"term": {"status": "sent"}},
+                    {"range": {"updated_ns": {"lt": cutoff}}},
+                ],
+                [{"updated_ns": "asc"}],
+            ),
+            *self._state_hits(
+                [{"term": {"type": "lease"}}, {"range": {"expires_ns": {"lt": cutoff}}}],
+                [{"expires_ns": "asc"}],
+            ),
+        ]
+        if not done:
+            return 0
+        operations: list[dict[str, Any]] = []
+        for hit in done:
+            operations += [{"delete": {"_index": self.state_index, "_id": hit["_id"]}}]
+        response = self._call("clean up state", functools.partial(self.client.bulk, operations=operations))
+        return sum(1 for item in response.body["items"] if item.get("delete", {}).get("status") == 200)
 
     # ---- leases ---------------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ import orjson
 from ..eql.values import parse_date_ns
 from ..errors import StoreError
 from ..notify import Delivery, Notice, Outcome
-from . import CLAIM_TTL_NS, SaveResult, alert_id_of
+from . import CLAIM_TTL_NS, NoticeRecord, SaveResult, alert_id_of
 
 SCHEMA_VERSION = 2
 _SCHEMA = """
@@ -218,9 +218,26 @@ class SqliteStore:
             self._read_versions.pop(alert_id, None)  # read again before the next update
         return SaveResult(tuple(made), tuple(changed), tuple(conflicts))
 
-    def all(self) -> Iterator[dict[str, Any]]:
-        """Every alert, oldest first (by creation, then id)."""
-        for (doc,) in self._query("SELECT doc FROM alerts ORDER BY created_ns, id"):
+    def all(
+        self, *, hunt_id: str | None = None, since_ns: int | None = None, limit: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Alerts oldest first by first seen (then id): of one hunt, since a time, at most ``limit``."""
+        where: list[str] = []
+        params: list[Any] = []
+        if hunt_id is not None:
+            where.append("hunt_id = ?")
+            params.append(hunt_id)
+        if since_ns is not None:
+            where.append("first_seen_ns >= ?")
+            params.append(since_ns)
+        sql = "SELECT doc FROM alerts"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY first_seen_ns, id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        for (doc,) in self._query(sql, params):
             yield orjson.loads(doc)
 
     # ---- checkpoints ----------------------------------------------------------------------------
@@ -289,6 +306,45 @@ class SqliteStore:
         for status, count in self._query("SELECT status, count(*) FROM notices GROUP BY status"):
             counts[str(status)] = int(count)
         return counts
+
+    def notices(self, *, status: str | None = None, hunt_id: str | None = None) -> list[NoticeRecord]:
+        """The notices of the outbox, oldest first, of one status and hunt when given."""
+        where, params = [], []
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        if hunt_id is not None:
+            where.append("hunt_id = ?")
+            params.append(hunt_id)
+        sql = "SELECT alert_id, hunt_id, status, attempts, last_error, created_ns, updated_ns FROM notices"
+        if where:
+            sql += " WHERE " + " AND ".join(where)  # fixed clauses, values as parameters
+        rows = self._query(sql + " ORDER BY created_ns, alert_id", params)
+        return [
+            NoticeRecord(str(a), str(h), str(s), int(n), e, int(c), int(u)) for a, h, s, n, e, c, u in rows
+        ]
+
+    def requeue_notices(self, *, hunt_id: str | None = None) -> int:
+        """Failed (parked) notices back to pending; how many."""
+        sql = (
+            "UPDATE notices SET status = 'pending', claimed_by = NULL, updated_ns = ? WHERE status = 'failed'"
+        )
+        params: list[Any] = [time.time_ns()]
+        if hunt_id is not None:
+            sql += " AND hunt_id = ?"
+            params.append(hunt_id)
+        with self._transaction() as db:
+            return int(db.execute(sql, params).rowcount)
+
+    def clean_up(self, now_ns: int, keep_ns: int) -> int:
+        """Delete notices sent and leases expired more than ``keep_ns`` ago; how many."""
+        cutoff = now_ns - keep_ns
+        with self._transaction() as db:
+            sent = db.execute(
+                "DELETE FROM notices WHERE status = 'sent' AND updated_ns < ?", (cutoff,)
+            ).rowcount
+            leases = db.execute("DELETE FROM leases WHERE expires_ns < ?", (cutoff,)).rowcount
+        return int(sent) + int(leases)
 
     # ---- leases ---------------------------------------------------------------------------------
 

@@ -69,6 +69,20 @@ def bulk_bodies(server: EsTestServer) -> list[list[Any]]:
     return [request.body for request in server.requests_to(r"/_bulk$")]
 
 
+def test_the_alert_data_stream_has_a_lifecycle_with_the_configured_retention(
+    server: EsTestServer, es: Elasticsearch
+) -> None:
+    """The template gives new alert data streams a data stream lifecycle (rollover, then deletion
+    past the retention); without a retention the lifecycle only rolls over."""
+    make_store(server, alert_retention="31536000s")
+    (ours,) = es.indices.get_index_template(name=TEMPLATE_NAME)["index_templates"]
+    assert ours["index_template"]["template"]["lifecycle"] == {"enabled": True, "data_retention": "31536000s"}
+    es.indices.delete_index_template(name=TEMPLATE_NAME)
+    make_store(server)
+    (ours,) = es.indices.get_index_template(name=TEMPLATE_NAME)["index_templates"]
+    assert ours["index_template"]["template"]["lifecycle"] == {"enabled": True}
+
+
 def test_template_is_installed_above_the_builtin_logs_priority(
     server: EsTestServer, es: Elasticsearch
 ) -> None:
@@ -335,12 +349,34 @@ def test_notice_claims_are_exclusive_and_deliveries_recorded(server: EsTestServe
 def test_all_lists_every_alert_oldest_first_across_backing_indices(
     server: EsTestServer, es: Elasticsearch
 ) -> None:
-    """all() reads every backing index, ordered by creation time then id."""
+    """all() reads every backing index, ordered by first seen then id; by hunt, since and limit."""
     store = make_store(server)
     store.save(HUNT, [alert("b", minute=5), alert("c", minute=1)], [])
     es.indices.rollover(alias=ALERTS)
     store.save(HUNT, [alert("a", minute=5), alert("d", minute=0)], [])
-    assert [doc["hunter"]["alert_id"] for doc in store.all()] == ["d", "c", "a", "b"]
+    store.save(
+        "other",
+        [{**alert("e", minute=3), "hunter": {**alert("e", minute=3)["hunter"], "hunt": {"id": "other"}}}],
+        [],
+    )
+    assert [doc["hunter"]["alert_id"] for doc in store.all()] == ["d", "c", "e", "a", "b"]
+    assert [doc["hunter"]["alert_id"] for doc in store.all(hunt_id="other")] == ["e"]
+    since = 1_795_165_380 * NS  # 2026-11-20T09:03:00Z
+    assert [doc["hunter"]["alert_id"] for doc in store.all(since_ns=since, limit=2)] == ["e", "a"]
+
+
+def test_notices_are_listed_requeued_and_cleaned_up(server: EsTestServer) -> None:
+    """The outbox is listed, parked notices requeued, and sent ones past the retention deleted."""
+    store = make_store(server)
+    store.save(HUNT, [alert("a1"), alert("a2")], [])
+    store.claim_notices("me", T0, 10)
+    store.record_delivery(Delivery(("a1",), Outcome.FAILED, "invalid_token"), T0, "me")
+    store.record_delivery(Delivery(("a2",), Outcome.SENT), T0, "me")
+    assert [(n.alert_id, n.status) for n in store.notices()] == [("a1", "failed"), ("a2", "sent")]
+    assert store.requeue_notices() == 1
+    assert [n.alert_id for n in store.notices(status="pending")] == ["a1"]
+    assert store.clean_up(T0 + 10 * MINUTE, MINUTE) == 1  # the sent notice
+    assert [n.alert_id for n in store.notices()] == ["a1"]
 
 
 def test_find_suppressor_returns_the_earliest_matching_alert(server: EsTestServer) -> None:

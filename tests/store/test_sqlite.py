@@ -273,11 +273,49 @@ def test_a_state_file_of_a_newer_hunter_is_refused(path: Path) -> None:
         SqliteStore(path)
 
 
-def test_alerts_are_listed_oldest_first(store: SqliteStore) -> None:
-    """all() returns alerts in creation order."""
-    for alert_id in ("z", "y", "x"):
-        store.save(HUNT, [alert(alert_id)], [])
-    assert [doc["hunter"]["alert_id"] for doc in store.all()] == ["z", "y", "x"]
+def test_alerts_are_listed_oldest_first_by_first_seen_with_filters(store: SqliteStore) -> None:
+    """all() lists by first seen (then id), whatever the creation order; by hunt, since and limit."""
+    store.save(HUNT, [alert("z", "2026-11-20T09:30:00Z")], [])
+    store.save(HUNT, [alert("y", "2026-11-20T09:10:00Z")], [])
+    store.save("other", [{**alert("x", "2026-11-20T09:20:00Z")}], [])
+    ids = [doc["hunter"]["alert_id"] for doc in store.all()]
+    assert ids == ["y", "x", "z"]
+    assert [d["hunter"]["alert_id"] for d in store.all(hunt_id=HUNT)] == ["y", "z"]
+    since = ns(utc("2026-11-20T09:20:00Z"))
+    assert [d["hunter"]["alert_id"] for d in store.all(since_ns=since)] == ["x", "z"]
+    assert [d["hunter"]["alert_id"] for d in store.all(limit=2)] == ["y", "x"]
+
+
+def test_parked_notices_are_listed_and_requeued(store: SqliteStore) -> None:
+    """notices() lists the outbox; requeue_notices() puts failed ones back to pending (one hunt or all)."""
+    store.save(HUNT, [alert("a"), alert("b")], [])
+    store.save("other", [alert("c")], [])
+    store.claim_notices("me", T0, 10)
+    store.record_delivery(Delivery(("a", "c"), Outcome.FAILED, "invalid_token"), T0, "me")
+    store.record_delivery(Delivery(("b",), Outcome.SENT), T0, "me")
+    failed = store.notices(status="failed")
+    assert [(n.alert_id, n.last_error, n.attempts) for n in failed] == [
+        ("a", "invalid_token", 1),
+        ("c", "invalid_token", 1),
+    ]
+    assert store.requeue_notices(hunt_id=HUNT) == 1
+    assert [n.alert_id for n in store.notices(status="pending")] == ["a"]
+    assert store.requeue_notices() == 1
+    assert [n.alert_id for n in store.claim_notices("me", T0 + 1, 10)] == ["a", "c"]
+
+
+def test_clean_up_removes_done_state_past_its_retention(store: SqliteStore) -> None:
+    """Sent notices and expired leases older than the retention go; pending notices and live leases stay."""
+    store.save(HUNT, [alert("a"), alert("b")], [])
+    store.claim_notices("me", T0, 10)
+    store.record_delivery(Delivery(("a",), Outcome.SENT), T0, "me")
+    store.record_delivery(Delivery(("b",), Outcome.RETRY), T0, "me")
+    store.acquire_lease(HUNT, "me", T0, TTL)
+    store.acquire_lease("other", "me", T0 + 100 * TTL, TTL)
+    assert store.clean_up(T0 + 10 * TTL, 5 * TTL) == 2  # the sent notice and the old lease
+    assert [n.alert_id for n in store.notices()] == ["b"]
+    assert not store.acquire_lease("other", "someone", T0 + 100 * TTL, TTL)
+    assert store.clean_up(T0 + 10 * TTL, 5 * TTL) == 0
 
 
 def test_unopenable_state_path_is_a_store_error(tmp_path: Path) -> None:
