@@ -24,17 +24,17 @@ at the first problem: every problem of every file is collected and reported as
 
 from __future__ import annotations
 
-import itertools
 import re
-import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .config import parse_duration
+from .cron import cron_longest_gap_ns
 from .eql import CompiledQuery, EqlError, compile_query
 from .errors import HuntError, HuntSetError
+from .tomlfile import LocatedChecker, read_toml
 
 SEVERITIES = {"low": 21, "medium": 47, "high": 73, "critical": 99}
 SOURCE_HUNTER = "hunter"  # Hunt.source of a native hunt file
@@ -230,108 +230,6 @@ class HuntSet:
         )
 
 
-_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab numbering: 0 (and 7) is Sunday
-
-
-def cron_trigger(expression: str, *, jitter: int | None = None) -> Any:
-    """An APScheduler 3.x ``CronTrigger`` (UTC) for a standard 5-field crontab expression.
-
-    ``CronTrigger.from_crontab`` counts weekdays from Monday = 0, unlike cron (Sunday = 0), so
-    the day-of-week field is rewritten into day names here. Cron runs a job when either a
-    restricted day of month or a restricted day of week matches, APScheduler only when both do,
-    so restricting both is refused rather than scheduled differently from what cron would do.
-    """
-    from apscheduler.triggers.cron import CronTrigger
-
-    fields = expression.split()
-    if len(fields) != 5:
-        raise ValueError(f"expected 5 fields (minute hour day month weekday), got {len(fields)}")
-    minute, hour, day, month, weekday = fields
-    if day not in ("*", "?") and weekday not in ("*", "?"):
-        raise ValueError("restricting both day of month and day of week is not supported")
-    return CronTrigger(
-        minute=minute,
-        hour=hour,
-        day="*" if day == "?" else day,
-        month=month,
-        day_of_week=_cron_weekdays(weekday),
-        timezone="UTC",
-        jitter=jitter,
-    )
-
-
-def _cron_weekdays(field: str) -> str:
-    if field in ("*", "?"):
-        return "*"
-    days: set[int] = set()
-    for part in field.split(","):
-        span, slash, step_text = part.partition("/")
-        step = int(step_text) if slash and step_text.isdigit() else 0 if slash else 1
-        if step < 1:
-            raise ValueError(f"bad step in day of week {part!r}")
-        if span == "*":
-            low, high = 0, 6
-        elif "-" in span:
-            first, last = span.split("-", 1)
-            low, high = _cron_weekday(first), _cron_weekday(last)
-        else:
-            low = _cron_weekday(span)
-            high = 6 if slash else low
-        if low > high:
-            raise ValueError(f"day of week range {span!r} runs backwards")
-        days.update(day % 7 for day in range(low, high + 1, step))
-    return "*" if len(days) == 7 else ",".join(_WEEKDAYS[day] for day in sorted(days))
-
-
-def _cron_weekday(token: str) -> int:
-    name = token.strip().lower()[:3]
-    if name in _WEEKDAYS:
-        return _WEEKDAYS.index(name)
-    if token.isdigit() and 0 <= int(token) <= 7:
-        return int(token)
-    raise ValueError(f"bad day of week {token!r} (0-7 or sun-sat)")
-
-
-def cron_longest_gap_ns(expression: str) -> int:
-    """The longest time between two consecutive runs of a cron schedule (UTC, over 8 years).
-
-    Minutes and hours give the same times on every day the schedule runs on, so the runs of one
-    such day and the list of such days (found by jumping from one to the next) are enough: a few
-    thousand trigger calls even for ``*/5 * * * *``, and a leap-day schedule is still seen twice.
-    """
-    from datetime import UTC, datetime, timedelta
-
-    trigger = cron_trigger(expression)
-    day = timedelta(days=1)
-    start = datetime(2024, 1, 1, tzinfo=UTC)
-    end = start + timedelta(days=8 * 366)
-
-    def next_fire(after: datetime, previous: datetime | None = None) -> datetime | None:
-        fire: datetime | None = trigger.get_next_fire_time(previous, after)
-        return fire if fire is not None and fire < end else None
-
-    first = next_fire(start)
-    if first is None:
-        raise ValueError("the schedule never fires")
-    midnight = first.replace(hour=0, minute=0, second=0, microsecond=0)
-    times: list[timedelta] = []
-    fire: datetime | None = first
-    while fire is not None and fire < midnight + day:
-        times.append(fire - midnight)
-        fire = next_fire(fire, fire)
-    days = [midnight]
-    while (fire := next_fire(days[-1] + day)) is not None:
-        days.append(fire.replace(hour=0, minute=0, second=0, microsecond=0))
-    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-    gaps += [(later + times[0]) - (earlier + times[-1]) for earlier, later in itertools.pairwise(days)]
-    if not gaps:
-        raise ValueError("the schedule fires only once in eight years")
-    return int(max(gaps).total_seconds()) * 1_000_000_000
-
-
-# ---- loading ----------------------------------------------------------------------------------------
-
-
 def load_hunt_set(paths: Sequence[Path], *, include_deprecated: bool = False) -> HuntSet:
     """Every hunt in ``paths`` (files, and folders searched recursively for ``*.toml``, sorted).
 
@@ -391,16 +289,10 @@ def load_hunt(path: Path) -> tuple[Hunt | None, list[HuntError]]:
 
 def read_hunt_file(path: Path, *, include_deprecated: bool = False) -> FileOutcome:
     """One hunt file of either format: a detection-rules rule when it has a ``[rule]`` table, else native."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return FileOutcome(path, problems=[HuntError(path, 0, 0, f"cannot read: {exc}")])
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line, column = _toml_position(str(exc))
-        message = f"invalid TOML: {_toml_message(str(exc))}"
-        return FileOutcome(path, problems=[HuntError(path, line, column, message)])
+    read = read_toml(path)
+    if isinstance(read, HuntError):
+        return FileOutcome(path, problems=[read])
+    text, data = read
     if isinstance(data.get("rule"), dict):
         from .rules.detection_rules import read_rule  # lazily: the reader imports this module
 
@@ -408,72 +300,8 @@ def read_hunt_file(path: Path, *, include_deprecated: bool = False) -> FileOutco
     return _Checker(path, text, data).outcome()
 
 
-class TomlChecker:
+class TomlChecker(LocatedChecker):
     """Checks one parsed TOML hunt file, collecting located problems and warnings (shared by all readers)."""
-
-    def __init__(self, path: Path, text: str) -> None:
-        self.path = path
-        self.text = text
-        self.lines = key_lines(text)
-        self.problems: list[HuntError] = []
-        self.warnings: list[str] = []
-
-    def line_of(self, key: str) -> int:
-        """The key's line, else its nearest enclosing table's or inline table's (a missing key)."""
-        parts = key.split(".")
-        while parts:
-            found = self.lines.get(".".join(parts))
-            if found is not None:
-                return found
-            parts.pop()
-        return 1
-
-    def problem(self, key: str, message: str, line: int | None = None, column: int = 1) -> None:
-        """Record a problem located at ``key`` (or at ``line``:``column``)."""
-        self.problems.append(HuntError(self.path, line or self.line_of(key), column, message))
-
-    def warn(self, key: str, message: str) -> None:
-        """Record a warning located at ``key``: allowed, but worth the author's attention."""
-        self.warnings.append(f"{self.path}:{self.line_of(key)}:1: {message}")
-
-    def string(self, key: str, value: Any, *, required: bool = False) -> str:
-        """``value`` as a string ('' when absent; a problem when required or not a string)."""
-        if value is None:
-            if required:
-                self.problem(key, f"missing required key {key!r}")
-            return ""
-        if not isinstance(value, str):
-            self.problem(key, f"{key} must be a string")
-            return ""
-        return value
-
-    def strings(self, key: str, value: Any) -> tuple[str, ...]:
-        """``value`` as a tuple of strings (() when absent; a problem when not a list of strings)."""
-        if value is None:
-            return ()
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            self.problem(key, f"{key} must be a list of strings")
-            return ()
-        return tuple(value)
-
-    def boolean(self, key: str, value: Any, default: bool) -> bool:
-        """``value`` as true/false (``default`` when absent or wrong, the latter a problem)."""
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            self.problem(key, f"{key} must be true or false")
-            return default
-        return value
-
-    def unknown(self, table: str, data: Mapping[str, Any], allowed: set[str], *, warn: bool = False) -> None:
-        """Report keys of ``table`` that are not ``allowed`` (as warnings with ``warn``, else problems)."""
-        for key in data:
-            if key not in allowed:
-                path = f"{table}.{key}" if table else key
-                if warn:
-                    self.warn(path, f"unknown key {path!r} ignored")
-                else:
-                    self.problem(path, f"unknown key {path!r}")
 
     def risk_score(self, key: str, value: Any) -> float:
         """A risk score from 0 to 100 (a problem otherwise)."""
@@ -737,66 +565,6 @@ class _Checker(TomlChecker):
                 "suppress_by", "suppress_by needs suppress_for, how long to suppress (for example '1h')"
             )
         return Suppression(by, duration) if by and duration else None
-
-
-def key_lines(text: str) -> dict[str, int]:
-    """The line of each table header and key of a TOML text, not in multi-line strings.
-
-    Keys are dotted paths (``queries.sequence.query`` -> 42); an array of tables counts its
-    elements, so the second ``[[rule.threat]]`` and its ``tactic`` are ``rule.threat.1`` and
-    ``rule.threat.1.tactic``.
-    """
-    lines: dict[str, int] = {}
-    table: tuple[str, ...] = ()
-    arrays: dict[tuple[str, ...], int] = {}  # array-of-tables path (parents resolved) -> last element
-
-    def resolve(parts: Sequence[str]) -> tuple[str, ...]:
-        resolved: list[str] = []
-        for part in parts:
-            resolved.append(part)
-            if tuple(resolved) in arrays:
-                resolved.append(str(arrays[tuple(resolved)]))
-        return tuple(resolved)
-
-    in_string: str | None = None
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if in_string is not None:
-            if line.count(in_string) % 2 == 1:
-                in_string = None
-            continue
-        header = re.match(r"^(\[\[?)\s*([^\[\]]+?)\s*\]", line)
-        if header:
-            parts = tuple(part.strip().strip('"') for part in header.group(2).split("."))
-            if header.group(1) == "[[":
-                array = (*resolve(parts[:-1]), parts[-1])
-                arrays[array] = arrays.get(array, -1) + 1
-                lines.setdefault(".".join(array), number)
-                table = (*array, str(arrays[array]))
-            else:
-                table = resolve(parts)
-            lines.setdefault(".".join(table), number)
-            continue
-        key = re.match(r'^("[^"]*"|[A-Za-z0-9_.-]+)\s*=\s*(.*)$', line)
-        if key:
-            written = key.group(1)
-            parts = (written.strip('"'),) if written.startswith('"') else tuple(written.split("."))
-            for depth in range(1, len(parts) + 1):  # a dotted key also locates its parents
-                lines.setdefault(".".join((*table, *parts[:depth])), number)
-            rest = key.group(2)
-            for quote in ("'''", '"""'):
-                if rest.startswith(quote) and rest.count(quote) == 1:
-                    in_string = quote
-    return lines
-
-
-def _toml_position(message: str) -> tuple[int, int]:
-    match = re.search(r"at line (\d+), column (\d+)", message)
-    return (int(match.group(1)), int(match.group(2))) if match else (1, 1)
-
-
-def _toml_message(message: str) -> str:
-    return re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
 
 
 def queries_named(hunt: Hunt, names: Iterable[str]) -> Sequence[HuntQuery]:

@@ -34,8 +34,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from .alerts import AlertRenderer
 from .config import Settings
+from .cron import cron_trigger
 from .errors import HunterError
-from .hunts import Hunt, cron_trigger
+from .hunts import Hunt
 from .metrics import Metrics
 from .notify import Notifier
 from .notify.console import ConsoleNotifier

@@ -196,7 +196,7 @@ def test_incomplete_suppression_is_a_problem(tmp_path: Path) -> None:
 )
 def test_cron_weekdays_count_from_sunday_as_crontab_does(weekday: str, names: str) -> None:
     """APScheduler 3.x counts weekdays from Monday = 0; hunt files use crontab's Sunday = 0."""
-    from hunter.hunts import cron_trigger
+    from hunter.cron import cron_trigger
 
     trigger = cron_trigger(f"0 9 * * {weekday}")
     (field,) = [f for f in trigger.fields if f.name == "day_of_week"]
@@ -207,7 +207,7 @@ def test_a_cron_hunt_runs_on_crontab_days_and_its_interval_is_the_longest_gap(tm
     """'30 2 * * 0' is Sundays at 02:30 (not Mondays); health and catch-up use the 7-day gap."""
     from datetime import UTC, datetime
 
-    from hunter.hunts import cron_trigger
+    from hunter.cron import cron_trigger
 
     hunt, problems = load_hunt(write(tmp_path, "weekly.toml", 'cron = "30 2 * * 0"\n' + GOOD))
     assert hunt is not None and not problems and hunt.cron is not None
@@ -274,7 +274,7 @@ def test_the_interval_of_a_cron_hunt_is_its_longest_gap_however_often_it_runs(
     cron: str, longest: timedelta
 ) -> None:
     """Frequent schedules with rare long pauses are measured over years of runs, not their first days."""
-    from hunter.hunts import cron_longest_gap_ns
+    from hunter.cron import cron_longest_gap_ns
 
     assert cron_longest_gap_ns(cron) == int(longest.total_seconds()) * 1_000_000_000
 
