@@ -5,8 +5,9 @@
 in ``hits``. This package imports nothing else from hunter.
 """
 
+from .dispatch import Dispatcher, search_many
 from .errors import EqlError, EqlSemanticError, EqlSyntaxError, UnsortedInputError
-from .query import CompiledQuery, FieldUse, compile_query, search_many
+from .query import CompiledQuery, FieldUse, compile_query
 from .runs import MISSING_EVENT, Run
 from .schema import FieldInfo, Schema
 from .values import format_date_ns, parse_date_ns
@@ -14,6 +15,7 @@ from .values import format_date_ns, parse_date_ns
 __all__ = [
     "MISSING_EVENT",
     "CompiledQuery",
+    "Dispatcher",
     "EqlError",
     "EqlSemanticError",
     "EqlSyntaxError",

@@ -23,7 +23,7 @@ from typing import Any
 from . import ast
 from .analyzer import IsNull, Node, arithmetic, call_function, comparable, compare_values, in_values
 from .fields import flatten, strings
-from .functions import cidr_match
+from .functions import cidr_matcher
 from .patterns import WildcardSet, lucene_wildcard_matcher, regex_matcher, wildcard_matcher
 from .schema import (
     BOOLEAN,
@@ -454,9 +454,10 @@ class Compiler:
             return _any_string(access, lucene_wildcard_matcher("*" + texts[0] + "*", node.insensitive))
         if node.name == "cidrMatch":
             values = access.values
+            in_blocks = cidr_matcher(texts)
 
             def in_networks(doc: Doc) -> bool:
-                return any(cidr_match(value, *texts) is True for value in values(doc))
+                return any(in_blocks(value) is True for value in values(doc))
 
             return in_networks
         return None

@@ -8,6 +8,7 @@ event and every field a query reads.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -16,8 +17,13 @@ Getter = Callable[[Mapping[str, Any]], Any]
 SCALARS = frozenset({str, int, float, bool})
 
 
+@functools.lru_cache(maxsize=4096)
 def make_getter(path: tuple[str, ...]) -> Getter:
-    """A function returning the raw value (scalar, list, or None when absent) of ``path``."""
+    """A function returning the raw value (scalar, list, or None when absent) of ``path``.
+
+    Getters are generated as straight-line code (nested objects read inline, dotted keys checked
+    at every level) and shared by every query that reads the same path.
+    """
     if len(path) == 1:
         key = path[0]
 
@@ -25,49 +31,53 @@ def make_getter(path: tuple[str, ...]) -> Getter:
             return doc.get(key)
 
         return get_leaf
-    head = path[0]
-    sub = make_getter(path[1:])
-    if len(path) == 2:
-        leaf = path[1]
-        dotted = f"{head}.{leaf}"
+    namespace: dict[str, Any] = {"_descend": _descend, "_as_list": _as_list}
+    lines = [
+        "def get(doc):",
+        *_emit(path, "doc", "found", "    ", namespace=namespace, counter=[0]),
+        "    return found",
+    ]
+    exec(compile("\n".join(lines), f"<getter {'.'.join(path)}>", "exec"), namespace)  # noqa: S102
+    getter: Getter = namespace["get"]
+    return getter
 
-        def get_pair(doc: Mapping[str, Any]) -> Any:
-            value = doc.get(head)
-            if value is None:
-                found = None
-            elif value.__class__ is dict:
-                found = value.get(leaf)
-            else:
-                found = _descend(value, sub)
-            other = doc.get(dotted)
-            if other is None:
-                return found
-            return other if found is None else _as_list(found) + _as_list(other)
 
-        return get_pair
-    routes: list[tuple[str, Getter | None]] = []
+def _emit(
+    path: tuple[str, ...],
+    source: str,
+    out: str,
+    indent: str,
+    *,
+    namespace: dict[str, Any],
+    counter: list[int],
+) -> list[str]:
+    """Statements leaving in ``out`` what the getter of ``path`` returns for the object ``source``."""
+    if len(path) == 1:
+        return [f"{indent}{out} = {source}.get({path[0]!r})"]
+    counter[0] += 1
+    level = counter[0]
+    value = f"x{level}"
+    rest_name = f"g{level}"
+    namespace[rest_name] = make_getter(path[1:])
+    lines = [
+        f"{indent}{value} = {source}.get({path[0]!r})",
+        f"{indent}if {value} is None: {out} = None",
+        f"{indent}elif {value}.__class__ is dict:",
+        *_emit(path[1:], value, out, indent + "    ", namespace=namespace, counter=counter),
+        f"{indent}else: {out} = _descend({value}, {rest_name})",
+    ]
     for split in range(2, len(path) + 1):
         rest = path[split:]
-        routes.append((".".join(path[:split]), make_getter(rest) if rest else None))
-
-    def get(doc: Mapping[str, Any]) -> Any:
-        value = doc.get(head)
-        if value is None:
-            found = None
-        elif value.__class__ is dict:
-            found = sub(value)
-        else:
-            found = _descend(value, sub)
-        for key, rest_getter in routes:
-            value = doc.get(key)
-            if value is None:
-                continue
-            got = value if rest_getter is None else _descend(value, rest_getter)
-            if got is not None:
-                found = got if found is None else _as_list(found) + _as_list(got)
-        return found
-
-    return get
+        lines.append(f"{indent}{value} = {source}.get({'.'.join(path[:split])!r})")
+        if rest:
+            route = f"r{level}_{split}"
+            namespace[route] = make_getter(rest)
+            lines.append(f"{indent}if {value} is not None: {value} = _descend({value}, {route})")
+        lines.append(
+            f"{indent}if {value} is not None: {out} = {value} if {out} is None else "
+            f"_as_list({out}) + _as_list({value})"
+        )
+    return lines
 
 
 def _descend(value: Any, rest: Getter) -> Any:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,6 +128,46 @@ def cidr_match(source: Any, *networks: Any) -> Any:
         if address.version == block.version and address in block:
             return True
     return False
+
+
+_SEEN_LIMIT = 4_096  # distinct addresses remembered per cidrMatch call site
+
+
+def cidr_matcher(networks: Sequence[Any]) -> Callable[[Any], Any]:
+    """``cidr_match(value, *networks)`` with the blocks parsed once and recent values remembered."""
+    blocks = []
+    for network in networks:
+        if network is None:
+            continue
+        try:
+            blocks.append(ipaddress.ip_network(str(network), strict=False))
+        except ValueError:
+            continue
+    seen: dict[Any, Any] = {}
+
+    def match(source: Any) -> Any:
+        if source.__class__ is str:
+            found = seen.get(source, seen)
+            if found is not seen:
+                return found
+        if source is None:
+            return None
+        address = (
+            source if isinstance(source, ipaddress.IPv4Address | ipaddress.IPv6Address) else parse_ip(source)
+        )
+        if address is None:
+            result = None
+        else:
+            if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+                address = address.ipv4_mapped
+            result = any(address.version == block.version and address in block for block in blocks)
+        if source.__class__ is str:
+            if len(seen) >= _SEEN_LIMIT:
+                seen.clear()
+            seen[source] = result
+        return result
+
+    return match
 
 
 def concat(*values: Any) -> Any:

@@ -8,7 +8,7 @@ key readers; running (:mod:`.runs`) makes one pass over the events and returns t
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -239,18 +239,6 @@ class CompiledQuery:
         if isinstance(query, ast.SampleQuery):
             return SampleRun(query, resolver, size, max_samples_per_key)
         return EventRun(resolver, limits_for(self.statement, size, result_position))
-
-
-def search_many(runs: Sequence[Run], events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Feed one pass over ``events`` to several runs (from :meth:`CompiledQuery.run`)."""
-    accepts = [run.accept for run in runs]
-    if len(runs) == 1:
-        runs[0].consume(events)
-    else:
-        for position, item in enumerate(events):
-            for accept in accepts:
-                accept(position, item)
-    return [run.finish() for run in runs]
 
 
 def _first_only(stages: list[Stage]) -> Callable[[Mapping[str, Any]], int]:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from . import ast
 from .compiler import sort_key
 from .errors import UnsortedInputError
+from .gates import Gate, Weight, plan_gate
 from .plan import Plan, PlanResolver
 from .samples import build_samples
 from .sequences import Candidate, MissingChecker, MissingStage, SequenceMatcher
@@ -42,6 +43,13 @@ class Run:
     def finish(self) -> dict[str, Any]:
         """Elasticsearch's ``hits`` object for everything accepted."""
         raise NotImplementedError
+
+    def gate(self, weight: Weight | None = None) -> Gate | None:
+        """What an event must carry for this run to use it (:mod:`.gates`); None: unknown, feed all."""
+        resolver: PlanResolver | None = getattr(self, "resolver", None)
+        if resolver is None or resolver.by_index:
+            return None
+        return plan_gate(resolver.default, weight)
 
 
 def limits_for(statement: ast.Statement, size: int, result_position: ResultPosition) -> list[tuple[str, int]]:

@@ -1,0 +1,274 @@
+"""Route each event only to the queries that could use it, by the literals their stages need.
+
+With a library of a thousand rules, nearly every rule rejects nearly every event, and testing each
+one costs a call. The :class:`Dispatcher` indexes every stage of every run by its needs
+(:mod:`.gates`) in two levels:
+
+* *coarse* fields (chosen from the gates: those that most stages constrain to a few values, as
+  ``event.category``, ``host.os.type`` and ``event.type``) split the stages by the values an event
+  has there; the event's coarse values are one dictionary look-up away from the stages they admit;
+* among those, each stage is filed under the keys of its most selective other need (a process
+  name, a path prefix or suffix); an event is looked up by the values it has in those fields.
+
+A stage with no usable need is tested for every event its coarse values admit. The dispatcher only
+narrows: a run it names still tests the event itself, so results are those of feeding every event
+to every run.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .fields import make_getter, strings
+from .gates import EXACT_MODES, Gate, Need, cost
+from .runs import Run
+
+Getter = Callable[[Mapping[str, Any]], Any]
+
+LENGTHS = (3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # prefix and suffix keys are cut to one of these
+MAX_COARSE = 3
+COARSE_SHARE = 0.1  # a coarse field is constrained by at least this share of all stages
+COARSE_VALUES = 64  # ... to at most this many distinct values across them
+CACHE_LIMIT = 4_096  # distinct coarse signatures remembered
+COMMON_WEIGHT = 10.0  # a need on a coarse-like field narrows about this much less than another
+
+
+@dataclass(slots=True)
+class _Stage:
+    """One stage of one run: its needs on coarse fields, and the need it is filed under."""
+
+    run: int
+    coarse: list[Need]
+    filed: Need | None
+
+
+@dataclass(slots=True)
+class _FieldIndex:
+    """Runs by the keys of one field: exact and lowercased values, prefixes and suffixes by length."""
+
+    getter: Getter
+    eq: dict[str, set[int]] = field(default_factory=dict)
+    lower: dict[str, set[int]] = field(default_factory=dict)
+    prefix: dict[int, dict[str, set[int]]] = field(default_factory=dict)
+    lprefix: dict[int, dict[str, set[int]]] = field(default_factory=dict)
+    suffix: dict[int, dict[str, set[int]]] = field(default_factory=dict)
+    lsuffix: dict[int, dict[str, set[int]]] = field(default_factory=dict)
+    present: set[int] = field(default_factory=set)
+
+    def add(self, mode: str, text: str, run: int) -> None:
+        """File ``run`` under one key of this field (a key for a substring only asks for a value)."""
+        if mode in ("present", "infix", "linfix"):
+            self.present.add(run)
+            return
+        if mode in EXACT_MODES:
+            table = self.eq if mode == "eq" else self.lower
+            table.setdefault(text, set()).add(run)
+            return
+        length = max(size for size in LENGTHS if size <= len(text))
+        by_length: dict[int, dict[str, set[int]]] = getattr(self, mode)
+        cut = text[:length] if mode.endswith("prefix") else text[-length:]
+        by_length.setdefault(length, {}).setdefault(cut, set()).add(run)
+
+    def collect(self, source: Mapping[str, Any], found: set[int]) -> None:
+        """Add the runs filed under a value ``source`` has in this field."""
+        raw = self.getter(source)
+        if raw is None:
+            return
+        if self.present:
+            found |= self.present
+        values = [raw] if raw.__class__ is str else strings(raw)
+        eq, lower = self.eq, self.lower
+        for value in values:
+            if eq:
+                hit = eq.get(value)
+                if hit:
+                    found |= hit
+            lowered = None
+            if lower:
+                lowered = value.lower()
+                hit = lower.get(lowered)
+                if hit:
+                    found |= hit
+            for table, low, head in (
+                (self.prefix, False, True),
+                (self.lprefix, True, True),
+                (self.suffix, False, False),
+                (self.lsuffix, True, False),
+            ):
+                if not table:
+                    continue
+                text = value
+                if low:
+                    if lowered is None:
+                        lowered = value.lower()
+                    text = lowered
+                size = len(text)
+                for length, cuts in table.items():
+                    if length <= size:
+                        hit = cuts.get(text[:length] if head else text[-length:])
+                        if hit:
+                            found |= hit
+
+
+class _Route:
+    """The runs for one combination of coarse values: always tested, and filed by key."""
+
+    __slots__ = ("always", "fields")
+
+    def __init__(self, always: set[int], fields: list[_FieldIndex]) -> None:
+        self.always = frozenset(always)
+        self.fields = fields
+
+    def runs(self, source: Mapping[str, Any]) -> set[int] | frozenset[int]:
+        """The runs that may use ``source``."""
+        if not self.fields:
+            return self.always
+        found = set(self.always)
+        for index in self.fields:
+            index.collect(source, found)
+        return found
+
+
+class Dispatcher:
+    """Names, for each event, the runs (by position) whose gates it may pass."""
+
+    @classmethod
+    def for_runs(cls, runs: Sequence[Run]) -> Dispatcher:
+        """A dispatcher for ``runs``, whose ``or`` choices avoid the fields most stages constrain."""
+        first = [run.gate() for run in runs]
+        common = set(_common_fields([needs for gate in first if gate for needs in gate]))
+        if not common:
+            return cls(first)
+        return cls([run.gate(lambda name: COMMON_WEIGHT if name in common else 1.0) for run in runs])
+
+    def __init__(self, gates: Sequence[Gate | None]) -> None:
+        self.size = len(gates)
+        self.unrouted = frozenset(run for run, gate in enumerate(gates) if gate is None or not gate)
+        stages = [
+            (run, needs) for run, gate in enumerate(gates) if gate is not None and gate for needs in gate
+        ]
+        self.coarse = _coarse_fields([needs for _run, needs in stages])
+        self._coarse_getters = [make_getter(tuple(name.split("."))) for name in self.coarse]
+        common = set(_common_fields([needs for _run, needs in stages]))
+
+        def weighted(need: Need) -> float:
+            return cost(need, lambda name: COMMON_WEIGHT if name in common else 1.0)
+
+        self._stages: list[_Stage] = []
+        for run, needs in stages:
+            coarse = [need for need in needs if _field_of(need) in self.coarse and _exact(need)]
+            routable = [need for need in needs if need not in coarse]
+            filed = min(routable, key=weighted) if routable else None
+            self._stages.append(_Stage(run, coarse, filed))
+        self._routes: dict[tuple[Any, ...], _Route] = {}
+
+    def runs(self, source: Mapping[str, Any]) -> set[int] | frozenset[int]:
+        """Positions of the runs that may use the event ``source`` (the others surely reject it)."""
+        signature = tuple(_signature_value(get(source)) for get in self._coarse_getters)
+        route = self._routes.get(signature)
+        if route is None:
+            route = self._route(signature)
+        return route.runs(source)
+
+    def _route(self, signature: tuple[Any, ...]) -> _Route:
+        values = {
+            name: value if isinstance(value, tuple) else (() if value is None else (value,))
+            for name, value in zip(self.coarse, signature, strict=True)
+        }
+        always = set(self.unrouted)
+        indices: dict[str, _FieldIndex] = {}
+        for stage in self._stages:
+            if not all(_admits(need, values) for need in stage.coarse):
+                continue
+            if stage.filed is None:
+                always.add(stage.run)
+                continue
+            for name, mode, text in stage.filed:
+                index = indices.get(name)
+                if index is None:
+                    index = indices[name] = _FieldIndex(make_getter(tuple(name.split("."))))
+                index.add(mode, text, stage.run)
+        route = _Route(always, list(indices.values()))
+        if len(self._routes) >= CACHE_LIMIT:
+            self._routes.clear()
+        self._routes[signature] = route
+        return route
+
+    def summary(self) -> dict[str, Any]:
+        """What the dispatcher made of the gates: coarse fields, stages filed, stages always tested."""
+        filed = sum(1 for stage in self._stages if stage.filed is not None)
+        return {
+            "runs": self.size,
+            "unrouted_runs": len(self.unrouted),
+            "coarse": list(self.coarse),
+            "stages": len(self._stages),
+            "filed": filed,
+        }
+
+
+def _field_of(need: Need) -> str | None:
+    names = {name for name, _mode, _text in need}
+    return names.pop() if len(names) == 1 else None
+
+
+def _exact(need: Need) -> bool:
+    return all(mode in EXACT_MODES for _field, mode, _text in need)
+
+
+def _coarse_fields(stages: list[list[Need]]) -> tuple[str, ...]:
+    """The few fields most stages constrain to exact values, each to few values over all stages."""
+    return tuple(_common_fields(stages)[:MAX_COARSE])
+
+
+def _common_fields(stages: list[list[Need]]) -> list[str]:
+    """Fields many stages constrain to exact values, each to few values over all stages; most used first."""
+    if not stages:
+        return []
+    users: Counter[str] = Counter()
+    texts: dict[str, set[str]] = {}
+    for needs in stages:
+        seen: set[str] = set()
+        for need in needs:
+            name = _field_of(need)
+            if name is None or not _exact(need):
+                continue
+            seen.add(name)
+            texts.setdefault(name, set()).update(text for _f, _m, text in need)
+        users.update(seen)
+    return [
+        name
+        for name, count in users.most_common()
+        if count >= COARSE_SHARE * len(stages) and len(texts[name]) <= COARSE_VALUES
+    ]
+
+
+def _signature_value(raw: Any) -> Any:
+    if raw is None or raw.__class__ is str:
+        return raw
+    return tuple(strings(raw))
+
+
+def _admits(need: Need, values: dict[str, tuple[str, ...]]) -> bool:
+    for name, mode, text in need:
+        for value in values.get(name, ()):
+            if (value if mode == "eq" else value.lower()) == text:
+                return True
+    return False
+
+
+def search_many(runs: Sequence[Run], events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Feed one pass over ``events`` to several runs (from ``CompiledQuery.run``), each event only
+    to the runs the :class:`Dispatcher` names for it; the results are each run's own."""
+    if len(runs) == 1:
+        runs[0].consume(events)
+    elif runs:
+        runs_of = Dispatcher.for_runs(runs).runs
+        accepts = [run.accept for run in runs]
+        for position, item in enumerate(events):
+            source = item.get("_source")
+            for run in runs_of(item if source is None else source):
+                accepts[run](position, item)
+    return [run.finish() for run in runs]
