@@ -233,7 +233,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _hunt(args: argparse.Namespace) -> int:
     from .alerts import AlertRenderer
-    from .dedup import findings
+    from .dedup import apply_exceptions, findings
     from .runner import Runner, RunSummary
     from .search.local import EventFiles, LocalSearcher
     from .store.sqlite import SqliteStore
@@ -263,6 +263,7 @@ def _hunt(args: argparse.Namespace) -> int:
         summary = RunSummary(hunt.id)
         results = all_results[hunt.id]
         found_before = len(documents)
+        results, _excluded = apply_exceptions(hunt.exceptions, results)
         batch = runner.alert_documents(hunt, findings(hunt, results), None, now, summary)
         documents.extend(batch.created)
         blind = not searcher.searched.get(hunt.id)
@@ -339,6 +340,9 @@ def _validate(args: argparse.Namespace) -> int:
             print(f"warning: {warning}", file=sys.stderr)
     if args.verbose:
         _list_hunt_set(hunt_set)
+    for hunt in hunt_set.hunts:
+        for item in hunt.exceptions:
+            print(f"exception  {hunt.id}  {item.describe()}  ({item.source.name})")
     print(hunt_set.summary())
     return EXIT_OK
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .eql.fields import flatten, make_getter
+from .exceptions import ExceptionItem
 from .hunts import Hunt
 from .results import Event, QueryResult
 
@@ -250,3 +251,26 @@ def suppression_key(hunt: Hunt, finding: Finding) -> tuple[str, dict[str, Any]] 
         )
     text = "\x1f".join([hunt.id, *(f"{name}={values[name]}" for name in hunt.suppression.by)])
     return hashlib.sha256(text.encode("utf-8")).hexdigest(), values
+
+
+def apply_exceptions(
+    items: Sequence[ExceptionItem], results: Sequence[QueryResult]
+) -> tuple[list[QueryResult], int]:
+    """The results without the matches any of whose events an item holds for, and how many went."""
+    if not items:
+        return list(results), 0
+    kept: list[QueryResult] = []
+    dropped = 0
+    for result in results:
+        matches = [
+            match
+            for match in result.matches
+            if not any(item.holds(event.source) for event in match.events for item in items)
+        ]
+        dropped += len(result.matches) - len(matches)
+        kept.append(
+            QueryResult(
+                result.query, matches, result.requests, result.truncated, result.error, result.incomplete
+            )
+        )
+    return kept, dropped

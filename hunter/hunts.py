@@ -34,6 +34,7 @@ from .config import parse_duration
 from .cron import cron_longest_gap_ns
 from .eql import CompiledQuery, EqlError, compile_query
 from .errors import HuntError, HuntSetError
+from .exceptions import ExceptionItem, load_exception_list, read_items
 from .tomlfile import LocatedChecker, read_toml
 
 SEVERITIES = {"low": 21, "medium": 47, "high": 73, "critical": 99}
@@ -44,7 +45,7 @@ _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _TOP_KEYS = {
     "id", "name", "description", "severity", "risk_score", "interval", "cron", "lookback", "indices",
     "tags", "references", "false_positives", "notes", "author", "enabled", "threat", "queries",
-    "suppress_by", "suppress_for", "timestamp_override",
+    "suppress_by", "suppress_for", "timestamp_override", "exceptions", "exception_lists",
 }  # fmt: skip
 _QUERY_KEYS = {"query", "description", "enabled"}
 _THREAT_KEYS = {"framework", "tactic", "technique", "subtechnique"}
@@ -143,6 +144,7 @@ class Hunt:
     source: str = SOURCE_HUNTER
     license: str = ""
     deprecated: bool = False
+    exceptions: tuple[ExceptionItem, ...] = ()  # matches they hold for are not alerted
 
     @property
     def severity_number(self) -> int:
@@ -460,6 +462,10 @@ class _Checker(TomlChecker):
         author = data.get("author")
         authors = (author,) if isinstance(author, str) else self.strings("author", author)
         timestamp_override = self.string("timestamp_override", data.get("timestamp_override")) or None
+        exceptions = [
+            *read_items(self, "exceptions", data.get("exceptions")),
+            *self._exception_lists(data.get("exception_lists")),
+        ]
         if self.problems:
             return None
         return Hunt(
@@ -484,7 +490,21 @@ class _Checker(TomlChecker):
             enabled=enabled,
             timestamp_override=timestamp_override,
             source=SOURCE_HUNTER,
+            exceptions=tuple(exceptions),
         )
+
+    def _exception_lists(self, value: Any) -> list[ExceptionItem]:
+        """The items of the shared exception list files the hunt names (relative to its file)."""
+        items: list[ExceptionItem] = []
+        for name in self.strings("exception_lists", value):
+            path = (self.path.parent / name).resolve()
+            if not path.is_file():
+                self.problem("exception_lists", f"exception list {name!r} not found ({path})")
+                continue
+            found, problems = load_exception_list(path)
+            self.problems.extend(problems)
+            items.extend(found)
+        return items
 
     def _cron_interval(self, cron: str) -> int:
         try:

@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 
 from .alerts import AlertRenderer, merge_into
-from .dedup import Finding, findings, suppression_key
+from .dedup import Finding, apply_exceptions, findings, suppression_key
 from .eql.values import format_date_ns, parse_date_ns
 from .errors import HunterError, StoreError, TransientSearchError
 from .hunts import Hunt
@@ -66,6 +66,7 @@ class RunSummary:
     windows: list[Window] = field(default_factory=list)
     hits: dict[str, int] = field(default_factory=dict)
     finding_ids: set[str] = field(default_factory=set)  # each finding once, across overlapping windows
+    excluded: int = 0  # matches dropped by the hunt's exceptions
     created: list[str] = field(default_factory=list)
     updated: int = 0
     suppressed: int = 0
@@ -101,7 +102,16 @@ class RunSummary:
             fields["window"] = (
                 f"{format_date_ns(self.windows[0].start_ns)}..{format_date_ns(self.windows[-1].end_ns)}"
             )
-        for key in ("suppressed", "truncated", "incomplete", "query_errors", "gap_ns", "notices", "error"):
+        for key in (
+            "suppressed",
+            "excluded",
+            "truncated",
+            "incomplete",
+            "query_errors",
+            "gap_ns",
+            "notices",
+            "error",
+        ):
             value = getattr(self, key)
             if value:
                 fields[key if key != "gap_ns" else "gap_s"] = (
@@ -289,7 +299,9 @@ class Runner:
         summary: RunSummary,
     ) -> SaveResult:
         """Dedup the matches into findings, render new and changed alerts, and save them."""
-        found = findings(hunt, results)
+        kept, excluded = apply_exceptions(hunt.exceptions, list(results))
+        summary.excluded += excluded
+        found = findings(hunt, kept)
         summary.finding_ids.update(finding.alert_id for finding in found)
         batch = self.alert_documents(hunt, found, window, moment, summary)
         if not batch:
