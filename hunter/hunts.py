@@ -169,6 +169,13 @@ class Hunt:
                 f"{self.path}: lookback is shorter than the largest sequence maxspan; runs overlap by the "
                 "maxspan anyway, so sequences that straddle two runs are still found"
             )
+        for query in self.queries:
+            if query.compiled.kind == "sequence" and not query.compiled.maxspan_ns:
+                notes.append(
+                    f"{self.path}: query {query.name!r} is a sequence without maxspan: on a cluster, a "
+                    "window whose search returns the size cap cannot be split (a sequence may cross any "
+                    "split point), so hits past the cap there are missed; add 'with maxspan=...'"
+                )
         return notes
 
 
@@ -456,6 +463,10 @@ class _Checker(TomlChecker):
             interval = self._cron_interval(cron) or interval
         enabled = self.boolean("enabled", data.get("enabled"), True)
         indices = self.strings("indices", data.get("indices")) or ("logs-*",)
+        if data.get("indices") == []:
+            self.warn("indices", "indices = [] searches the default, logs-*; name the indices to search")
+        if isinstance(data.get("name"), str) and not data["name"].strip():
+            self.warn("name", 'name = "" leaves alerts and notices without a hunt name')
         queries = self._queries(data.get("queries"))
         threat = self._threat(data.get("threat"))
         suppression = self._suppression(data)

@@ -409,3 +409,22 @@ def test_the_lookback_warning_is_for_native_hunts_only(tmp_path: Path) -> None:
     assert hunt.lookback_ns == 4 * MINUTE_NS and hunt.overlap_ns == 30 * MINUTE_NS
     assert hunt.warnings() == []
     assert dataclasses.replace(hunt, source="hunter").warnings() != []
+
+
+def test_allowed_but_doubtful_settings_are_warned_about(tmp_path: Path) -> None:
+    """name = "" and indices = [] load with located warnings; a sequence without maxspan (which cannot
+    be split at the result cap) is warned about by the hunt."""
+    text = GOOD.replace('name = "Good hunt"', 'name = ""\nindices = []').replace(
+        "query = 'process where process.name == \"lua\"'",
+        "query = 'sequence [process where true] [file where true]'",
+    )
+    hunt_set = load_hunt_set([write(tmp_path, "doubt.toml", text)])
+    path = tmp_path / "doubt.toml"
+    assert hunt_set.warnings == [
+        f"{path}:3:1: indices = [] searches the default, logs-*; name the indices to search",
+        f'{path}:2:1: name = "" leaves alerts and notices without a hunt name',
+    ]
+    (hunt,) = hunt_set.hunts
+    (warning,) = hunt.warnings()
+    assert "query 'single' is a sequence without maxspan" in warning
+    assert hunt.indices == ("logs-*",)
