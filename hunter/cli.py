@@ -18,9 +18,11 @@ import orjson
 
 from . import __version__
 from .config import Settings, environment_warnings, load_settings, parse_duration, settings_warnings
+from .eql.values import format_date_ns
 from .errors import ConfigError, EventSourceError, HunterError, HuntSetError
 from .hunts import Hunt, HuntSet, load_hunt_set
 from .log import configure_logging
+from .results import Window
 from .runner import utc_now
 
 EXIT_OK = 0
@@ -67,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--once", action="store_true", help="run every hunt once and exit")
     run.add_argument("--now", type=_timestamp, help="fix the clock at this ISO 8601 time (backfills, tests)")
     _queries_option(run)
+    _hunt_option(run)
     run.set_defaults(handler=_run)
 
     hunt = commands.add_parser("hunt", help="run every hunt once over event files and print the alerts")
@@ -74,12 +77,25 @@ def _parser() -> argparse.ArgumentParser:
         "--events", nargs="+", type=Path, required=True, metavar="PATH", help="event files or folders"
     )
     _queries_option(hunt)
+    _hunt_option(hunt)
     hunt.add_argument("--output", type=Path, help="write alert documents here (NDJSON) instead of stdout")
     _config_option(hunt)
     hunt.set_defaults(handler=_hunt)
 
+    preview = commands.add_parser(
+        "preview", help="what one hunt file would alert, over event files or the cluster, storing nothing"
+    )
+    preview.add_argument("hunt_file", type=Path, metavar="HUNT-FILE", help="the hunt (or rule) file")
+    preview.add_argument("--events", nargs="+", type=Path, metavar="PATH", help="event files or folders")
+    preview.add_argument("--start", type=_timestamp, metavar="ISO", help="from (default: a day before --end)")
+    preview.add_argument("--end", type=_timestamp, metavar="ISO", help="to (default: now)")
+    preview.add_argument("--json", action="store_true", help="the alert documents as NDJSON")
+    _config_option(preview)
+    preview.set_defaults(handler=_preview)
+
     validate = commands.add_parser("validate", help="check every hunt file, listing every problem")
     _queries_option(validate)
+    _hunt_option(validate)
     validate.add_argument(
         "--include-deprecated", action="store_true", help="also load deprecated detection-rules rules"
     )
@@ -114,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _config_option(coverage)
     _queries_option(coverage)
+    _hunt_option(coverage)
     coverage.add_argument("--json", action="store_true", help="machine-readable output")
     coverage.set_defaults(handler=_coverage)
 
@@ -131,6 +148,15 @@ def _parser() -> argparse.ArgumentParser:
         help="search the range in windows this long (default: 1d, or the hunt's interval if longer)",
     )
     backfill.set_defaults(handler=_backfill)
+    formats = commands.add_parser("import", help="convert rules of other formats into hunt files")
+    sigma = formats.add_subparsers(dest="format", required=True).add_parser(
+        "sigma", help="Sigma rules -> hunt files (pip install 'hunter[sigma]')"
+    )
+    sigma.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="Sigma rule files or folders")
+    sigma.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the hunt files go")
+    sigma.add_argument("--pipeline", metavar="NAME", help="one ECS pipeline for all (default: by log source)")
+    sigma.add_argument("-v", "--verbose", action="store_true", help="list every refusal and repair")
+    sigma.set_defaults(handler=_import)
     return parser
 
 
@@ -142,6 +168,12 @@ def _queries_option(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="a hunt file or a folder of them (searched recursively; native hunts and Elastic "
         "detection-rules rules); repeat for several (default: the queries setting)",
+    )
+
+
+def _hunt_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--hunt", action="append", metavar="ID", help="only the hunt with this id (repeat for several)"
     )
 
 
@@ -197,6 +229,14 @@ def _hunt_set(
     hunt_set = load_hunt_set(paths, include_deprecated=include_deprecated)
     for warning in hunt_set.warnings:
         print(f"{prefix}warning: {warning}", file=sys.stderr)
+    wanted = getattr(args, "hunt", None)
+    if wanted:
+        ids = [wanted] if isinstance(wanted, str) else list(wanted)
+        unknown = [hunt_id for hunt_id in ids if hunt_id not in {hunt.id for hunt in hunt_set.hunts}]
+        if unknown:
+            where = ", ".join(str(path) for path in paths)
+            raise ConfigError(f"no hunt with id {', '.join(map(repr, unknown))} in {where}")
+        hunt_set.hunts = [hunt for hunt in hunt_set.hunts if hunt.id in ids]
     return hunt_set
 
 
@@ -232,55 +272,31 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _hunt(args: argparse.Namespace) -> int:
-    from .alerts import AlertRenderer
-    from .dedup import apply_exceptions, findings
-    from .runner import Runner, RunSummary
     from .search.local import EventFiles, LocalSearcher
-    from .store.sqlite import SqliteStore
+    from .sweep import sweep
 
     settings = _setup(args)
     hunts = _hunts(settings, args)
     files = EventFiles(args.events, settings.search.timestamp_field)
     files.check_readable()
-    searcher = LocalSearcher(files, settings.search)
-    store = SqliteStore(Path(":memory:"))
-    renderer = AlertRenderer(settings.templates)
-    runner = Runner(
-        searcher=searcher,
-        store=store,
-        notifier=_NoNotices(),
-        renderer=renderer,
-        schedule=settings.schedule,
-        owner="hunt",
-    )
-    now = datetime.now(UTC)
-    documents: list[dict[str, Any]] = []
-    enabled = [hunt for hunt in hunts if hunt.enabled]
-    all_results = searcher.search_hunts(enabled, None)
-    every_line = len(enabled) <= HUNT_LINES  # a library of hunts: a line only for those that hit
-    outside: list[Hunt] = []
-    for hunt in enabled:
-        summary = RunSummary(hunt.id)
-        results = all_results[hunt.id]
-        found_before = len(documents)
-        results, _excluded = apply_exceptions(hunt.exceptions, results)
-        batch = runner.alert_documents(hunt, findings(hunt, results), None, now, summary)
-        documents.extend(batch.created)
-        blind = not searcher.searched.get(hunt.id)
-        if blind:
-            outside.append(hunt)
-        if every_line or any(r.matches for r in results):
-            hits = ", ".join(f"{r.query}={len(r.matches)}" for r in results)
+    result = sweep(settings, hunts, LocalSearcher(files, settings.search), None)
+    every_line = len(result.outcomes) <= HUNT_LINES  # a library of hunts: a line only for those that hit
+    outside = 0
+    for outcome in result.outcomes:
+        blind = not outcome.searched
+        outside += blind
+        if every_line or any(r.matches for r in outcome.results):
+            hunt = outcome.hunt
+            hits = ", ".join(f"{r.query}={len(r.matches)}" for r in outcome.results)
             note = f"; no event is in its indices ({', '.join(hunt.indices)})" if blind else ""
-            line = f"hunter: {hunt.id}: hits {hits}; alerts {len(documents) - found_before}{note}"
-            print(line, file=sys.stderr)
+            print(f"hunter: {hunt.id}: hits {hits}; alerts {len(outcome.documents)}{note}", file=sys.stderr)
     if outside and not every_line:
         print(
-            f"hunter: {len(outside)} hunt(s) searched no events: none of the events is in their indices "
+            f"hunter: {outside} hunt(s) searched no events: none of the events is in their indices "
             "(an event's index is its hit _index, else its data_stream.* name, else its file name)",
             file=sys.stderr,
         )
-    documents.sort(key=lambda doc: (doc.get("@timestamp", ""), doc.get("event", {}).get("id", "")))
+    documents = result.documents
     with _output(args.output) as out:
         for document in documents:
             out.write(orjson.dumps(document) + b"\n")
@@ -290,15 +306,78 @@ def _hunt(args: argparse.Namespace) -> int:
         f"{stats.bad_lines} bad line(s) skipped; {len(documents)} alert(s)",
         file=sys.stderr,
     )
-    store.close()
     return EXIT_OK
 
 
-class _NoNotices:
-    """``hunter hunt`` announces nothing: its output is the alert documents."""
+def _preview(args: argparse.Namespace) -> int:
+    from .runner import to_ns
+    from .search.local import EventFiles, LocalSearcher
+    from .sweep import sweep
 
-    def send(self, notices: Sequence[Any], on_delivery: Any = None) -> list[Any]:
-        return []
+    settings = _setup(args)
+    hunts = _hunts(settings, argparse.Namespace(queries=[args.hunt_file], hunt=None))
+    window = None
+    if args.start or args.end:
+        end = args.end or datetime.now(UTC)
+        start = args.start or end - timedelta(days=1)
+        if end <= start:
+            raise ConfigError("--end must be after --start")
+        window = Window(to_ns(start), to_ns(end))
+    searcher: Any
+    if args.events:
+        files = EventFiles(args.events, settings.search.timestamp_field)
+        files.check_readable()
+        searcher = LocalSearcher(files, settings.search)
+        where = ", ".join(str(path) for path in args.events)
+    elif settings.mode == "elasticsearch":
+        from .esclient import build_client
+        from .search.elasticsearch import ElasticsearchSearcher
+
+        end = args.end or datetime.now(UTC)
+        window = window or Window(to_ns(end - timedelta(days=1)), to_ns(end))
+        client = build_client(settings)
+        searcher = ElasticsearchSearcher(client, settings.search)
+        where = ", ".join(settings.elasticsearch.hosts)
+    else:
+        raise ConfigError('preview needs --events PATH..., or mode = "elasticsearch" to search the cluster')
+    result = sweep(settings, hunts, searcher, window)
+    span = (
+        "every event"
+        if window is None
+        else f"{format_date_ns(window.start_ns)}..{format_date_ns(window.end_ns)}"
+    )
+    with _stdout_or_quiet() as out:
+        if args.json:
+            for document in result.documents:
+                out.write(orjson.dumps(document) + b"\n")
+            return EXIT_OK
+        out.write(f"preview over {where} ({span}); nothing is stored or sent\n".encode())
+        for outcome in result.outcomes:
+            out.write(_preview_lines(outcome).encode())
+    return EXIT_OK
+
+
+def _preview_lines(outcome: Any) -> str:
+    """A hunt's preview: its hits and exclusions, then one line per alert it would raise."""
+    hunt = outcome.hunt
+    hits = ", ".join(f"{r.query}={len(r.matches)}" for r in outcome.results)
+    lines = [f"{hunt.name} ({hunt.id}): {len(outcome.documents)} alert(s); hits {hits}"]
+    if outcome.excluded:
+        lines.append(f"  {outcome.excluded} match(es) dropped by the hunt's exceptions")
+    if outcome.searched == 0:
+        lines.append(f"  no event is in its indices ({', '.join(hunt.indices)})")
+    for doc in outcome.documents:
+        host = doc.get("host", {}).get("name") or doc.get("host", {}).get("id") or "-"
+        process = doc.get("process", {})
+        who = process.get("name") or process.get("executable") or "-"
+        if process.get("pid") is not None:
+            who += f" (pid {process['pid']})"
+        info = doc.get("hunter", {})
+        lines.append(
+            f"  {info.get('first_seen', '-')}  {hunt.severity}  {host}  {who}  "
+            f"queries {','.join(info.get('queries', []))}  events {info.get('event_count', 0)}"
+        )
+    return "\n".join(lines) + "\n"
 
 
 class _output:  # noqa: N801 - used as a context manager factory
@@ -446,13 +525,23 @@ def _backfill(args: argparse.Namespace) -> int:
     from .service import backfill
 
     settings = _setup(args)
-    hunts = [hunt for hunt in _hunts(settings, args) if hunt.id == args.hunt]
-    if not hunts:
-        where = ", ".join(str(path) for path in (args.queries or settings.queries))
-        raise ConfigError(f"no hunt with id {args.hunt!r} in {where}")
+    hunts = _hunts(settings, args)
     if args.end <= args.start:
         raise ConfigError("--end must be after --start")
     return backfill(settings, hunts[0], args.start, args.end, chunk=args.chunk)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from .rules.sigma import import_sigma
+
+    report = import_sigma(args.paths, args.out, pipeline=args.pipeline)
+    for item in report.refused if args.verbose else ():
+        print(f"hunter: {item}", file=sys.stderr)
+    for done in report.converted if args.verbose else ():
+        for name, example in sorted(done.repairs.items()):
+            print(f"hunter: {done.source}: repaired ({name}): {example}", file=sys.stderr)
+    print(f"{report.summary()}; {report.written} file(s) written to {args.out}")
+    return EXIT_OK
 
 
 if __name__ == "__main__":

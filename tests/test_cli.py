@@ -681,3 +681,68 @@ def test_console_script_runs_the_repository_defaults(tmp_path: Path) -> None:
     assert [a["hunter"]["queries"] for a in alerts if anchor_key(a) == OS_EXECUTE_LUA] == [
         ["fallback", "sequence"]
     ]
+
+
+# ---- hunter preview and --hunt ---------------------------------------------------------------------
+
+
+def test_preview_prints_what_a_hunt_file_would_alert_and_stores_nothing(
+    capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory, state: Path
+) -> None:
+    """`hunter preview HUNT-FILE --events ...` lists each alert the hunt would raise (with --json the
+    documents), writes no state and sends nothing; a window narrows it."""
+    config = str(settings_file(state=Path("ignored-by-env.sqlite3")))
+    hunt_file = str(QUERIES / "t1059_011_lua.toml")
+    code, out, _err = cli(capsys, "preview", hunt_file, "--events", str(SAMPLES), "--config", config)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith(f"preview over {SAMPLES} (every event); nothing is stored or sent")
+    assert lines[1].startswith(
+        "Lua interpreter abuse (T1059.011) (t1059_011_lua): 4 alert(s); hits sequence=1"
+    )
+    assert sum("  medium  " in line for line in lines) == 4
+    assert not state.exists() and notice_lines(out) == []
+    code, out, _err = cli(
+        capsys, "preview", hunt_file, "--events", str(SAMPLES), "--config", config, "--json"
+    )
+    assert len(read_ndjson(out)) == 4
+    window = ["--start", "2026-11-20T09:00:00Z", "--end", "2026-11-20T09:30:00Z"]
+    code, out, _err = cli(capsys, "preview", hunt_file, "--events", str(SAMPLES), "--config", config, *window)
+    assert "(2026-11-20T09:00:00.000Z..2026-11-20T09:30:00.000Z)" in out and ": 1 alert(s)" in out
+
+
+def test_preview_searches_the_cluster_in_elasticsearch_mode(
+    capsys: pytest.CaptureFixture[str],
+    settings_file: SettingsFactory,
+    es_samples: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without --events in elasticsearch mode, preview runs the hunt on the cluster over the range and
+    writes nothing there (no alert data stream, no state index)."""
+    monkeypatch.setenv("HUNTER_MODE", "elasticsearch")
+    monkeypatch.setenv("HUNTER_ELASTICSEARCH__HOSTS", json.dumps([es_samples.url]))
+    window = ["--start", "2026-11-20T00:00:00Z", "--end", "2026-11-20T23:00:00Z"]
+    code, out, err = cli(
+        capsys, "preview", str(QUERIES / "t1059_011_lua.toml"), "--config", str(settings_file()), *window
+    )
+    assert code == 0, err
+    assert ": 4 alert(s)" in out
+    with es_samples.client() as client:
+        assert not client.indices.exists(index="hunter-state")
+        assert not client.indices.exists(index="logs-hunter.alerts-default")
+
+
+def test_hunt_takes_hunt_ids_and_refuses_unknown_ones(
+    capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory, tmp_path: Path
+) -> None:
+    """--hunt ID narrows any command to those hunts; an id no file has is a one-line error (exit 2)."""
+    folder = tmp_path / "hunts"
+    folder.mkdir()
+    text = (QUERIES / "t1059_011_lua.toml").read_text(encoding="utf-8")
+    (folder / "a.toml").write_text(text, encoding="utf-8")
+    (folder / "b.toml").write_text(text.replace('id = "t1059_011_lua"', 'id = "other"'), encoding="utf-8")
+    config = str(settings_file(queries=folder))
+    code, out, _err = cli(capsys, "validate", "--config", config, "--hunt", "other", "-v")
+    assert code == 0 and "loaded  other" in out and "loaded  t1059_011_lua" not in out
+    code, _out, err = cli(capsys, "hunt", "--config", config, "--events", str(SAMPLES), "--hunt", "nope")
+    assert code == 2 and err.strip().endswith(f"no hunt with id 'nope' in {folder}")

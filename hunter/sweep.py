@@ -1,0 +1,84 @@
+"""Hunts run once over a range without touching state: ``hunter hunt`` and ``hunter preview``.
+
+The same pipeline as a scheduled run (search, exceptions, dedup, suppression, alert documents)
+with an in-memory store and no notices, so what it prints is what a run would alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .alerts import AlertRenderer
+from .config import Settings
+from .dedup import apply_exceptions, findings
+from .hunts import Hunt
+from .notify import Delivery, Notice
+from .results import QueryResult, Searcher, Window
+from .runner import Runner, RunSummary
+from .store.sqlite import SqliteStore
+
+
+@dataclass
+class HuntOutcome:
+    """What one hunt found in a sweep."""
+
+    hunt: Hunt
+    results: list[QueryResult]
+    excluded: int
+    documents: list[dict[str, Any]]
+    searched: int | None  # events the hunt's indices and window held (None: unknown, a cluster)
+
+
+@dataclass
+class Sweep:
+    """Every hunt's outcome, and all their alert documents oldest first."""
+
+    outcomes: list[HuntOutcome] = field(default_factory=list)
+
+    @property
+    def documents(self) -> list[dict[str, Any]]:
+        """The alert documents of every hunt, by first seen then id."""
+        every = [doc for outcome in self.outcomes for doc in outcome.documents]
+        return sorted(every, key=lambda doc: (doc.get("@timestamp", ""), doc.get("event", {}).get("id", "")))
+
+
+class _NoNotices:
+    """A sweep announces nothing: its output is the alert documents."""
+
+    def send(self, notices: Sequence[Notice], on_delivery: Any = None) -> list[Delivery]:
+        return []
+
+
+def sweep(settings: Settings, hunts: Sequence[Hunt], searcher: Searcher, window: Window | None) -> Sweep:
+    """Run every enabled hunt once over ``window`` (None: every event there is) with no state."""
+    store = SqliteStore(Path(":memory:"))
+    runner = Runner(
+        searcher=searcher,
+        store=store,
+        notifier=_NoNotices(),
+        renderer=AlertRenderer(settings.templates),
+        schedule=settings.schedule,
+        owner="sweep",
+    )
+    enabled = [hunt for hunt in hunts if hunt.enabled]
+    search_hunts = getattr(searcher, "search_hunts", None)  # local files: every hunt in one read
+    if search_hunts is not None:
+        found: dict[str, list[QueryResult]] = search_hunts(enabled, window)
+    else:
+        found = {hunt.id: searcher.search(hunt, window) for hunt in enabled}
+    counts: dict[str, int] | None = getattr(searcher, "searched", None)
+    now = datetime.now(UTC)
+    result = Sweep()
+    try:
+        for hunt in enabled:
+            kept, excluded = apply_exceptions(hunt.exceptions, found[hunt.id])
+            batch = runner.alert_documents(hunt, findings(hunt, kept), window, now, RunSummary(hunt.id))
+            searched = None if counts is None else counts.get(hunt.id, 0)
+            result.outcomes.append(HuntOutcome(hunt, kept, excluded, batch.created, searched))
+    finally:
+        store.close()
+    return result
