@@ -5,6 +5,7 @@
 in ``hits``. This package imports nothing else from hunter.
 """
 
+from .collector import paused_collector
 from .dispatch import Dispatcher, search_many
 from .errors import EqlError, EqlSemanticError, EqlSyntaxError, UnsortedInputError
 from .query import CompiledQuery, FieldUse, compile_query
@@ -27,5 +28,6 @@ __all__ = [
     "compile_query",
     "format_date_ns",
     "parse_date_ns",
+    "paused_collector",
     "search_many",
 ]

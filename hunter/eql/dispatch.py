@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .collector import paused_collector
 from .fields import make_getter, strings
 from .gates import EXACT_MODES, Gate, Need, cost
 from .runs import Run
@@ -262,13 +263,14 @@ def _admits(need: Need, values: dict[str, tuple[str, ...]]) -> bool:
 def search_many(runs: Sequence[Run], events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Feed one pass over ``events`` to several runs (from ``CompiledQuery.run``), each event only
     to the runs the :class:`Dispatcher` names for it; the results are each run's own."""
-    if len(runs) == 1:
-        runs[0].consume(events)
-    elif runs:
-        runs_of = Dispatcher.for_runs(runs).runs
-        accepts = [run.accept for run in runs]
-        for position, item in enumerate(events):
-            source = item.get("_source")
-            for run in runs_of(item if source is None else source):
-                accepts[run](position, item)
-    return [run.finish() for run in runs]
+    with paused_collector():
+        if len(runs) == 1:
+            runs[0].consume(events)
+        elif runs:
+            runs_of = Dispatcher.for_runs(runs).runs
+            accepts = [run.accept for run in runs]
+            for position, item in enumerate(events):
+                source = item.get("_source")
+                for run in runs_of(item if source is None else source):
+                    accepts[run](position, item)
+        return [run.finish() for run in runs]

@@ -15,6 +15,7 @@ from typing import Any
 from . import ast
 from .analyzer import Analyzer, Node
 from .codegen import generate, generate_keys, generate_mask
+from .collector import paused_collector
 from .compiler import Compiler, ValuesFn
 from .errors import EqlSemanticError, EqlSyntaxError
 from .parser import parse
@@ -214,8 +215,9 @@ class CompiledQuery:
             schema=schema,
             presorted=presorted,
         )
-        run.consume(events)
-        return run.finish()
+        with paused_collector():
+            run.consume(events)
+            return run.finish()
 
     def run(
         self,

@@ -23,7 +23,7 @@ import orjson
 import structlog
 
 from ..config import SearchSettings
-from ..eql import UnsortedInputError, search_many
+from ..eql import Dispatcher, UnsortedInputError, paused_collector
 from ..eql.fields import flatten, make_getter
 from ..eql.values import MIN_DATE_NS, fast_iso_ns, timestamp_ns
 from ..errors import EventSourceError
@@ -438,24 +438,43 @@ class LocalSearcher:
     def _feed(
         self, hunts: Sequence[Hunt], scopes: Sequence[_Scope], hits: Iterator[LocalHit], *, presorted: bool
     ) -> list[dict[str, Any]]:
-        """One pass over ``hits``: each event goes to the runs of the scopes that admit it."""
+        """One pass over ``hits``: each event goes to the runs the dispatcher names for it, of the
+        scopes that admit it (an untimed scope's admission depends on the event's index alone)."""
         runs = self._runs(hunts, presorted=presorted)
-        groups: dict[int, tuple[_Scope, list[Any]]] = {}
-        position = 0
+        distinct: dict[int, int] = {}
+        scope_list: list[_Scope] = []
+        run_scope: list[int] = []
         for hunt, scope in zip(hunts, scopes, strict=True):
-            group = groups.setdefault(id(scope), (scope, []))
-            group[1].extend(runs[position : position + len(hunt.queries)])
-            position += len(hunt.queries)
-        if len(groups) == 1:
-            scope, members = next(iter(groups.values()))
-            admits = scope.admits
-            return search_many(members, (hit for hit in hits if admits(hit)))
-        routes = [(scope.admits, [run.accept for run in members]) for scope, members in groups.values()]
-        for number, hit in enumerate(hits):
-            for admits, accepts in routes:
-                if admits(hit):
-                    for accept in accepts:
-                        accept(number, hit)
+            number = distinct.get(id(scope))
+            if number is None:
+                number = distinct[id(scope)] = len(scope_list)
+                scope_list.append(scope)
+            run_scope.extend([number] * len(hunt.queries))
+        untimed = [number for number, scope in enumerate(scope_list) if not scope.timed]
+        timed = [(number, scope.admits) for number, scope in enumerate(scope_list) if scope.timed]
+        by_index: dict[str, frozenset[int]] = {}
+        per_index: Counter[str] = Counter()
+        runs_of = Dispatcher.for_runs(runs).runs if len(runs) > 1 else (lambda source: (0,))
+        accepts = [run.accept for run in runs]
+        with paused_collector():
+            for position, hit in enumerate(hits):
+                index = hit._index
+                admitted = by_index.get(index)
+                if admitted is None:
+                    admitted = by_index[index] = frozenset(
+                        number for number in untimed if scope_list[number].patterns.matches(index)
+                    )
+                per_index[index] += 1
+                if timed:
+                    admitted = admitted | {number for number, admits in timed if admits(hit)}
+                if not admitted:
+                    continue
+                for run in runs_of(hit._source):
+                    if run_scope[run] in admitted:
+                        accepts[run](position, hit)
+        for number in untimed:
+            scope = scope_list[number]
+            scope.admitted += sum(count for index, count in per_index.items() if number in by_index[index])
         return [run.finish() for run in runs]
 
     def _runs(self, hunts: Sequence[Hunt], *, presorted: bool) -> list[Any]:

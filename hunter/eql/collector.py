@@ -1,0 +1,38 @@
+"""Python's cyclic garbage collector during a pass over many events.
+
+A pass allocates a dict per parsed event and keeps a few of them; Python's collector counts the
+allocations and, every so often, walks every tracked object of the process, including all that the
+caller already holds (a list of 200,000 events makes the first search of the Lua sequence 2.4x
+slower than the third). :func:`paused_collector` moves what exists when a pass begins into the
+permanent generation (:func:`gc.freeze`), so the collections during the pass see only what the pass
+itself made, and moves it back when the last concurrent pass ends (:func:`gc.unfreeze`), so nothing
+is kept alive past the pass. Collections still run during the pass, so cyclic garbage made by the
+pass is reclaimed as before.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_lock = threading.Lock()
+_active = 0
+
+
+@contextmanager
+def paused_collector() -> Iterator[None]:
+    """Freeze the objects alive now for the duration of the block (nested and threaded use is fine)."""
+    global _active  # noqa: PLW0603 - one process-wide count of passes, as gc itself is process-wide
+    with _lock:
+        if _active == 0:
+            gc.freeze()
+        _active += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _active -= 1
+            if _active == 0:
+                gc.unfreeze()
