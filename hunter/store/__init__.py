@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ..notify import Delivery, Notice
@@ -23,6 +24,29 @@ def alert_id_of(doc: Mapping[str, Any]) -> str:
     """An alert document's id (``hunter.alert_id``, also written as ``event.id``)."""
     hunter = doc.get("hunter") or {}
     return str(hunter.get("alert_id") or (doc.get("event") or {}).get("id"))
+
+
+def as_written(doc: Mapping[str, Any], now_ns: int, *, created: bool) -> dict[str, Any]:
+    """An alert document as a store writes it.
+
+    A new alert gets ``event.ingested`` = the moment it is written and ``hunter.first_write: true``;
+    an update keeps the ``event.ingested`` it carries (the first write's) and loses the marker. Kibana's
+    promote rules window on ``event.ingested`` and match only ``hunter.first_write: true`` (see
+    :mod:`hunter.kibana`): each alert is promoted from the one state it had when first written.
+    """
+    written = dict(doc)
+    hunter = dict(written.get("hunter") or {})
+    if created:
+        seconds, micros = divmod(now_ns // 1000, 1_000_000)
+        moment = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=micros)
+        event = dict(written.get("event") or {})
+        event["ingested"] = moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+        written["event"] = event
+        hunter["first_write"] = True
+    else:
+        hunter.pop("first_write", None)
+    written["hunter"] = hunter
+    return written
 
 
 @dataclass(frozen=True)

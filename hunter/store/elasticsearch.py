@@ -31,12 +31,12 @@ from ..eql.values import format_date_ns
 from ..errors import StoreError
 from ..esclient import Retrier, describe, error_type, is_transient
 from ..notify import Delivery, Notice, Outcome
-from . import CLAIM_TTL_NS, NoticeRecord, SaveResult, alert_id_of
+from . import CLAIM_TTL_NS, NoticeRecord, SaveResult, alert_id_of, as_written
 
 log = structlog.get_logger(__name__)
 
 TEMPLATE_NAME = "hunter-alerts"
-TEMPLATE_VERSION = 3
+TEMPLATE_VERSION = 4
 ORPHAN_AFTER_NS = 24 * 3600 * 1_000_000_000  # a notice whose alert is still unwritten then is parked
 TEMPLATE_PRIORITY = 200  # above the built-in logs-*-* template (100); equal priorities are refused
 _RETRYABLE_ITEM = frozenset({429, 500, 502, 503, 504})
@@ -130,6 +130,7 @@ def alert_mappings() -> dict[str, Any]:
                     ),
                     "alert_id": _kw(),
                     "version": {"type": "long"},
+                    "first_write": {"type": "boolean"},  # what Kibana's promote rules match
                     "queries": _kw(),
                     "first_seen": _date(),
                     "last_seen": _date(),
@@ -442,7 +443,8 @@ class ElasticsearchStore:
         if created:
             alert_ops: list[dict[str, Any]] = []
             for doc in created:
-                alert_ops += [{"create": {"_index": self.data_stream, "_id": alert_id_of(doc)}}, dict(doc)]
+                written = as_written(doc, self.clock_ns(), created=True)
+                alert_ops += [{"create": {"_index": self.data_stream, "_id": alert_id_of(doc)}}, written]
             items = self._bulk("create alerts", alert_ops)
             self._check_items("create alerts", items, ok_conflict=True)
             made = [item["_id"] for item in items if item.get("status") == 201]
@@ -468,7 +470,7 @@ class ElasticsearchStore:
                             "if_primary_term": primary_term,
                         }
                     },
-                    dict(doc),
+                    as_written(doc, 0, created=False),
                 ]
             if ops:
                 items = self._bulk("update alerts", ops)

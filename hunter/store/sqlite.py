@@ -20,7 +20,7 @@ import orjson
 from ..eql.values import parse_date_ns
 from ..errors import StoreError
 from ..notify import Delivery, Notice, Outcome
-from . import CLAIM_TTL_NS, NoticeRecord, SaveResult, alert_id_of
+from . import CLAIM_TTL_NS, NoticeRecord, SaveResult, alert_id_of, as_written
 
 SCHEMA_VERSION = 2
 _SCHEMA = """
@@ -172,7 +172,7 @@ class SqliteStore:
         conflicts: list[str] = []
         with self._transaction() as db:
             for doc in created:
-                alert_id, first_seen, key, version, blob = _row(doc)
+                alert_id, first_seen, key, version, blob = _row(as_written(doc, now, created=True))
                 inserted = db.execute(
                     "INSERT OR IGNORE INTO alerts "
                     "(id, hunt_id, first_seen_ns, created_ns, updated_ns, suppression_key, doc, version) "
@@ -190,7 +190,7 @@ class SqliteStore:
                 else:
                     conflicts.append(alert_id)  # written meanwhile by another process: merge into it
             for doc in updated:
-                alert_id, first_seen, key, version, blob = _row(doc)
+                alert_id, first_seen, key, version, blob = _row(as_written(doc, now, created=False))
                 expected = self._read_versions.get(alert_id)
                 if expected is None:  # never read through this store: replace what is there now
                     row = db.execute("SELECT version FROM alerts WHERE id = ?", (alert_id,)).fetchone()
