@@ -78,6 +78,9 @@ class Finding:
     )
     first_seen_ns: int = 0
     last_seen_ns: int = 0
+    # The source of each member event seen in this run (or its stored evidence, once merged): what
+    # the alert copies its evidence from (hunter.alerts); never stored as such.
+    sources: dict[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
     # Merged with a stored alert that lists only some of its members (the first MAX_LISTED of each):
     # the true counts, and the digests of every member, by which a re-seen member is known as one.
     event_count: int | None = None
@@ -101,6 +104,7 @@ class Finding:
             if event.ref not in self.events:
                 category = tuple(str(c) for c in flatten(_CATEGORY(event.source)))
                 self.events[event.ref] = EventRef(event.index, event.id, event.timestamp_ns, category)
+                self.sources[event.ref] = event.source
         if len(events) > 1:
             refs = tuple(event.ref for event in events)
             if refs not in self.sequences:
