@@ -535,12 +535,10 @@ def _import(args: argparse.Namespace) -> int:
     from .rules.sigma import import_sigma
 
     report = import_sigma(args.paths, args.out, pipeline=args.pipeline)
-    for item in report.refused if args.verbose else ():
-        print(f"hunter: {item}", file=sys.stderr)
-    for done in report.converted if args.verbose else ():
-        for name, example in sorted(done.repairs.items()):
-            print(f"hunter: {done.source}: repaired ({name}): {example}", file=sys.stderr)
-    print(f"{report.summary()}; {report.written} file(s) written to {args.out}")
+    for line in report.details() if args.verbose else ():
+        print(line)
+    print(f"{report.written} hunt file(s) written to {args.out}, {report.unchanged} unchanged")
+    print(report.summary())
     return EXIT_OK
 
 
