@@ -20,6 +20,7 @@ from tests.support.es_server import EsTestServer
 
 ALERTS = "logs-hunter.alerts-default"
 EVENTS = "logs-endpoint.events.process-default"
+JSON = {"content-type": "application/json", "accept": "application/json"}
 
 
 def _alerts_template(es: Elasticsearch, priority: int = 200) -> None:
@@ -360,3 +361,143 @@ def test_auto_refresh_off_hides_unrefreshed_writes_from_search(es: Elasticsearch
         assert client.get(index="late", id="1")["found"]
         client.index(index="late", id="2", document={"n": 2}, refresh="wait_for")
         assert len(client.search(index="late")["hits"]["hits"]) == 2
+
+
+# ---- Elasticsearch's refusals (what tests/es_rest measures, pinned here without ../shared) ---------------
+
+
+def test_unknown_url_parameter_is_refused_with_a_suggestion(es: Elasticsearch) -> None:
+    """A URL parameter the endpoint does not take is a 400, named with Elasticsearch's "did you mean"."""
+    es.indices.create(index="idx")
+    with pytest.raises(BadRequestError) as refused:
+        es.perform_request("GET", "/idx/_search", params={"ignore_unavailabel": "true"})
+    assert refused.value.error == "illegal_argument_exception"
+    assert refused.value.body["error"]["reason"] == (
+        "request [/idx/_search] contains unrecognized parameter: [ignore_unavailabel] -> did you mean "
+        "[ignore_unavailable]?"
+    )
+
+
+def test_wrong_method_and_unknown_path_answer_plain_errors(es: Elasticsearch) -> None:
+    """A known path with another method is 405 (allowed methods listed), an unknown path 400: plain text."""
+    with pytest.raises(ApiError) as wrong:
+        es.perform_request("GET", "/idx/_bulk")
+    assert wrong.value.meta.status == 405
+    assert wrong.value.body == {
+        "error": "Incorrect HTTP method for uri [/idx/_bulk] and method [GET], allowed: [POST, PUT]",
+        "status": 405,
+    }
+    with pytest.raises(BadRequestError) as unknown:
+        es.perform_request("GET", "/_nothing_here/x/y")
+    assert unknown.value.body["error"] == "no handler found for uri [/_nothing_here/x/y] and method [GET]"
+
+
+def test_unknown_body_fields_are_refused_as_their_parsers_do(es: Elasticsearch) -> None:
+    """search, eql.search, update and put index template refuse fields they do not declare."""
+    _load_events(es)
+    with pytest.raises(BadRequestError) as search:
+        es.perform_request("POST", f"/{EVENTS}/_search", headers=JSON, body={"querry": {"match_all": {}}})
+    assert search.value.error == "parsing_exception"
+    assert search.value.body["error"]["reason"] == "Unknown key for a START_OBJECT in [querry]."
+    with pytest.raises(BadRequestError) as eql:
+        es.perform_request(
+            "POST",
+            f"/{EVENTS}/_eql/search",
+            headers=JSON,
+            body={"query": "any where true", "case_sensitive": True},
+        )
+    assert eql.value.error == "x_content_parse_exception"
+    assert "[eql/search] unknown field [case_sensitive]" in eql.value.body["error"]["reason"]
+    es.index(index="plain", id="1", document={"a": 1})
+    with pytest.raises(BadRequestError) as update:
+        es.perform_request("POST", "/plain/_update/1", headers=JSON, body={"dac": {"a": 2}})
+    assert update.value.body["error"]["reason"].endswith(
+        "[UpdateRequest] unknown field [dac] did you mean [doc]?"
+    )
+    with pytest.raises(BadRequestError) as template:
+        es.perform_request(
+            "PUT",
+            "/_index_template/t",
+            headers=JSON,
+            body={"index_patterns": ["t-*"], "priorty": 300, "template": {}},
+        )
+    assert template.value.body["error"]["reason"].endswith(
+        "[index_template] unknown field [priorty] did you mean [priority]?"
+    )
+
+
+def test_invalid_index_and_data_stream_names(es: Elasticsearch) -> None:
+    """Index names and data stream names are checked with Elasticsearch's rules and messages."""
+    with pytest.raises(BadRequestError) as index:
+        es.indices.create(index="Upper")
+    assert index.value.error == "invalid_index_name_exception"
+    assert index.value.body["error"]["reason"] == "Invalid index name [Upper], must be lowercase"
+    es.indices.put_index_template(name="ds", index_patterns=["bad*"], data_stream={}, priority=300)
+    with pytest.raises(BadRequestError) as stream:
+        es.indices.create_data_stream(name="bad#name")
+    assert stream.value.error == "illegal_argument_exception"
+    assert stream.value.body["error"]["reason"] == "data_stream [bad#name] must not contain '#'"
+
+
+def test_external_versions_and_versioned_reads(es: Elasticsearch) -> None:
+    """external versions must grow, external_gte may repeat; a read at another version is a 409."""
+    es.index(index="v", id="1", document={"a": 1}, version=5, version_type="external")
+    with pytest.raises(ConflictError) as stale:
+        es.index(index="v", id="1", document={"a": 2}, version=5, version_type="external")
+    assert (
+        "current version [5] is higher or equal to the one provided [5]"
+        in stale.value.body["error"]["reason"]
+    )
+    assert (
+        es.index(index="v", id="1", document={"a": 3}, version=5, version_type="external_gte")["_version"]
+        == 5
+    )
+    with pytest.raises(ConflictError):
+        es.get(index="v", id="1", version=4)
+
+
+def test_routing_decides_the_shard_a_read_looks_in(es: Elasticsearch) -> None:
+    """With several shards a document indexed with routing is found only with that routing."""
+    es.indices.create(index="r", settings={"number_of_shards": 5, "number_of_routing_shards": 5})
+    es.index(index="r", id="1", routing="5", document={"a": 1})
+    assert es.get(index="r", id="1", routing="5")["_routing"] == "5"
+    with pytest.raises(NotFoundError):
+        es.get(index="r", id="1")
+
+
+def test_eql_runtime_field_script_failure_fails_only_that_index(es: Elasticsearch) -> None:
+    """A runtime field whose script throws fails its index's shard; the other index still answers."""
+    for name, script in (
+        ("good", "emit(doc['user'].value)"),
+        ("rebel", "throw new IllegalArgumentException('no')"),
+    ):
+        es.indices.create(
+            index=name,
+            mappings={
+                "properties": {"user": {"type": "keyword"}},
+                "runtime": {"who": {"type": "keyword", "script": script}},
+            },
+        )
+        es.index(
+            index=name,
+            id="1",
+            refresh=True,
+            document={"@timestamp": "2024-05-01T10:00:00Z", "event": {"category": "process"}, "user": "a"},
+        )
+    result = es.eql.search(index="good,rebel", query='process where who == "a"')
+    assert [e["_index"] for e in result["hits"]["events"]] == ["good"]
+    failure = result["shard_failures"][0]
+    assert failure["index"] == "rebel"
+    assert failure["reason"]["caused_by"] == {"type": "illegal_argument_exception", "reason": "no"}
+
+
+def test_logs_data_streams_are_logsdb_and_keep_arrays(es: Elasticsearch) -> None:
+    """A logs-*-* data stream is in logsdb mode (synthetic _source keeping arrays as sent), a missing
+    @timestamp is set by logs@default-pipeline, and dotted names come back as objects."""
+    es.index(index="logs-app-default", document={"tags": ["b", "a", "b"], "host.name": "h1"}, refresh=True)
+    stream = es.indices.get_data_stream(name="logs-app-default")["data_streams"][0]
+    assert stream["index_mode"] == "logsdb"
+    source = es.search(index="logs-app-default")["hits"]["hits"][0]["_source"]
+    assert source["tags"] == ["b", "a", "b"]
+    assert source["host"] == {"name": "h1"}
+    assert "@timestamp" in source

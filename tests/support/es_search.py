@@ -73,10 +73,9 @@ _SEARCH_KEYS = frozenset(
         "retriever",
     ]
 )
+# Known to Elasticsearch, not implemented here: refused rather than silently ignored.
 _UNSUPPORTED = frozenset(
     [
-        "aggs",
-        "aggregations",
         "highlight",
         "collapse",
         "post_filter",
@@ -87,6 +86,15 @@ _UNSUPPORTED = frozenset(
         "slice",
         "retriever",
         "rank",
+        "min_score",
+        "explain",
+        "stored_fields",
+        "docvalue_fields",
+        "terminate_after",
+        "runtime_mappings",
+        "indices_boost",
+        "profile",
+        "ext",
     ]
 )
 
@@ -188,7 +196,7 @@ def search(c: Cluster, r: Request) -> Answer:
     for key, value in body.items():
         if key not in _SEARCH_KEYS:
             raise parsing_error(f"Unknown key for a {_token(value)} in [{key}].")
-    unsupported = sorted(k for k in body if k in _UNSUPPORTED and k not in ("aggs", "aggregations"))
+    unsupported = sorted(k for k in body if k in _UNSUPPORTED)
     aggs = body.get("aggs", body.get("aggregations"))
     if unsupported:
         raise illegal_argument(f"the test server does not implement {unsupported} in _search")
