@@ -30,7 +30,8 @@ MAX_MEMBER_EVENTS = 500  # member events an alert lists (hunter.events); all are
 MAX_SEQUENCES = 100  # sequences an alert lists (hunter.sequences); all are counted
 _SUBJECT_RANK = {"event": 0, "fork": 1, "start": 2}
 
-# The ECS fields copied from the event that describes the anchor process, with their ECS types.
+# The ECS fields copied from the event that describes the anchor process, with their ECS types
+# (ecs_flat.yml): host.*, process.* (with process.parent.*) and user.* at the top of the alert.
 SUBJECT_FIELDS: dict[str, str] = {
     "host.id": "keyword",
     "host.name": "keyword",
@@ -49,7 +50,7 @@ SUBJECT_FIELDS: dict[str, str] = {
     "process.entity_id": "keyword",
     "process.name": "keyword",
     "process.executable": "keyword",
-    "process.command_line": "keyword",
+    "process.command_line": "wildcard",
     "process.args": "keyword",
     "process.args_count": "long",
     "process.working_directory": "keyword",
@@ -62,14 +63,145 @@ SUBJECT_FIELDS: dict[str, str] = {
     "process.parent.entity_id": "keyword",
     "process.parent.name": "keyword",
     "process.parent.executable": "keyword",
-    "process.parent.command_line": "keyword",
+    "process.parent.command_line": "wildcard",
     "process.parent.args": "keyword",
+    "process.parent.args_count": "long",
+    "process.parent.start": "date",
+    "process.parent.title": "keyword",
+    "process.parent.working_directory": "keyword",
+    "process.parent.hash.md5": "keyword",
+    "process.parent.hash.sha1": "keyword",
+    "process.parent.hash.sha256": "keyword",
     "user.id": "keyword",
     "user.name": "keyword",
     "user.domain": "keyword",
+    "user.full_name": "keyword",
+    "user.email": "keyword",
+    "user.roles": "keyword",
+    "user.effective.id": "keyword",
+    "user.effective.name": "keyword",
 }
-_ARRAYS = {"host.ip", "host.mac", "process.args", "process.parent.args"}
-_GETTERS = {name: make_getter(tuple(name.split("."))) for name in SUBJECT_FIELDS}
+
+# The ECS field sets that say what a finding did (where it connected, what it resolved, wrote, loaded,
+# fetched), with their ECS types. The alert's top level takes each set from the earliest member event
+# that has it; every listed member keeps its own in its hunter.events entry.
+EVIDENCE_SETS = ("source", "destination", "network", "dns", "file", "registry", "dll", "url")
+_ENDPOINT = {
+    "ip": "ip",
+    "port": "long",
+    "address": "keyword",
+    "domain": "keyword",
+    "mac": "keyword",
+    "bytes": "long",
+    "packets": "long",
+    "nat.ip": "ip",
+    "nat.port": "long",
+}
+EVIDENCE_FIELDS: dict[str, str] = {
+    **{f"source.{name}": kind for name, kind in _ENDPOINT.items()},
+    **{f"destination.{name}": kind for name, kind in _ENDPOINT.items()},
+    "network.transport": "keyword",
+    "network.protocol": "keyword",
+    "network.type": "keyword",
+    "network.direction": "keyword",
+    "network.application": "keyword",
+    "network.iana_number": "keyword",
+    "network.community_id": "keyword",
+    "network.bytes": "long",
+    "network.packets": "long",
+    "dns.type": "keyword",
+    "dns.id": "keyword",
+    "dns.question.name": "keyword",
+    "dns.question.type": "keyword",
+    "dns.question.class": "keyword",
+    "dns.question.registered_domain": "keyword",
+    "dns.response_code": "keyword",
+    "dns.resolved_ip": "ip",
+    "file.path": "keyword",
+    "file.name": "keyword",
+    "file.extension": "keyword",
+    "file.directory": "keyword",
+    "file.target_path": "keyword",
+    "file.type": "keyword",
+    "file.size": "long",
+    "file.created": "date",
+    "file.mtime": "date",
+    "file.hash.md5": "keyword",
+    "file.hash.sha1": "keyword",
+    "file.hash.sha256": "keyword",
+    "registry.hive": "keyword",
+    "registry.key": "keyword",
+    "registry.value": "keyword",
+    "registry.path": "keyword",
+    "registry.data.type": "keyword",
+    "registry.data.strings": "wildcard",
+    "dll.name": "keyword",
+    "dll.path": "keyword",
+    "dll.hash.md5": "keyword",
+    "dll.hash.sha1": "keyword",
+    "dll.hash.sha256": "keyword",
+    "url.scheme": "keyword",
+    "url.domain": "keyword",
+    "url.port": "long",
+    "url.path": "wildcard",
+    "url.query": "keyword",
+    "url.full": "wildcard",
+    "url.original": "wildcard",
+}
+
+# What each listed member event keeps (hunter.events[]), in order of precedence when its budget runs
+# out: what happened, by which process and user, the evidence sets, and last the long texts.
+_LONG_TEXTS = ("url.full", "url.original", "registry.data.strings")
+MEMBER_FIELDS: dict[str, str] = {
+    "event.action": "keyword",
+    "event.type": "keyword",
+    "event.outcome": "keyword",
+    "event.code": "keyword",
+    "process.pid": "long",
+    "process.entity_id": "keyword",
+    "process.name": "keyword",
+    "process.executable": "keyword",
+    "process.parent.pid": "long",
+    "process.parent.entity_id": "keyword",
+    "process.parent.name": "keyword",
+    "process.parent.executable": "keyword",
+    "user.id": "keyword",
+    "user.name": "keyword",
+    "user.domain": "keyword",
+    **{name: kind for name, kind in EVIDENCE_FIELDS.items() if name not in _LONG_TEXTS},
+    "process.command_line": "wildcard",
+    "process.args": "keyword",
+    "process.parent.command_line": "wildcard",
+    **{name: EVIDENCE_FIELDS[name] for name in _LONG_TEXTS},
+}
+
+# Fields holding a list of values in ECS (normalize: array); every other field holds one value.
+ARRAY_FIELDS = frozenset(
+    {
+        "host.ip",
+        "host.mac",
+        "process.args",
+        "process.parent.args",
+        "user.roles",
+        "dns.resolved_ip",
+        "registry.data.strings",
+        "event.type",
+    }
+)
+
+# Bounds: a string value longer than its cap ends in TRUNCATED; lists keep their first values; a
+# member's evidence stops at MEMBER_BUDGET bytes of JSON (later fields are left out, the entry says
+# so with "truncated": true). At most MAX_MEMBER_EVENTS members carry evidence.
+TRUNCATED = "…"
+EVIDENCE_CHARS = 4096  # a string value of a top-level evidence set
+EVIDENCE_ITEMS = 64  # values of a top-level evidence list
+MEMBER_CHARS = 1024  # a string value of a member's evidence
+MEMBER_ITEMS = 16  # values of a member's evidence list
+MEMBER_BUDGET = 2048  # bytes of JSON of one member's evidence
+
+_GETTERS = {
+    name: make_getter(tuple(name.split("."))) for name in (*SUBJECT_FIELDS, *EVIDENCE_FIELDS, *MEMBER_FIELDS)
+}
 
 
 class AlertRenderError(HunterError):
@@ -101,9 +233,31 @@ class AlertRenderer:
         version: int = 1,
         suppressed: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """The alert document of ``finding`` (``sections``: host/process/user, default from its subject)."""
-        subject = dict(sections) if sections is not None else subject_sections(finding.subject)
+        """The alert document of ``finding``.
+
+        ``sections`` are what a stored alert carries over when it is merged (:func:`merge_into`):
+        ``host``/``process``/``user``, its top-level evidence sets and ``event.ingested``; by default
+        host/process/user come from the finding's subject and every evidence set from the earliest
+        listed member event that has it.
+        """
+        carried: Mapping[str, Any] = sections if sections is not None else {}
+        subject = (
+            {key: dict(carried.get(key) or {}) for key in ("host", "process", "user")}
+            if sections is not None
+            else subject_sections(finding.subject)
+        )
         events = sorted(finding.events.values(), key=lambda ref: (ref.timestamp_ns, ref.index, ref.id))
+        listed = events[:MAX_MEMBER_EVENTS]
+        sources = [finding.sources.get((ref.index, ref.id)) for ref in listed]
+        evidence: dict[str, Any] = {}
+        for name in EVIDENCE_SETS:
+            kept = carried.get(name)
+            evidence[name] = dict(kept) if isinstance(kept, Mapping) and kept else {}
+            for source in sources if not evidence[name] else ():
+                if source is not None and (found := evidence_section(source, name)):
+                    evidence[name] = found
+                    break
+        ingested = (carried.get("event") or {}).get("ingested")
         context = {
             "hunt": _hunt_context(hunt),
             "alert": {
@@ -112,11 +266,12 @@ class AlertRenderer:
                 "last_seen": format_date_ns(finding.last_seen_ns, nanos=True),
                 "created": _iso(created),
                 "updated": _iso(now),
+                "ingested": ingested if isinstance(ingested, str) else None,
                 "version": version,
                 "queries": sorted(finding.queries),
                 "anchor": finding.anchor.as_dict(),
                 "subject": finding.subject_kind,
-                "events": [_event_ref(ref) for ref in events[:MAX_MEMBER_EVENTS]],
+                "events": [_member_entry(ref, source) for ref, source in zip(listed, sources, strict=True)],
                 "event_count": finding.total_events,
                 "sequences": [
                     [f"{index}/{doc_id}" for index, doc_id in seq]
@@ -133,6 +288,7 @@ class AlertRenderer:
                 "suppressed": dict(suppressed) if suppressed else None,
             },
             "subject": subject,
+            "evidence": evidence,
         }
         try:
             text = self.template.render(**context)
@@ -152,16 +308,42 @@ def subject_sections(source: Mapping[str, Any]) -> dict[str, Any]:
     """``host``/``process``/``user`` of an event, limited to ECS fields and coerced to ECS types."""
     sections: dict[str, Any] = {"host": {}, "process": {}, "user": {}}
     for name, kind in SUBJECT_FIELDS.items():
-        values = [v for v in (_coerce(v, kind) for v in flatten(_GETTERS[name](source))) if v is not None]
+        values = _values(source, name, kind)
+        if values:
+            _put(sections, name, values if name in ARRAY_FIELDS else values[0])
+    return sections
+
+
+def evidence_section(source: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """One evidence set (``destination``, ``dns``, ...) of an event: its ECS fields, coerced and bounded."""
+    found: dict[str, Any] = {}
+    prefix = name + "."
+    for field_name, kind in EVIDENCE_FIELDS.items():
+        if field_name.startswith(prefix) and (values := _values(source, field_name, kind)):
+            _put(found, field_name, _bounded(field_name, values, EVIDENCE_CHARS, EVIDENCE_ITEMS)[0])
+    section: dict[str, Any] = found.get(name) or {}
+    return section
+
+
+def member_evidence(source: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """What one member event's hunter.events entry keeps (MEMBER_FIELDS, coerced and bounded), and
+    whether anything was cut. Taking it again from what it returned gives the same result."""
+    found: dict[str, Any] = {}
+    used = 0
+    cut = False
+    for field_name, kind in MEMBER_FIELDS.items():
+        values = _values(source, field_name, kind)
         if not values:
             continue
-        value: Any = values if name in _ARRAYS else values[0]
-        target = sections
-        parts = name.split(".")
-        for part in parts[:-1]:
-            target = target.setdefault(part, {})
-        target[parts[-1]] = value
-    return sections
+        value, trimmed = _bounded(field_name, values, MEMBER_CHARS, MEMBER_ITEMS)
+        size = len(field_name) + len(orjson.dumps(value)) + 4
+        if used + size > MEMBER_BUDGET:
+            cut = True
+            continue
+        used += size
+        cut = cut or trimmed
+        _put(found, field_name, value)
+    return found, cut
 
 
 def merge_into(existing: Mapping[str, Any], finding: Finding) -> tuple[Finding, dict[str, Any], bool]:
@@ -190,6 +372,8 @@ def merge_into(existing: Mapping[str, Any], finding: Finding) -> tuple[Finding, 
             tuple(flatten((entry.get("event") or {}).get("category"))),
         )
         merged.events[(ref.index, ref.id)] = ref
+        if isinstance(entry, Mapping):
+            merged.sources[(ref.index, ref.id)] = entry  # its evidence, taken again unchanged
     for seq in hunter.get("sequences") or []:
         merged.sequences.append(tuple(_split_ref(item) for item in seq))
     stored = hunter.get("members")
@@ -208,6 +392,8 @@ def merge_into(existing: Mapping[str, Any], finding: Finding) -> tuple[Finding, 
     merged.queries |= finding.queries
     for key in new_events:
         merged.events[key] = finding.events[key]
+        if key in finding.sources:
+            merged.sources[key] = finding.sources[key]
     merged.sequences.extend(new_sequences)
     merged.first_seen_ns = min(merged.first_seen_ns, finding.first_seen_ns)
     merged.last_seen_ns = max(merged.last_seen_ns, finding.last_seen_ns)
@@ -219,10 +405,17 @@ def merge_into(existing: Mapping[str, Any], finding: Finding) -> tuple[Finding, 
             members.events.update(Members.event_digest(key) for key in new_events)
             members.sequences.update(Members.sequence_digest(seq) for seq in new_sequences)
         merged.members = members
-    sections = {key: existing.get(key) or {} for key in ("host", "process", "user")}
+    # what the stored alert says stays: its subject (unless a better one came), its evidence sets, and
+    # event.ingested (the time of its first write, on which Kibana's promote rules window)
+    sections: dict[str, Any] = {
+        key: existing.get(key) or {} for key in ("host", "process", "user", *EVIDENCE_SETS)
+    }
+    ingested = (existing.get("event") or {}).get("ingested")
+    if ingested:
+        sections["event"] = {"ingested": ingested}
     better_subject = _SUBJECT_RANK.get(finding.subject_kind, 0) > _SUBJECT_RANK.get(merged.subject_kind, 0)
     if better_subject:
-        sections = subject_sections(finding.subject)
+        sections.update(subject_sections(finding.subject))
         merged.subject_kind = finding.subject_kind
     after = (set(merged.queries), merged.first_seen_ns, merged.last_seen_ns)
     changed = before != after or bool(new_events) or bool(new_sequences) or better_subject
@@ -300,13 +493,53 @@ def _refs(refs: Sequence[ThreatRef]) -> dict[str, list[str]]:
     }
 
 
-def _event_ref(ref: EventRef) -> dict[str, Any]:
-    return {
+def _member_entry(ref: EventRef, source: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A member's hunter.events entry: its reference and, when its source is known, its evidence.
+
+    ``source`` is the event (this run) or the entry the stored alert has for it (merged), whose
+    ``truncated`` mark is kept.
+    """
+    entry: dict[str, Any] = {
         "_index": ref.index,
         "_id": ref.id,
         "@timestamp": format_date_ns(ref.timestamp_ns, nanos=True),
         "event": {"category": list(ref.category)},
     }
+    if source is None:
+        return entry
+    found, cut = member_evidence(source)
+    entry["event"].update(found.pop("event", {}))
+    entry.update(found)
+    stored_cut = "_id" in source and source.get("truncated") is True
+    if cut or stored_cut:
+        entry["truncated"] = True
+    return entry
+
+
+def _values(source: Mapping[str, Any], name: str, kind: str) -> list[Any]:
+    """The values of one field of an event, coerced to ``kind`` (values that are not are left out)."""
+    return [v for v in (_coerce(v, kind) for v in flatten(_GETTERS[name](source))) if v is not None]
+
+
+def _bounded(name: str, values: list[Any], chars: int, items: int) -> tuple[Any, bool]:
+    """A field's value within bounds (a list for ECS array fields, else the first value), and whether
+    anything was cut: at most ``items`` values, strings of at most ``chars`` characters."""
+    kept = values[:items] if name in ARRAY_FIELDS else values[:1]
+    cut = name in ARRAY_FIELDS and len(values) > items
+    bounded = []
+    for value in kept:
+        long_text = isinstance(value, str) and len(value) > chars
+        bounded.append(value[: chars - len(TRUNCATED)] + TRUNCATED if long_text else value)
+        cut = cut or long_text
+    return (bounded if name in ARRAY_FIELDS else bounded[0]), cut
+
+
+def _put(target: dict[str, Any], name: str, value: Any) -> None:
+    """Set a dotted field in nested objects."""
+    parts = name.split(".")
+    for part in parts[:-1]:
+        target = target.setdefault(part, {})
+    target[parts[-1]] = value
 
 
 def _coerce(value: Any, kind: str) -> Any:

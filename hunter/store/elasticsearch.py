@@ -26,7 +26,7 @@ from typing import Any
 import structlog
 from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError
 
-from ..alerts import SUBJECT_FIELDS
+from ..alerts import EVIDENCE_FIELDS, SUBJECT_FIELDS
 from ..eql.values import format_date_ns
 from ..errors import StoreError
 from ..esclient import Retrier, describe, error_type, is_transient
@@ -36,7 +36,7 @@ from . import CLAIM_TTL_NS, NoticeRecord, SaveResult, alert_id_of, as_written
 log = structlog.get_logger(__name__)
 
 TEMPLATE_NAME = "hunter-alerts"
-TEMPLATE_VERSION = 4
+TEMPLATE_VERSION = 5
 ORPHAN_AFTER_NS = 24 * 3600 * 1_000_000_000  # a notice whose alert is still unwritten then is parked
 TEMPLATE_PRIORITY = 200  # above the built-in logs-*-* template (100); equal priorities are refused
 _RETRYABLE_ITEM = frozenset({429, 500, 502, 503, 504})
@@ -57,15 +57,14 @@ def _object(properties: Mapping[str, Any]) -> dict[str, Any]:
 def alert_mappings() -> dict[str, Any]:
     """Mappings of every field hunter writes into an alert (ECS types; ``hunter.*`` explicit)."""
     subject: dict[str, Any] = {}
-    for name, kind in SUBJECT_FIELDS.items():
+    for name, kind in {**SUBJECT_FIELDS, **EVIDENCE_FIELDS}.items():  # the ECS types of ecs_flat.yml
         spec: dict[str, Any] = {
             "keyword": _kw(),
+            "wildcard": {"type": "wildcard"},
             "long": {"type": "long"},
             "ip": {"type": "ip"},
             "date": {"type": "date_nanos"},
         }[kind]
-        if name.endswith("command_line"):
-            spec = {"type": "wildcard"}
         target = subject
         parts = name.split(".")
         for part in parts[:-1]:
