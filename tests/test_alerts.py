@@ -9,17 +9,33 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import yaml
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from hunter.alerts import MEMBER_FIELDS, AlertRenderer, AlertRenderError, merge_into
+from hunter.alerts import (
+    ARRAY_FIELDS,
+    EVIDENCE_CHARS,
+    EVIDENCE_FIELDS,
+    EVIDENCE_ITEMS,
+    MAX_MEMBER_EVENTS,
+    MEMBER_BUDGET,
+    MEMBER_CHARS,
+    MEMBER_FIELDS,
+    MEMBER_ITEMS,
+    SUBJECT_FIELDS,
+    AlertRenderer,
+    AlertRenderError,
+    merge_into,
+)
 from hunter.config import SearchSettings
 from hunter.dedup import Finding, findings
-from hunter.hunts import Hunt
+from hunter.hunts import Hunt, load_hunt
 from hunter.results import Event, Match, QueryResult
 from hunter.search.local import EventFiles, LocalSearcher
+from hunter.store.elasticsearch import alert_mappings
 from tests.conftest import (
     HUNT_ID,
     OS_EXECUTE_LUA,
@@ -292,3 +308,212 @@ def test_merge_unions_queries_events_and_widens_last_seen(renderer: AlertRendere
     again, _sections, changed_again = merge_into(render(renderer, lua_hunt, merged), later)
     assert not changed_again
     assert again.queries == merged.queries
+
+
+# ---- evidence ---------------------------------------------------------------------------------------
+
+SOCKET_EVENTS = SAMPLES / "endpoint-linux-socket.ndjson"
+NETWORK_HUNT = """
+id = "net_4444"
+name = "Connection to port 4444"
+severity = "high"
+description = "A process connects to 4444, Metasploit's default handler port."
+[queries.connect]
+query = 'network where destination.port == 4444'
+"""
+SEQUENCE_HUNT = """
+id = "lua_then_4444"
+name = "Lua, then a connection to 4444"
+severity = "high"
+[queries.sequence]
+query = '''
+sequence by process.entity_id with maxspan=1m
+  [process where process.name == "lua"]
+  [network where destination.port == 4444]
+'''
+"""
+
+
+def toml_hunt(tmp_path: Path, text: str) -> Hunt:
+    """A hunt loaded from TOML text."""
+    path = tmp_path / "hunt.toml"
+    path.write_text(text, encoding="utf-8")
+    hunt, problems = load_hunt(path)
+    assert hunt is not None, problems
+    return hunt
+
+
+def socket_alert(renderer: AlertRenderer, hunt: Hunt) -> dict[str, Any]:
+    """The one alert of ``hunt`` over the LuaSocket sample (endpoint-linux-socket.ndjson)."""
+    results = LocalSearcher(EventFiles([SOCKET_EVENTS]), SearchSettings()).search(hunt, None)
+    (finding,) = findings(hunt, results)
+    return render(renderer, hunt, finding)
+
+
+def member_problems(document: dict[str, Any], ecs: dict[str, Any]) -> list[str]:
+    """ECS problems of every hunter.events entry read as a document of its own (its refs aside)."""
+    problems = []
+    for number, entry in enumerate(document["hunter"]["events"]):
+        fields = {k: v for k, v in entry.items() if k not in {"_index", "_id", "truncated"}}
+        problems += [f"hunter.events[{number}].{problem}" for problem in ecs_problems(fields, ecs)]
+    return problems
+
+
+def test_a_network_hunt_alert_names_the_connection(
+    tmp_path: Path, renderer: AlertRenderer, ecs: dict[str, Any]
+) -> None:
+    """`network where destination.port == 4444` yields destination.*, source.* and network.* at the
+    top of the alert and in its member's entry, all valid ECS."""
+    document = socket_alert(renderer, toml_hunt(tmp_path, NETWORK_HUNT))
+    assert document["destination"] == {"address": "127.0.0.1", "ip": "127.0.0.1", "port": 4444}
+    assert document["source"] == {"address": "127.0.0.1", "ip": "127.0.0.1", "port": 48852}
+    assert document["network"] == {"direction": "egress", "transport": "tcp", "type": "ipv4"}
+    (entry,) = document["hunter"]["events"]
+    assert entry["_id"] == "8b67Ai6ygoEobS8H7zvT"
+    assert entry["destination"]["port"] == 4444
+    assert entry["event"] == {"category": ["network"], "action": "connection_attempted", "type": ["start"]}
+    assert entry["process"]["name"] == "lua"
+    assert "truncated" not in entry
+    assert ecs_problems(document, ecs) == []
+    assert member_problems(document, ecs) == []
+
+
+def test_a_sequence_keeps_each_members_own_evidence(
+    tmp_path: Path, renderer: AlertRenderer, ecs: dict[str, Any]
+) -> None:
+    """A sequence's members each keep their own fields: the exec its command line, the connection its
+    destination; the top level takes destination.* from the member that has it."""
+    document = socket_alert(renderer, toml_hunt(tmp_path, SEQUENCE_HUNT))
+    start, connect = document["hunter"]["events"]
+    assert start["event"]["action"] == "exec"
+    assert start["process"]["command_line"].startswith("lua -e local socket=require('socket')")
+    assert start["process"]["parent"]["name"] == "bash"
+    assert "destination" not in start
+    assert connect["event"]["action"] == "connection_attempted"
+    assert connect["destination"] == {"address": "127.0.0.1", "ip": "127.0.0.1", "port": 4444}
+    assert document["destination"]["port"] == 4444
+    assert document["hunter"]["sequences"] == [[f"{e['_index']}/{e['_id']}" for e in (start, connect)]]
+    assert member_problems(document, ecs) == []
+
+
+def test_evidence_values_are_coerced_like_the_subject(
+    renderer: AlertRenderer, lua_hunt: Hunt, ecs: dict[str, Any]
+) -> None:
+    """Evidence is coerced to ECS types: numeric strings become longs, bad IPs and objects are left
+    out, a list in a one-value field gives its first value."""
+    hit = lua_exec(T, doc_id="ev")
+    hit["_source"].update(
+        destination={"ip": "not-an-ip", "port": "4444", "domain": ["a.example", "b.example"]},
+        dns={"resolved_ip": ["10.0.0.9", "bogus"], "answers": [{"data": "10.0.0.9"}]},
+        url={"full": {"nested": "object"}, "port": "x"},
+    )
+    document = render(renderer, lua_hunt, lua_finding(lua_hunt, hit))
+    assert document["destination"] == {"port": 4444, "domain": "a.example"}
+    assert document["dns"] == {"resolved_ip": ["10.0.0.9"]}
+    assert "url" not in document
+    assert document["hunter"]["events"][0]["destination"] == {"port": 4444, "domain": "a.example"}
+    assert ecs_problems(document, ecs) == []
+    assert member_problems(document, ecs) == []
+
+
+def test_member_evidence_is_bounded(renderer: AlertRenderer, lua_hunt: Hunt) -> None:
+    """A member's strings are cut to MEMBER_CHARS (ending in …), its lists to MEMBER_ITEMS values, its
+    evidence to MEMBER_BUDGET bytes, and the entry says so; the top level keeps more (EVIDENCE_CHARS)."""
+    long_arg = "os.execute('" + "A" * 5000 + "')"
+    hit = lua_exec(T, doc_id="big", args=["lua5.4", "-e", long_arg, *[f"-x{i}" for i in range(40)]])
+    hit["_source"]["url"] = {"full": "https://example.test/" + "p" * 9000}
+    hit["_source"]["registry"] = {"data": {"strings": ["s" * 3000] * 100}}
+    hit["_source"]["dns"] = {"resolved_ip": [f"10.0.0.{n}" for n in range(40)]}
+    document = render(renderer, lua_hunt, lua_finding(lua_hunt, hit))
+    (entry,) = document["hunter"]["events"]
+    assert entry["truncated"] is True
+    evidence = {k: v for k, v in entry.items() if k not in {"_index", "_id", "@timestamp", "truncated"}}
+    assert len(orjson.dumps(evidence)) <= MEMBER_BUDGET
+    assert len(entry["process"]["command_line"]) == MEMBER_CHARS
+    assert entry["process"]["command_line"].endswith("…")
+    assert entry["dns"]["resolved_ip"] == [f"10.0.0.{n}" for n in range(MEMBER_ITEMS)]
+    assert "args" not in entry["process"]  # past the budget: left out
+    assert "url" not in entry
+    assert entry["process"]["pid"] == 48377  # what matters most is kept first
+    assert entry["event"]["action"] == "exec"
+    assert len(document["url"]["full"]) == EVIDENCE_CHARS
+    assert document["url"]["full"].endswith("…")
+    assert len(document["registry"]["data"]["strings"]) == EVIDENCE_ITEMS
+    assert document["process"]["args"][2] == long_arg  # the subject is copied whole, as before
+
+
+def test_an_alert_with_many_members_stays_bounded(renderer: AlertRenderer, lua_hunt: Hunt) -> None:
+    """600 members, each with long evidence: 500 entries listed, every one within its budget, the
+    whole document under 1.5 MB."""
+    hits = []
+    for number in range(600):
+        hit = lua_exec(T.replace(second=number % 60, minute=number // 60), doc_id=f"m{number:03d}")
+        hit["_source"]["process"]["command_line"] = "lua " + "x" * 4000
+        hit["_source"]["destination"] = {"ip": "10.0.0.1", "port": 4444, "domain": "d" * 2000}
+        hits.append(hit)
+    document = render(renderer, lua_hunt, lua_finding(lua_hunt, *hits))
+    entries = document["hunter"]["events"]
+    assert len(entries) == MAX_MEMBER_EVENTS
+    assert document["hunter"]["event_count"] == 600
+    assert all(entry["destination"]["port"] == 4444 for entry in entries)
+    assert len(orjson.dumps(document)) < 1_500_000
+
+
+def test_merging_keeps_evidence_and_adds_the_new_members(renderer: AlertRenderer, lua_hunt: Hunt) -> None:
+    """A merged alert keeps its members' evidence (taken again unchanged, cut marks included), its
+    top-level evidence and event.ingested, and adds the new member's evidence."""
+    first_hit = lua_exec(T, doc_id="e1", entity_id="L", args=["lua5.4", "-e", "y" * 3000])
+    first_hit["_source"]["destination"] = {"ip": "10.0.0.1", "port": 4444}
+    stored = render(renderer, lua_hunt, lua_finding(lua_hunt, first_hit))
+    stored["event"]["ingested"] = "2026-11-20T15:00:01.000001Z"  # as the store wrote it
+    later_hit = lua_exec(T.replace(minute=3), doc_id="e2", entity_id="L")
+    later_hit["_source"]["destination"] = {"ip": "10.0.0.2", "port": 443}
+    merged, sections, changed = merge_into(stored, lua_finding(lua_hunt, later_hit, query="sequence"))
+    assert changed
+    document = renderer.render(lua_hunt, merged, sections=sections, window=None, created=CREATED, now=CREATED)
+    old, new = document["hunter"]["events"]
+    assert old == stored["hunter"]["events"][0]
+    assert old["truncated"] is True
+    assert new["destination"] == {"ip": "10.0.0.2", "port": 443}
+    assert document["destination"] == {"ip": "10.0.0.1", "port": 4444}  # the stored alert's stays
+    assert document["event"]["ingested"] == "2026-11-20T15:00:01.000001Z"
+    again, again_sections, changed_again = merge_into(document, lua_finding(lua_hunt, later_hit))
+    assert not changed_again
+    rerendered = renderer.render(
+        lua_hunt, again, sections=again_sections, window=None, created=CREATED, now=CREATED
+    )
+    assert rerendered["hunter"]["events"] == document["hunter"]["events"]
+
+
+def test_members_past_the_listed_ones_keep_no_evidence(renderer: AlertRenderer, lua_hunt: Hunt) -> None:
+    """Past the 500 listed members an alert keeps digests only: merging a 501st member changes the
+    count, not the listed entries, and the member digests still know every member."""
+    hits = [lua_exec(T.replace(minute=n // 60, second=n % 60), doc_id=f"d{n:03d}") for n in range(500)]
+    stored = render(renderer, lua_hunt, lua_finding(lua_hunt, *hits))
+    late = lua_exec(T.replace(hour=11), doc_id="late")
+    late["_source"]["destination"] = {"ip": "10.9.9.9", "port": 4444}
+    merged, sections, changed = merge_into(stored, lua_finding(lua_hunt, late))
+    assert changed
+    document = renderer.render(lua_hunt, merged, sections=sections, window=None, created=CREATED, now=CREATED)
+    assert document["hunter"]["event_count"] == 501
+    assert document["hunter"]["events"] == stored["hunter"]["events"]
+    assert "members" in document["hunter"]
+    _again, _sections, changed_again = merge_into(document, lua_finding(lua_hunt, late))
+    assert not changed_again
+
+
+def test_every_alert_field_is_mapped_with_its_ecs_type(ecs: dict[str, Any]) -> None:
+    """The alert index template maps every subject and evidence field with the type ecs_flat.yml gives
+    (date as date_nanos), and every such field is an ECS field."""
+    properties = alert_mappings()["properties"]
+    for name, kind in {**SUBJECT_FIELDS, **EVIDENCE_FIELDS}.items():
+        assert name in ecs, name
+        assert ecs[name]["type"] == kind, name
+        spec: Any = properties
+        for part in name.split(".")[:-1]:
+            spec = spec[part]["properties"]
+        mapped = spec[name.split(".")[-1]]["type"]
+        assert mapped == ("date_nanos" if kind == "date" else kind), name
+    for name, kind in MEMBER_FIELDS.items():
+        assert ecs[name]["type"] == kind, name
+    assert {name for name in ARRAY_FIELDS if "array" not in ecs[name]["normalize"]} == set()
