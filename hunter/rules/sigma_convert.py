@@ -74,6 +74,10 @@ REPAIRS = {
         "literal anyway ('==', a regex's '/')"
     ),
     "regex-quote": "a '\"' inside a regex is escaped (the converter left it ending the string)",
+    "regex-search": (
+        "a Sigma regex matches anywhere in the value (^ and $ anchor it), a Lucene regex the whole value "
+        "(^ and $ are literal): '.*' is added on each side the rule did not anchor"
+    ),
     "cased-wildcard": (
         "'|cased' with a wildcard is matched with 'like' (the converter wrote '==', which has no wildcards)"
     ),
@@ -254,6 +258,53 @@ def _lucene_regex(value: SigmaString) -> str:
     return "".join(out)
 
 
+def search_regex(regexp: str) -> str:
+    """A Lucene regex matching the values where the Sigma (PCRE) regex finds a match.
+
+    PCRE searches and anchors with ``^``/``$``; Lucene matches the whole value and reads ``^``/``$``
+    as plain characters. A leading ``^`` and a trailing ``$`` are dropped, ``.*`` is added on each
+    side that is not anchored, and a top-level alternation is grouped first. A regex with anchors
+    elsewhere (inside groups or alternatives) is returned unchanged.
+    """
+    anchors: list[int] = []
+    alternation = False
+    depth = 0
+    in_class = False
+    index = 0
+    while index < len(regexp):
+        char = regexp[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if regexp[index + 1 : index + 2] == "^":
+                index += 1
+            if regexp[index + 1 : index + 2] == "]":
+                index += 1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            alternation = True
+        elif char in "^$":
+            anchors.append(index)
+        index += 1
+    start = bool(anchors) and anchors[0] == 0 and regexp[0] == "^"
+    end = bool(anchors) and anchors[-1] == len(regexp) - 1 and regexp[-1] == "$"
+    if len(anchors) != int(start) + int(end) or ((start or end) and alternation):
+        return regexp
+    body = regexp[1 if start else 0 : len(regexp) - 1 if end else len(regexp)]
+    if alternation:
+        body = f"({body})"
+    prefix = "" if start or body.startswith(".*") else ".*"
+    suffix = "" if end or (body.endswith(".*") and not body.endswith("\\.*")) else ".*"
+    return prefix + body + suffix
+
+
 def _plain(value: SigmaString) -> str:
     return "".join(part for part in value.s if isinstance(part, str))
 
@@ -378,7 +429,8 @@ class RepairingEqlBackend(EqlBackend):
             raise Refusal("unsupported", f"regex flags ({flags}) have no EQL form")
         before = super().convert_condition_field_eq_val_re(cond, state)
         regexp = str(value.regexp)
-        lucene = _UNESCAPED_QUOTE.sub(r'\1\\"', regexp)  # '"' quotes a literal string in Lucene's syntax
+        searched = search_regex(regexp)
+        lucene = _UNESCAPED_QUOTE.sub(r'\1\\"', searched)  # '"' quotes a literal string in Lucene's syntax
         field = self.escape_and_quote_field(cond.field)
         after = self.re_expression.format(field=field, regex=eql_string(lucene)[1:-1])
         if after == before:
@@ -387,6 +439,8 @@ class RepairingEqlBackend(EqlBackend):
             self._repaired("needless-escape", before, after)
         if '"' in regexp:
             self._repaired("regex-quote", before, after)
+        if searched != regexp:
+            self._repaired("regex-search", before, after)
         return after
 
     def convert_condition_not(
