@@ -154,3 +154,21 @@ def test_coverage_says_where_the_implied_rule_answered(
     assert row["detail"] == (
         "process.executable.caseless read as the lowercased value of process.executable (no mapping)"
     )
+
+
+def test_caseless_on_the_test_cluster_follows_the_mapping() -> None:
+    """The ES-compatible test server answers ``.caseless`` from the index mapping, as Elasticsearch does."""
+    from tests.support.es_server import serve
+
+    for server in serve():
+        with server.client() as client:
+            client.indices.create(index="endpoint-process", mappings=ENDPOINT_MAPPING)
+            client.index(index="endpoint-process", id="1", document=_process(EXE), refresh=True)
+            hits = {
+                query: len(client.eql.search(index="endpoint-process", query=query)["hits"]["events"])
+                for query in (
+                    *CASELESS_QUERIES[:4],
+                    r'process where process.executable like "*\\PowerShell.exe"',
+                )
+            }
+    assert list(hits.values()) == [1, 1, 1, 1, 0]
