@@ -160,7 +160,7 @@ def _leaf_keys(node: Node, dynamic: Callable[[str], bool]) -> Need | None:
         return frozenset(keys)
     if (
         isinstance(node, ast.Match | ast.Comparison | ast.InList | IsNull)
-        and not getattr(node, "negated", False)
+        and not (isinstance(node, ast.InList) and node.negated)
         and not (isinstance(node, ast.Comparison) and node.op == "!=")
         and not (isinstance(node, IsNull) and not node.negated)
     ):

@@ -1,0 +1,292 @@
+"""Many queries in one pass: gates, the dispatcher, search_many, and the collector pause.
+
+The differential tests run Elastic's whole rule library (skipped when ../shared is absent) over
+events built from the rules' own literals, so that rules fire, and require every result of the
+dispatched pass to be the result of running each query alone.
+"""
+
+from __future__ import annotations
+
+import gc
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from hunter.eql import CompiledQuery, Dispatcher, compile_query, paused_collector, search_many
+from hunter.eql.functions import cidr_match, cidr_matcher
+from hunter.eql.gates import describe, pattern_key
+
+RULES = Path(__file__).resolve().parents[3] / "shared" / "detection-rules"
+START_NS = 1_795_154_400_000_000_000
+NO_SHRINK = (
+    Phase.explicit,
+    Phase.reuse,
+    Phase.generate,
+)  # the failure names the rules; shrinking takes minutes
+SLOW_DATA = [HealthCheck.too_slow, HealthCheck.data_too_large]
+
+
+def gate_of(text: str) -> list[Any]:
+    """The readable gate of a query run without a schema."""
+    gate = compile_query(text).run().gate()
+    assert gate is not None
+    return describe(gate)
+
+
+# ---- gates ---------------------------------------------------------------------------------------
+
+
+def test_gate_keys_category_equality_and_case_insensitive_lists() -> None:
+    """`==` gives exact keys, `in~` and `:` lowercased ones, and the category is a key of its field."""
+    gate = gate_of('process where process.name == "Cmd.exe" and process.parent.name in~ ("A.exe", "b")')
+    assert gate == [
+        [
+            [("event.category", "eq", "process")],
+            [("process.name", "eq", "Cmd.exe")],
+            [("process.parent.name", "lower", "a.exe"), ("process.parent.name", "lower", "b")],
+        ]
+    ]
+
+
+def test_gate_of_or_is_one_need_from_each_side_and_not_gives_none() -> None:
+    """An `or` needs one key of each side; a side without needs (a `not`) makes the `or` need nothing."""
+    assert gate_of('any where process.name : "x.exe" or file.name == "y"') == [
+        [[("file.name", "eq", "y"), ("process.name", "lower", "x.exe")]]
+    ]
+    assert gate_of('any where process.name : "x.exe" or not file.name == "y"') == [[]]
+
+
+def test_wildcard_patterns_give_prefix_suffix_or_infix_keys() -> None:
+    """The longest fixed end of a pattern is its key; `?` counts as a wildcard; `*` alone gives none."""
+    assert pattern_key("f", "C:\\Windows\\*", insensitive=True) == ("f", "lprefix", "c:\\windows\\")
+    assert pattern_key("f", "?:\\Users\\*\\x.exe", insensitive=False) == ("f", "suffix", "\\x.exe")
+    assert pattern_key("f", "*powershell*", insensitive=True) == ("f", "linfix", "powershell")
+    assert pattern_key("f", "a*", insensitive=False) is None
+    assert pattern_key("f", "*", insensitive=False) is None
+
+
+def test_regexes_ranges_and_not_null_need_the_field() -> None:
+    """Tests pushed down on a field need a value there; `!=` and `== null` need nothing."""
+    gate = gate_of('any where process.name regex "a.*" and destination.port > 5 and user.id != null')
+    assert gate == [
+        [
+            [("destination.port", "present", "")],
+            [("process.name", "present", "")],
+            [("user.id", "present", "")],
+        ]
+    ]
+    assert gate_of('any where process.name != "a" and user.id == null') == [[]]
+
+
+def test_every_stage_of_a_sequence_and_its_until_has_a_gate() -> None:
+    """A sequence's gate lists each stage, then the until clause."""
+    gate = gate_of("sequence by host.id [process where true] [file where true] until [network where true]")
+    assert [stage[0] for stage in gate] == [
+        [("event.category", "eq", "process")],
+        [("event.category", "eq", "file")],
+        [("event.category", "eq", "network")],
+    ]
+
+
+# ---- the dispatcher ----------------------------------------------------------------------------------
+
+
+def test_dispatcher_names_only_runs_whose_keys_an_event_has() -> None:
+    """An event reaches the runs its category and literal values admit, and those without needs."""
+    texts = [
+        'process where process.name : "cmd.exe"',
+        'process where process.executable : "C:\\\\Windows\\\\Temp\\\\*"',
+        'file where file.extension in ("exe", "dll")',
+        'any where process.name != "x"',
+    ]
+    runs = [compile_query(text).run() for text in texts]
+    runs_of = Dispatcher.for_runs(runs).runs
+    process = {"event": {"category": "process"}, "process": {"name": "CMD.EXE", "executable": "c:\\x"}}
+    assert sorted(runs_of(process)) == [0, 3]
+    temp = {"event": {"category": ["process"]}, "process": {"executable": "C:\\WINDOWS\\temp\\a.exe"}}
+    assert sorted(runs_of(temp)) == [1, 3]
+    assert sorted(runs_of({"event.category": "file", "file": [{"extension": "dll"}]})) == [2, 3]
+    assert sorted(runs_of({"event": {"category": "network"}})) == [3]
+
+
+def test_search_many_equals_each_query_alone_on_hand_made_events() -> None:
+    """search_many over a few queries gives each query's own result (event, sequence and sample)."""
+    texts = [
+        'process where process.name : "cmd.exe"',
+        'sequence by host.id [process where process.name == "a"] [file where file.name == "b"]',
+        'sample by host.id [process where process.name == "a"] [file where file.name == "b"]',
+    ]
+    events = [
+        {"@timestamp": START_NS // 10**6 + i, "host": {"id": "h"}, **body}
+        for i, body in enumerate(
+            [
+                {"event": {"category": "process"}, "process": {"name": "a"}},
+                {"event": {"category": "process"}, "process": {"name": "Cmd.exe"}},
+                {"event": {"category": "file"}, "file": {"name": "b"}},
+            ]
+        )
+    ]
+    queries = [compile_query(text) for text in texts]
+    together = search_many([query.run() for query in queries], events)
+    assert together == [query.search(events) for query in queries]
+    assert [result["total"]["value"] for result in together] == [1, 1, 1]
+
+
+def test_paused_collector_unfreezes_after_nested_and_failed_passes() -> None:
+    """Objects frozen for a pass are handed back when the last pass ends, even one that raised."""
+    with paused_collector():
+        assert gc.get_freeze_count() > 0
+        with paused_collector():
+            pass
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError), paused_collector():
+        raise RuntimeError
+    assert gc.get_freeze_count() == 0
+
+
+@given(st.one_of(st.ip_addresses().map(str), st.text(max_size=8), st.none()))
+@settings(max_examples=200)
+def test_cidr_matcher_agrees_with_cidr_match(value: Any) -> None:
+    """The compiled cidrMatch gives cidr_match's answer for any value (asked twice: remembered)."""
+    blocks = ("10.0.0.0/8", "fe80::/10", "192.168.1.0/24", "bad")
+    matcher = cidr_matcher(blocks)
+    assert matcher(value) == cidr_match(value, *blocks)
+    assert matcher(value) == cidr_match(value, *blocks)
+
+
+# ---- the whole library, differentially -----------------------------------------------------------------
+
+
+def library() -> list[CompiledQuery]:
+    """Every non-deprecated EQL rule query of the library, compiled."""
+    found = []
+    for folder in ("rules", "rules_building_block"):
+        for path in sorted((RULES / folder).rglob("*.toml")):
+            document = tomllib.loads(path.read_text(encoding="utf-8"))
+            rule = document.get("rule", {})
+            if rule.get("type") == "eql" and document.get("metadata", {}).get("maturity") != "deprecated":
+                found.append(compile_query(rule["query"]))
+    return found
+
+
+Library = tuple[list[CompiledQuery], list[list[list[list[tuple[str, str, str]]]]], list[tuple[str, str, str]]]
+
+
+@pytest.fixture(scope="module")
+def rule_library() -> Library:
+    """The library's queries, their gates (stages of needs, keys sorted) and every key of every gate."""
+    if not (RULES / "rules").is_dir():
+        pytest.skip("../shared/detection-rules is not present")
+    queries = library()
+    gates = [[[sorted(need) for need in needs] for needs in query.run().gate() or []] for query in queries]
+    keys = sorted({key for gate in gates for needs in gate for need in needs for key in need})
+    return queries, gates, keys
+
+
+def value_of(draw: st.DrawFn, mode: str, text: str) -> Any:
+    """A value a key of ``mode`` accepts (or, now and then, nearly accepts)."""
+    if mode in ("lower", "lprefix", "lsuffix", "linfix"):
+        text = "".join(c.upper() if draw(st.booleans()) else c for c in text)
+    extra = draw(st.sampled_from(["", "x", "\\a.exe", "/tmp/", "Z"]))
+    if mode.endswith("prefix"):
+        text += extra
+    elif mode.endswith("suffix"):
+        text = extra + text
+    elif mode.endswith("infix"):
+        text = extra + text + extra
+    elif mode == "present":
+        text = draw(st.sampled_from(["1", "x", "10.1.2.3", "C:\\Windows\\x.exe"]))
+    if draw(st.integers(0, 19)) == 0:
+        text = text[:-1]  # a near miss
+    value: Any = text
+    if draw(st.integers(0, 5)) == 0:
+        value = [draw(st.sampled_from(["other", "x.exe"])), text]
+    return value
+
+
+def put(document: dict[str, Any], name: str, value: Any, *, dotted: bool) -> None:
+    """Set ``name`` in ``document``, nested (``{"a": {"b": ...}}``) or as a dotted key."""
+    if dotted:
+        document[name] = value
+        return
+    path = name.split(".")
+    target = document
+    for part in path[:-1]:
+        child = target.get(part)
+        if not isinstance(child, dict):
+            child = target[part] = {}
+        target = child
+    target[path[-1]] = value
+
+
+@st.composite
+def library_events(draw: st.DrawFn, rules: Library) -> list[dict[str, Any]]:
+    """Events that meet every need of a stage of some rule (then of its next stage, for sequences),
+    with a few other literals, on few hosts and processes so that sequences join."""
+    _queries, gates, keys = rules
+    count = draw(st.integers(1, 30))
+    documents: list[dict[str, Any]] = []
+    while len(documents) < count:
+        gate = gates[draw(st.integers(0, len(gates) - 1))]
+        first = 0 if draw(st.booleans()) else draw(st.integers(0, max(len(gate) - 1, 0)))
+        for stage in gate[first : first + draw(st.integers(1, 6))] or [[]]:
+            document: dict[str, Any] = {}
+            chosen = [draw(st.sampled_from(need)) for need in stage]
+            chosen += draw(st.lists(st.sampled_from(keys), max_size=2))
+            for name, mode, text in chosen:
+                put(document, name, value_of(draw, mode, text), dotted=draw(st.integers(0, 9)) == 0)
+            for name in ("host.id", "process.entity_id", "process.parent.entity_id", "user.id", "source.ip"):
+                put(document, name, draw(st.sampled_from(["a", "b"])), dotted=False)
+            documents.append(document)
+    events = []
+    millis = START_NS // 10**6
+    for number, document in enumerate(documents):
+        millis += draw(st.integers(0, 400))
+        document["@timestamp"] = millis
+        events.append(
+            {"_index": "logs-endpoint.events.process-default", "_id": str(number), "_source": document}
+        )
+    return events
+
+
+@given(data=st.data())
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+def test_library_dispatch_misses_no_event_a_query_matches(rule_library: Library, data: st.DataObject) -> None:
+    """Every event some stage of a rule matches is among those the dispatcher names for that rule."""
+    queries = rule_library[0]
+    events = data.draw(library_events(rule_library))
+    runs = [query.run() for query in queries]
+    runs_of = Dispatcher.for_runs(runs).runs
+    plans = [run.resolver.default for run in runs]  # type: ignore[attr-defined]
+    for hit in events:
+        named = runs_of(hit["_source"])
+        missed = [
+            number for number, plan in enumerate(plans) if plan.mask(hit["_source"]) and number not in named
+        ]
+        assert missed == [], [queries[number].text for number in missed]
+
+
+@given(data=st.data(), position=st.sampled_from(["head", "tail"]), size=st.sampled_from([1, 3, 1000]))
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+def test_library_in_one_pass_equals_each_rule_alone(
+    rule_library: Library,
+    data: st.DataObject,
+    position: Any,
+    size: int,
+) -> None:
+    """search_many over the whole library returns, for every rule, what searching with it alone returns."""
+    queries = rule_library[0]
+    events = data.draw(library_events(rule_library))
+    runs = [query.run(size=size, result_position=position) for query in queries]
+    together = search_many(runs, events)
+    alone = [query.search(events, size=size, result_position=position) for query in queries]
+    assert together == alone
