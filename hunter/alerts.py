@@ -447,6 +447,7 @@ def _hunt_context(hunt: Hunt) -> dict[str, Any]:
         "id": hunt.id,
         "name": hunt.name,
         "description": hunt.description,
+        "notes": hunt.notes,
         "severity": hunt.severity,
         "severity_number": hunt.severity_number,
         "risk_score": hunt.risk_score,

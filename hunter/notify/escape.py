@@ -1,23 +1,38 @@
-"""Escaping and truncation of event data for Slack text: mrkdwn, code spans, plain_text, links.
+"""Escaping and truncation of event data for Slack text, per context: rich text, code spans, code
+blocks, running mrkdwn text, plain_text, links.
 
 Slack treats ``&``, ``<`` and ``>`` as control characters in mrkdwn text and asks for exactly these
 three to be sent as ``&amp;``, ``&lt;``, ``&gt;`` (api.slack.com "Formatting text for app
-surfaces", section "Escaping text"). Every ``<...>`` sequence Slack acts on (``<!channel>``,
+surfaces", section "Escaping text"); it has no escape for anything else, no backslash escape for
+``*``, ``_``, ``~`` or a backtick. Every ``<...>`` sequence Slack acts on (``<!channel>``,
 ``<!here>``, ``<@U123>``, ``<#C123>``, ``<!subteam^...>``, ``<!date^...>``, ``<https://...|label>``)
-starts with ``<``, so escaped data can never form one. Beyond that:
+starts with ``<``, so escaped data can never form one. So each context gets what keeps data data:
 
-* Code spans end at the next backtick and mrkdwn has no backslash escape, so a backtick in a value
-  is replaced by U+02CB (MODIFIER LETTER GRAVE ACCENT, looks alike), in code and in running text
-  alike: data can neither leave a code span nor open one around the template's own text.
+* **Rich text** (:func:`literal`): a ``text`` element of a ``rich_text`` block is shown as written:
+  Slack parses no mrkdwn, entities or mentions in it (mentions and links are elements of their own,
+  which hunter never builds from event data). This is where text is shown faithfully: a command
+  line keeps its backticks, ``*``, ``_``, ``~``, ``&``, ``<`` and ``>``.
+* **Code blocks** (:func:`code_block`): nothing inside is formatted, and only a run of three
+  backticks ends one; a backtick that could join the fences (a run of three or more, or one that
+  touches the block's first or last character) is shown as U+02CB (MODIFIER LETTER GRAVE ACCENT,
+  looks alike), every other backtick stays.
+* **Code spans** (:func:`code`): nothing inside is formatted, but the next backtick ends the span, so
+  every backtick is shown as U+02CB.
+* **Running mrkdwn text** (:func:`text`): ``*``, ``_``, ``~`` and backticks would bold, italicise,
+  strike or open code around the template's own text, so they are shown as look-alikes (U+2217 ∗,
+  U+02CD ˍ, U+223C ∼, U+02CB ˋ). Templates put event data into rich text or code instead wherever
+  the exact characters matter.
 * Control and invisible format characters (C0/C1 controls, bidi overrides such as U+202E, zero-width
   characters, Unicode tag characters, line/paragraph separators, lone surrogates) are shown as
-  visible escapes (``\\n``, ``\\x1b``, ``\\u202e``), so nothing can hide or reorder text. Only a
-  code block keeps real newlines and tabs.
+  visible escapes (``\\n``, ``\\x1b``, ``\\u202e``) everywhere, so nothing can hide or reorder
+  text. Only code blocks and rich text keep real newlines and tabs.
+* Numbers (:func:`number`) are shown as numbers: ``47``, never ``47.0``.
 * Lengths are measured in UTF-16 code units (what Slack's limits count, and never less than the
   number of code points), and a value cut short ends with a visible marker ``… [+N chars]``.
 
-Every function here returns :class:`Mrkdwn` (or a plain ``str`` for ``plain_text``): text that is
-already safe to place in a Slack text object; the template environment escapes anything else.
+Every function here returns :class:`Mrkdwn` (safe in a mrkdwn or plain_text object) or
+:class:`Literal` (safe only as the text of a rich_text element): text the template environment
+emits as it is; it escapes anything else for mrkdwn.
 """
 
 from __future__ import annotations
@@ -30,16 +45,25 @@ from collections.abc import Callable
 ELLIPSIS = "…"
 EMPTY = "—"
 BACKTICK_STANDIN = "\u02cb"
+# running mrkdwn text: the formatting characters and their look-alikes
+FORMAT_STANDINS = {"`": BACKTICK_STANDIN, "*": "\u2217", "_": "\u02cd", "~": "\u223c"}
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _NAMED_CONTROLS = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _MRKDWN_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _PLAIN_STANDINS = {"<": "\u2039", ">": "\u203a"}
 _URL_SAFE = "/:?=&%#@!$'()*+,;~.-_"
 _RISON_PLAIN = re.compile(r"[A-Za-z0-9_./~-]+")
+_BACKTICK_RUN = re.compile(r"`+")
 
 
 class Mrkdwn(str):
     """Text already escaped for a Slack mrkdwn (or plain_text) object; templates emit it as is."""
+
+    __slots__ = ()
+
+
+class Literal(str):
+    """Text for a rich_text ``text`` element, which Slack shows as written (not for mrkdwn objects)."""
 
     __slots__ = ()
 
@@ -107,11 +131,31 @@ def fit(raw: str, piece: Callable[[str], str], limit: int | None) -> str:
 
 
 def text(value: object, limit: int | None = None) -> Mrkdwn:
-    """Escape ``value`` for mrkdwn running text: entities for ``& < >``, no backticks, controls visible."""
+    """Escape ``value`` for mrkdwn running text: entities for ``& < >``, look-alikes for the formatting
+    characters ``* _ ~`` and backticks, controls visible."""
     raw = _as_text(value)
     if not raw:
         return Mrkdwn(EMPTY)
-    return Mrkdwn(fit(raw, _code_piece, limit))
+    return Mrkdwn(fit(raw, _text_piece, limit))
+
+
+def literal(value: object, limit: int | None = None) -> Literal:
+    """``value`` as the text of a rich_text element: every character as it is (newlines and tabs too),
+    only controls and invisible characters made visible; cut at ``limit`` with a marker."""
+    raw = _as_text(value)
+    if not raw:
+        return Literal(EMPTY)
+    return Literal(fit(raw, lambda ch: visible(ch, keep_newlines=True), limit))
+
+
+def number(value: object) -> Mrkdwn:
+    """A number as people write it (``47``, ``0.5``; an integral float loses its ``.0``); anything that
+    is not a number is escaped as running text."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return text(value, 40)
+    if isinstance(value, float) and value.is_integer():
+        return Mrkdwn(str(int(value)))
+    return Mrkdwn(format(value, "g") if isinstance(value, float) else str(value))
 
 
 def code(value: object, limit: int | None = None) -> Mrkdwn:
@@ -124,12 +168,13 @@ def code(value: object, limit: int | None = None) -> Mrkdwn:
 
 
 def code_block(value: object, limit: int | None = None) -> Mrkdwn:
-    """Put ``value`` in a code block (newlines and tabs kept) that it cannot leave."""
+    """Put ``value`` in a code block (newlines and tabs kept) that it cannot leave; its backticks stay
+    but those that could join the fences (runs of three or more, or at either end) become U+02CB."""
     raw = _as_text(value)
     if not raw:
         return Mrkdwn(EMPTY)
     inner = None if limit is None else max(limit - 6, 1)
-    return Mrkdwn("```" + fit(raw, _code_block_piece, inner) + "```")
+    return Mrkdwn("```" + fit(_fence_safe(raw), _code_block_piece, inner) + "```")
 
 
 def plain(value: object, limit: int | None = None) -> Mrkdwn:
@@ -192,8 +237,25 @@ def _code_piece(ch: str) -> str:
     return escape_mrkdwn(visible(ch))
 
 
+def _text_piece(ch: str) -> str:
+    """One character of running mrkdwn text (formatting characters as look-alikes)."""
+    if ch in FORMAT_STANDINS:
+        return FORMAT_STANDINS[ch]
+    return escape_mrkdwn(visible(ch))
+
+
 def _code_block_piece(ch: str) -> str:
-    """One character inside a code block (newlines and tabs kept)."""
-    if ch == "`":
-        return BACKTICK_STANDIN
+    """One character inside a code block (newlines and tabs kept; backticks already made fence-safe)."""
     return escape_mrkdwn(visible(ch, keep_newlines=True))
+
+
+def _fence_safe(raw: str) -> str:
+    """Backticks that could close (or merge with) a code block's fences as U+02CB, the others kept:
+    every run of three or more, and a run at the very start or end of the block's content."""
+
+    def swap(match: re.Match[str]) -> str:
+        run = match.group(0)
+        at_edge = match.start() == 0 or match.end() == len(raw)
+        return BACKTICK_STANDIN * len(run) if len(run) >= 3 or at_edge else run
+
+    return _BACKTICK_RUN.sub(swap, raw)

@@ -3,9 +3,11 @@
 Messages come from two sandboxed Jinja2 templates that render JSON (``slack_alert.json.j2`` for one
 alert, ``slack_digest.json.j2`` when one ``send`` carries more than ``digest_after`` notices). The
 environment escapes every ``{{ }}`` output for mrkdwn and for JSON unless a filter of
-:mod:`hunter.notify.escape` already made it safe, so event data can neither ping anyone nor break
-the payload; values are data and are never rendered as templates. After rendering, every Block Kit
-limit is enforced once more (:func:`enforce_limits`).
+:mod:`hunter.notify.escape` already made it safe for its context, so event data can neither ping
+anyone, format the message nor break the payload; values are data and are never rendered as
+templates. Command lines and the hunt's own prose go into ``rich_text`` blocks, which Slack shows
+exactly as written. After rendering, every Block Kit limit is enforced once more
+(:func:`enforce_limits`).
 
 Delivery posts at most one message per ``min_interval`` seconds, honours ``Retry-After`` on 429,
 retries 5xx and connection errors with exponential backoff, and reports every message as a
@@ -51,6 +53,7 @@ MAX_FIELD_TEXT = 2000
 MAX_CONTEXT_ELEMENTS = 10
 MAX_TEXT_OBJECT = 3000
 MAX_FALLBACK_TEXT = 3000  # hunter's own cap for the top-level `text` (notifications show less)
+MAX_RICH_TEXT = 3000  # hunter's own cap for one text element of a rich_text block
 TRUNCATED = "… [truncated]"
 
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -142,6 +145,8 @@ def slack_environment(
         text=esc.text,
         code=esc.code,
         code_block=esc.code_block,
+        literal=esc.literal,
+        number=esc.number,
         plain=esc.plain,
         codes=_codes,
         when=_when,
@@ -255,6 +260,7 @@ class SlackNotifier:
         )
         events = get_field(alert, "hunter.events")
         queries = get_field(alert, "hunter.queries")
+        false_positives = get_field(alert, "hunter.false_positives")
         return {
             "alert_id": notice.alert_id,
             "hunt_id": get_field(alert, "hunter.hunt.id") or notice.hunt_id,
@@ -284,6 +290,9 @@ class SlackNotifier:
             "suppressed": get_field(alert, "hunter.suppressed.count"),
             "technique": technique or None,
             "technique_reference": reference,
+            "description": get_field(alert, "rule.description"),
+            "notes": get_field(alert, "hunter.hunt.notes"),
+            "false_positives": [str(item) for item in _listed(false_positives) if item not in (None, "")],
             "created_at": _aware(notice.created_at),
             "kibana_url": self._discover_url(
                 f'event.id:"{_kql_quote(notice.alert_id)}"', _earliest([notice])
@@ -482,6 +491,8 @@ def enforce_limits(payload: dict[str, Any]) -> dict[str, Any]:
             block["elements"] = block["elements"][:MAX_CONTEXT_ELEMENTS]
             for item in block["elements"]:
                 _cut_text_object(item, MAX_TEXT_OBJECT)
+        elif kind == "rich_text":
+            _cut_rich_text(block)
     payload["blocks"] = blocks
     payload["text"] = cut_mrkdwn(str(payload.get("text") or "hunter alert"), MAX_FALLBACK_TEXT)
     return payload
@@ -520,9 +531,28 @@ def _cut_text_object(obj: object, limit: int) -> None:
     obj["text"] = cut_mrkdwn(obj["text"], limit)
 
 
+def _cut_rich_text(node: object) -> None:
+    """Cut every ``text`` element of a rich_text block (shown as written: cut plainly) to MAX_RICH_TEXT."""
+    if isinstance(node, list):
+        for item in node:
+            _cut_rich_text(item)
+    elif isinstance(node, dict):
+        shown = node.get("text")
+        if node.get("type") == "text" and isinstance(shown, str) and esc.utf16_len(shown) > MAX_RICH_TEXT:
+            node["text"] = esc.fit(shown, str, MAX_RICH_TEXT)
+        _cut_rich_text(node.get("elements"))
+
+
+def _listed(value: object) -> list[Any]:
+    """A list as it is, one value as a list of it, nothing as an empty list."""
+    if isinstance(value, list | tuple):
+        return list(value)
+    return [] if value is None else [value]
+
+
 def _finalize(value: object) -> str:
     """Turn every ``{{ }}`` output into the body of a JSON string, escaped for mrkdwn if not yet."""
-    if not isinstance(value, esc.Mrkdwn):
+    if not isinstance(value, esc.Mrkdwn | esc.Literal):
         value = esc.escape_mrkdwn(esc.neutralise(value))
     return json.dumps(str(value), ensure_ascii=False)[1:-1]
 

@@ -101,7 +101,7 @@ def lua_alert(
             "category": ["intrusion_detection"],
             "type": ["info"],
             "severity": event_severity,
-            "risk_score": event_severity,
+            "risk_score": float(event_severity),  # a hunt's risk score is a float: 47.0
             "id": alert_id(anchor),
         },
         "rule": {
@@ -144,7 +144,12 @@ def lua_alert(
                 "id": "t1059_011_lua",
                 "name": "Lua interpreter abuse (T1059.011)",
                 "severity": severity,
+                "notes": "Check what the Lua code ran: `os.execute` and `io.popen` start shells.",
             },
+            "false_positives": [
+                "Build tools that run Lua scripts (premake, luarocks)",
+                "Neovim plugins",
+            ],
             "queries": list(queries),
             "first_seen": first_seen,
             "last_seen": "2026-11-20T09:14:03.9120000Z",
@@ -245,6 +250,30 @@ def strings(value: object) -> Iterator[str]:
     elif isinstance(value, list):
         for item in value:
             yield from strings(item)
+
+
+def rich_texts(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every element inside the rich_text blocks of a payload (sections, lists, text elements)."""
+
+    def walk(value: object) -> Iterator[dict[str, Any]]:
+        if isinstance(value, dict):
+            yield value
+            yield from walk(value.get("elements"))
+        elif isinstance(value, list):
+            for item in value:
+                yield from walk(item)
+
+    for block in payload["blocks"]:
+        if block["type"] == "rich_text":
+            yield from walk(block["elements"])
+
+
+def marked_up_strings(payload: dict[str, Any]) -> Iterator[str]:
+    """Every string of a payload outside rich_text blocks (mrkdwn, plain_text, the fallback text)."""
+    yield from strings({k: v for k, v in payload.items() if k != "blocks"})
+    for block in payload["blocks"]:
+        if block["type"] != "rich_text":
+            yield from strings(block)
 
 
 def mrkdwn_texts(payload: dict[str, Any]) -> Iterator[str]:
@@ -454,6 +483,11 @@ def hostile_alert(anchor: str) -> dict[str, Any]:
     return alert
 
 
+def escaped_hostile() -> str:
+    """HOSTILE as a rich_text element shows it: every character as written, controls made visible."""
+    return "".join(esc.visible(ch, keep_newlines=True) for ch in HOSTILE)
+
+
 @pytest.mark.parametrize("count", [1, 6], ids=["alert", "digest"])
 def test_hostile_event_data_cannot_mention_link_or_break_out(
     slack: SlackReceiver, fake: FakeTime, count: int
@@ -469,9 +503,9 @@ def test_hostile_event_data_cannot_mention_link_or_break_out(
     assert payload is not None
     assert not {"link_names", "parse"} & payload.keys()
     expected_types = (
-        ["header", "section", "section", "section", "context"]
+        ["header", "rich_text", "section", "rich_text", "rich_text", "rich_text", "rich_text", "context"]
         if count == 1
-        else ["header", "section", "section", "divider", *["section"] * count, "context"]
+        else ["header", "section", "section", "divider", *["section", "rich_text"] * count, "context"]
     )
     assert [b["type"] for b in payload["blocks"]] == expected_types
     everything = list(strings(payload))
@@ -479,7 +513,20 @@ def test_hostile_event_data_cannot_mention_link_or_break_out(
     assert "{{ 7*191 }}" in joined and "{% raw %}" in joined
     assert "injected" not in [b.get("type") for b in payload["blocks"]]
     for value in everything:
-        for bad in ("<!", "<@", "<#", "`rm -rf /`", "\x1b", "\r", "\u202e", "\u200b"):
+        for bad in ("\x1b", "\r", "\u202e", "\u200b"):
+            assert bad not in value
+    # rich text shows event data as written, so only text elements (never links or mentions) hold it
+    elements = list(rich_texts(payload))
+    assert {e["type"] for e in elements} <= {
+        "rich_text_section",
+        "rich_text_preformatted",
+        "rich_text_list",
+        "text",
+    }
+    assert all(set(e) <= {"type", "text", "style"} for e in elements if e["type"] == "text")
+    assert escaped_hostile() in [e.get("text") for e in elements]
+    for value in marked_up_strings(payload):
+        for bad in ("<!", "<@", "<#", "`rm -rf /`"):
             assert bad not in value
         assert not [ch for ch in value if unicodedata.category(ch) == "Cc" and ch != "\n"]
         for match in re.finditer("<", value):
@@ -505,6 +552,105 @@ def test_escape_rules() -> None:
     assert esc.text(None) == esc.code("") == "—"
     assert esc.text([1, None, "b"]) == "1, b"
     assert esc.text("\U000e0041") == "\\U000e0041"  # a Unicode tag character ("ASCII smuggling")
+
+
+def test_each_context_keeps_data_data() -> None:
+    """Rich text keeps every character; code blocks keep backticks that cannot reach a fence; running
+    text shows * _ ~ ` as look-alikes; numbers drop a float's .0."""
+    command = "bash -c 'echo `id` $(whoami) *x* _y_ ~z~ a&b <c>'\n\tnext\x1b"
+    assert esc.literal(command) == command.replace("\x1b", "\\x1b")
+    assert isinstance(esc.literal(command), esc.Literal)
+    assert esc.literal("") == "—"
+    assert esc.code_block("echo `id` ``x``") == "```echo `id` ``xˋˋ```"  # the last two touch the fence
+    assert esc.code_block("```x") == "```ˋˋˋx```"
+    assert esc.code_block("a````b") == "```aˋˋˋˋb```"
+    assert esc.text("*bold* _it_ ~st~ `c`") == "∗bold∗ ˍitˍ ∼st∼ ˋcˋ"
+    assert esc.code("*bold* _it_ ~st~") == "`*bold* _it_ ~st~`"  # nothing is formatted inside code
+    assert [esc.number(v) for v in (47.0, 48377, 0.5, 1e21, True, "47", None)] == [
+        "47",
+        "48377",
+        "0.5",
+        "1000000000000000000000",
+        "True",
+        "47",
+        "—",
+    ]
+
+
+def test_a_command_line_is_shown_exactly_as_written(fake: FakeTime) -> None:
+    """The command line block (and each digest entry's) is rich text holding the command line itself:
+    backticks, $( ), * _ ~, & < > and newlines as written, nothing formatted, nothing escaped."""
+    command = "lua5.4 -e \"os.execute('echo `id` > /tmp/o && cat /tmp/*_~ <in')\"\n  --x ```y```"
+    notifier = make_notifier("http://127.0.0.1:9/services/x", fake)
+    (alert_message,) = notifier.messages([notice(lua_alert(command_line=command))])
+    (digest_message,) = notifier.messages(
+        [notice(lua_alert(f"a{i}", command_line=command)) for i in range(6)]
+    )
+    for message in (alert_message, digest_message):
+        preformatted = [e for e in rich_texts(message.payload) if e["type"] == "rich_text_preformatted"]
+        assert preformatted
+        for element in preformatted:
+            assert element["elements"] == [{"type": "text", "text": command}]
+        assert block_problems(message.payload) == []
+
+
+def test_formatting_characters_in_event_data_format_nothing(fake: FakeTime) -> None:
+    """Attacker-chosen *, _, ~ and backticks sit in code spans (where nothing formats), in rich text,
+    or, in running mrkdwn text, as look-alikes: no pair of them can bold, italicise or strike."""
+    alert = lua_alert(host="*bold*", user="_it_", command_line="~st~")
+    alert["hunter"]["hunt"]["name"] = "*Hunt* _x_ ~y~ `z`"
+    alert["message"] = "*m* _m_ ~m~"
+    (message,) = make_notifier("http://127.0.0.1:9/services/x", fake).messages([notice(alert)])
+    text = message.payload["text"]
+    assert "Host `*bold*`, user `_it_`" in text
+    assert ": `~st~`" in text
+    assert "∗Hunt∗ ˍxˍ ∼y∼ ˋzˋ" in text
+    fields = [f["text"] for f in message.payload["blocks"][2]["fields"]]
+    assert fields[0] == "*Host*\n`*bold*` (linux)"
+    assert message.payload["blocks"][1]["elements"][0]["elements"] == [
+        {"type": "text", "text": "*m* _m_ ~m~"}
+    ]
+    for value in mrkdwn_texts(message.payload):  # (plain_text, the header, formats nothing)
+        for marker in ("*Hunt*", "_x_", "~y~", "*m*", "_m_", "~m~"):
+            assert marker not in value
+
+
+def test_numbers_are_shown_as_numbers(fake: FakeTime) -> None:
+    """Risk score 47.0 shows as 47, a float pid as an integer, a fractional score as it is."""
+    alert = lua_alert()
+    alert["event"]["risk_score"] = 73.5
+    alert["process"]["pid"] = 48377.0
+    alert["hunter"]["event_count"] = 12
+    (message,) = make_notifier("http://127.0.0.1:9/services/x", fake).messages([notice(alert)])
+    fields = [f["text"] for f in message.payload["blocks"][2]["fields"]]
+    assert fields[2] == "*Process*\n`lua5.4` (pid 48377)"
+    assert fields[5] == "*Events*\n12"
+    assert fields[9] == "*Risk score*\n73.5"
+    (golden,) = make_notifier("http://127.0.0.1:9/services/x", fake).messages([notice(lua_alert())])
+    assert golden.payload["blocks"][2]["fields"][9]["text"] == "*Risk score*\n47"
+
+
+def test_the_hunts_description_notes_and_false_positives_are_shown(fake: FakeTime) -> None:
+    """The message says what the hunt looks for (rule.description), its known false positives (at most
+    five, then how many more) and its notes, each as written."""
+    alert = lua_alert()
+    alert["hunter"]["false_positives"] = [f"fp *{i}*" for i in range(7)]
+    (message,) = make_notifier("http://127.0.0.1:9/services/x", fake).messages([notice(alert)])
+    texts = [e["text"] for e in rich_texts(message.payload) if e["type"] == "text"]
+    assert "A Lua interpreter started with arguments that load or run code." in texts
+    assert [t for t in texts if t.startswith("fp ")] == [f"fp *{i}*" for i in range(5)]
+    assert "… and 2 more" in texts
+    assert "Check what the Lua code ran: `os.execute` and `io.popen` start shells." in texts
+    bare = lua_alert()
+    del bare["rule"]["description"], bare["hunter"]["false_positives"], bare["hunter"]["hunt"]["notes"]
+    (plain,) = make_notifier("http://127.0.0.1:9/services/x", fake).messages([notice(bare)])
+    assert [b["type"] for b in plain.payload["blocks"]] == [
+        "header",
+        "rich_text",
+        "section",
+        "rich_text",
+        "context",
+    ]
 
 
 def test_links_only_to_allowed_destinations() -> None:
@@ -538,9 +684,10 @@ def test_long_values_are_truncated_with_a_marker_within_every_limit(
     assert payload is not None
     assert block_problems(payload) == []
     assert esc.utf16_len(payload["text"]) <= 3000
-    command = payload["blocks"][3]["text"]["text"]
-    assert command.startswith("*Command line*\n```&lt;&amp;&gt;")
-    assert re.search(r"… \[\+\d+ chars\]```$", command)
+    command = payload["blocks"][3]["elements"][1]["elements"][0]["text"]
+    assert command.startswith("<&><&>")
+    assert re.search(r"… \[\+\d+ chars\]$", command)
+    assert esc.utf16_len(command) <= 2900
     assert "and 40 more" in payload["blocks"][2]["fields"][4]["text"]
     assert payload["blocks"][0]["text"]["text"].endswith("chars]")
 
@@ -798,7 +945,8 @@ def test_odd_field_types_never_raise(slack: SlackReceiver, fake: FakeTime) -> No
 @settings(max_examples=60, deadline=None)
 @given(value=st.text(), name=st.text(min_size=1))
 def test_any_event_text_stays_inert_and_within_limits(value: str, name: str) -> None:
-    """Any event text yields no Slack control sequence, raw control (bar code-block tabs) or limit breach."""
+    """Any event text yields no Slack control sequence outside rich text, no raw control (bar newlines and
+    tabs) anywhere, and no limit breach."""
     alert = lua_alert(host=value, user=name, command_line=value + name)
     alert["message"] = value
     alert["process"]["name"] = name
@@ -806,8 +954,11 @@ def test_any_event_text_stays_inert_and_within_limits(value: str, name: str) -> 
     notifier = make_notifier("http://127.0.0.1:9/services/x", fake, kibana_url=None)
     for message in notifier.messages([notice(alert)]) + notifier.messages([notice(alert)] * 6):
         assert block_problems(message.payload) == []
-        for text in strings(message.payload):
+        for text in marked_up_strings(message.payload):
             assert "<" not in text.replace("<https://attack.mitre.org/", "")
+        for element in rich_texts(message.payload):
+            assert element["type"] != "text" or esc.utf16_len(element["text"]) <= 3000
+        for text in strings(message.payload):
             assert not [
                 ch for ch in text if unicodedata.category(ch) in {"Cc", "Cf", "Cs"} and ch not in "\n\t"
             ]
