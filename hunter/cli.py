@@ -157,6 +157,15 @@ def _parser() -> argparse.ArgumentParser:
     sigma.add_argument("--pipeline", metavar="NAME", help="one ECS pipeline for all (default: by log source)")
     sigma.add_argument("-v", "--verbose", action="store_true", help="list every refusal and repair")
     sigma.set_defaults(handler=_import)
+    export = commands.add_parser("export", help="write files other tools import")
+    kibana = export.add_subparsers(dest="target", required=True).add_parser(
+        "kibana", help="Kibana detection rules: one promote rule per hunt and the generic one (NDJSON)"
+    )
+    _queries_option(kibana)
+    _hunt_option(kibana)
+    kibana.add_argument("--out", type=Path, metavar="FILE", help="write the rules here instead of stdout")
+    _config_option(kibana)
+    kibana.set_defaults(handler=_export_kibana)
     return parser
 
 
@@ -529,6 +538,23 @@ def _backfill(args: argparse.Namespace) -> int:
     if args.end <= args.start:
         raise ConfigError("--end must be after --start")
     return backfill(settings, hunts[0], args.start, args.end, chunk=args.chunk)
+
+
+def _export_kibana(args: argparse.Namespace) -> int:
+    """``hunter export kibana``: the promote rules of the hunts as one NDJSON for Kibana's rule import."""
+    from .kibana import export_rules, rules_ndjson
+
+    rules = export_rules(_hunts(load_settings(args.config), args))
+    text = rules_ndjson(rules)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            args.out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{args.out}: {exc.strerror or exc}") from exc
+    print(f"{len(rules) - 1} hunt rule(s) and the generic rule", file=sys.stderr)
+    return EXIT_OK
 
 
 def _import(args: argparse.Namespace) -> int:
