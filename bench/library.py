@@ -144,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
             path,
             count,
             [RULES / "rules", RULES / "rules_building_block"],
-            args.repeat,
-            LIBRARY_TARGET,
+            repeat=args.repeat,
+            target=LIBRARY_TARGET,
         )
     if args.only in (None, "lua"):
         count = args.events or 500_000

@@ -281,6 +281,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _hunt(args: argparse.Namespace) -> int:
+    from .progress import ReadProgress
     from .search.local import EventFiles, LocalSearcher
     from .sweep import sweep
 
@@ -288,7 +289,10 @@ def _hunt(args: argparse.Namespace) -> int:
     hunts = _hunts(settings, args)
     files = EventFiles(args.events, settings.search.timestamp_field)
     files.check_readable()
-    result = sweep(settings, hunts, LocalSearcher(files, settings.search), None)
+    with ReadProgress(files.files()) as progress:  # a bar on a terminal, nothing elsewhere
+        files.observer = progress
+        result = sweep(settings, hunts, LocalSearcher(files, settings.search), None)
+    files.observer = None
     every_line = len(result.outcomes) <= HUNT_LINES  # a library of hunts: a line only for those that hit
     outside = 0
     for outcome in result.outcomes:

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import orjson
 import structlog
@@ -89,6 +89,19 @@ class LocalHit(Mapping[str, Any]):
         return 3
 
 
+class ReadObserver(Protocol):
+    """Told how far the reading of each file has come (a progress bar)."""
+
+    def advanced(self, path: str, events: int, position: int) -> None:
+        """``path`` has given ``events`` lines so far, ``position`` bytes into it."""
+
+    def file_done(self, path: str, events: int, size: int) -> None:
+        """``path`` is read: ``events`` lines, ``size`` bytes."""
+
+
+PROGRESS_LINES = 16_384  # lines between two reports to the observer
+
+
 @dataclass
 class ReadStats:
     """What reading the files gave: lines read, events kept, bad lines by reason."""
@@ -118,6 +131,7 @@ class EventFiles:
         self._timestamp = make_getter(tuple(timestamp_field.split(".")))
         self.stats = ReadStats()
         self.on_bad_line = on_bad_line
+        self.observer: ReadObserver | None = None
         self._reported: set[tuple[str, int, int]] = set()  # (file, line, file size): each bad line once
 
     def check_readable(self) -> None:
@@ -183,7 +197,10 @@ class EventFiles:
                     )
                 loads, timestamp, fast = orjson.loads, self._timestamp, fast_iso_ns
                 start, end = (window.start_ns, window.end_ns) if window is not None else (None, None)
+                observer, name = self.observer, str(path)
                 for number, raw in lines:
+                    if observer is not None and not number % PROGRESS_LINES:
+                        observer.advanced(name, number, min(_position(handle), size))
                     # The usual line (a JSON object with an ISO timestamp) is handled inline; anything
                     # else goes through _parse, which also names the problem of a bad line.
                     try:
@@ -236,6 +253,8 @@ class EventFiles:
                 raise EventSourceError(f"{path}: cannot read after line {number}: {exc}") from exc
             self.stats.lines += number
             self.stats.events += kept
+            if self.observer is not None:
+                self.observer.file_done(str(path), number, size)
         if logged > _LOGGED_PER_FILE:
             log.warning("more bad event lines skipped", file=str(path), count=logged - _LOGGED_PER_FILE)
 
@@ -280,6 +299,15 @@ class EventFiles:
         if ns is None:
             return None, f"unparsable {self.timestamp_field}"
         return LocalHit(index, source, ns, line, hit_id), None
+
+
+def _position(handle: IO[bytes]) -> int:
+    """Bytes read of the file under ``handle`` (of the compressed file for gzip)."""
+    inner = getattr(handle, "fileobj", None)
+    try:
+        return int((inner or handle).tell())
+    except (OSError, ValueError):
+        return 0
 
 
 def _timestamp_of(hit: LocalHit) -> int:

@@ -475,3 +475,26 @@ def test_a_hunts_own_time_and_category_fields_are_used(tmp_path: Path, lua_hunt:
         ),
     )
     assert sorted(fallback_ids(searcher, by_type)) == ["bare", "ingested"]  # `start` is an event.type
+
+
+def test_the_observer_hears_of_every_file_read(tmp_path: Path) -> None:
+    """A read observer (the progress bar) is told each file's line count and size when it ends."""
+    path = tmp_path / "events.ndjson"
+    source = json.loads(sample_line(AUDITBEAT, 1))
+    path.write_text("\n".join(json.dumps(source) for _ in range(3)) + "\n", encoding="utf-8")
+    done: list[tuple[str, int, int]] = []
+
+    class Observer:
+        """Records file_done calls."""
+
+        def advanced(self, name: str, events: int, position: int) -> None:
+            """Ignored."""
+
+        def file_done(self, name: str, events: int, size: int) -> None:
+            """Recorded."""
+            done.append((name, events, size))
+
+    files = EventFiles([path])
+    files.observer = Observer()
+    assert len(list(files.hits())) == 3
+    assert done == [(str(path), 3, path.stat().st_size)]
