@@ -24,6 +24,8 @@ import jsonschema
 import pytest
 import yaml
 
+from hunter.kibana import generic_rule, rules_ndjson
+
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -671,7 +673,14 @@ def test_rule_has_the_import_schema_keys(rule: dict[str, Any]) -> None:
     assert rule["type"] == "query"
     assert rule["language"] == "kuery"
     assert rule["index"] == [ALERTS_PATTERN]
-    assert rule["query"] == 'event.kind: "alert" and hunter.hunt.id: *'
+    assert rule["query"] == 'event.kind: "alert" and hunter.first_write: true and hunter.hunt.id: *'
+
+
+def test_rule_file_is_what_hunter_exports(rule: dict[str, Any]) -> None:
+    """kibana/hunter-detection-rule.ndjson is the generic rule `hunter export kibana` writes (regenerate
+    it with hunter.kibana.generic_rule after changing the rule)."""
+    assert rule == generic_rule()
+    assert RULE_FILE.read_text(encoding="utf-8") == rules_ndjson([generic_rule()])
 
 
 def test_rule_severity_mapping_covers_the_four_severities(rule: dict[str, Any]) -> None:
