@@ -1,6 +1,9 @@
 # syntax=docker/dockerfile:1
 # hunter service image: `pip install .` of this repository into a virtualenv, run as a non-root
 # user from /app (queries/, templates/, settings.toml, writable var/). Command: `hunter run`.
+# It runs on its own too (`docker run hunter:local`): its defaults name only what it holds, the
+# embedded mode over /app/events (empty: mount exported event files there) with state in /app/var;
+# HUNTER_MODE=elasticsearch and HUNTER_ELASTICSEARCH__* point it at a cluster instead.
 
 ARG PYTHON_VERSION=3.13
 
@@ -16,11 +19,13 @@ RUN /opt/hunter/bin/pip install .
 FROM python:${PYTHON_VERSION}-slim
 ARG HUNTER_UID=10001
 ARG HUNTER_GID=10001
+# settings.toml's embedded default, samples/events, is not in the image: events/ is.
 ENV PATH=/opt/hunter/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HUNTER_SERVICE__HOST=0.0.0.0 \
-    HUNTER_SERVICE__PORT=9750
+    HUNTER_SERVICE__PORT=9750 \
+    HUNTER_EMBEDDED__EVENTS='["events"]'
 RUN groupadd --system --gid "${HUNTER_GID}" hunter \
     && useradd --system --uid "${HUNTER_UID}" --gid hunter --home-dir /app --no-create-home \
        --shell /usr/sbin/nologin hunter
@@ -29,7 +34,7 @@ WORKDIR /app
 COPY queries/ queries/
 COPY templates/ templates/
 COPY settings.toml ./
-RUN mkdir -p var && chown "${HUNTER_UID}:${HUNTER_GID}" var
+RUN mkdir -p var events && chown "${HUNTER_UID}:${HUNTER_GID}" var
 USER ${HUNTER_UID}:${HUNTER_GID}
 EXPOSE 9750
 # No curl in the image: probe /healthz with the standard library (200 healthy, 503 or no answer

@@ -14,6 +14,7 @@ import re
 import shlex
 import stat
 import subprocess
+import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -24,7 +25,9 @@ import jsonschema
 import pytest
 import yaml
 
+from hunter.config import load_settings
 from hunter.kibana import generic_rule, rules_ndjson
+from hunter.store.elasticsearch import alert_mappings
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -627,9 +630,63 @@ def test_dockerfile_installs_the_package_and_ships_runtime_files() -> None:
     copies = [shlex.split(arguments) for keyword, arguments in instructions if keyword == "COPY"]
     copied = {source for parts in copies for source in parts[:-1] if not source.startswith("--")}
     assert {"queries/", "templates/", "settings.toml"} <= copied
-    assert re.search(r"mkdir -p var && chown", runs)
+    assert re.search(r"mkdir -p [\w ]*\bvar\b[\w ]*&& chown", runs)
     workdirs = [arguments for keyword, arguments in instructions if keyword == "WORKDIR"]
     assert workdirs[-1] == "/app"
+
+
+def test_the_images_defaults_name_only_what_the_image_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run on its own (no Compose), the image's settings (settings.toml under the image's ENV) name only
+    files and folders the image copies or creates under /app, and it starts in embedded mode."""
+    instructions = _dockerfile_instructions()
+    final_stage = instructions[max(i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM") :]
+    held: set[str] = set()
+    for keyword, arguments in final_stage:
+        if keyword == "COPY" and not arguments.startswith("--from"):
+            *_sources, target = shlex.split(arguments)
+            held.add(Path(target.rstrip("/")).name if target not in {"./", "."} else "")
+            held.update(source.rstrip("/") for source in _sources if target in {"./", "."})
+        if keyword == "RUN" and (made := re.search(r"mkdir -p ([\w ./-]+?)(?:&&|$)", arguments)):
+            held.update(made.group(1).split())
+    held.discard("")
+    assert {"queries", "templates", "settings.toml", "var", "events"} <= held
+    for keyword, arguments in final_stage:
+        if keyword == "ENV":
+            for assignment in shlex.split(arguments):
+                name, _, value = assignment.partition("=")
+                if name.startswith("HUNTER_"):
+                    monkeypatch.setenv(name, value)
+    settings = load_settings(ROOT / "settings.toml")
+    assert settings.mode == "embedded"
+    named = [*settings.queries, settings.templates, *settings.embedded.events, settings.embedded.state.parent]
+    for path in named:
+        assert path.relative_to(ROOT).parts[0] in held, path
+
+
+def test_readme_lists_the_docker_hosts_vm_max_map_count() -> None:
+    """README tells operators to set vm.max_map_count as Elastic's Docker production page requires."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Install") : readme.index("### Permissions")]
+    assert "vm.max_map_count=1048576" in section
+    assert "sysctl" in section
+
+
+def test_compose_comments_agree_with_the_alert_mapping() -> None:
+    """The compose file never says new fields update the alert mapping: it is "dynamic": false."""
+    assert alert_mappings()["dynamic"] is False
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    assert "mapping dynamically" not in text
+    assert '"dynamic": false' in text
+
+
+def test_license_is_the_apache_license_pyproject_declares() -> None:
+    """LICENSE holds the Apache License 2.0 text that pyproject.toml declares, and reaches the image."""
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["license"]
+    assert declared == {"text": "Apache-2.0"}
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert text.lstrip().startswith("Apache License\n                           Version 2.0, January 2004")
+    assert "END OF TERMS AND CONDITIONS" in text
+    assert "!LICENSE" in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
 
 
 def test_dockerignore_keeps_secrets_out_of_the_build_context() -> None:
