@@ -297,9 +297,11 @@ class _Converter:
         return self.backends[key]
 
     def refuse(self, source: Path, title: str, reason: str, detail: str) -> None:
+        """Count one rule as refused."""
         self.report.refused.append(Refused(source, title, reason, detail))
 
     def file(self, root: Path, path: Path) -> None:
+        """Every rule of one YAML file (``root`` is the PATH it was found under)."""
         from sigma.collection import SigmaCollection
         from sigma.correlations import SigmaCorrelationRule
         from sigma.exceptions import SigmaError, SigmaRuleLocation
@@ -330,6 +332,7 @@ class _Converter:
             self.rule(path, root, self.out / target, rule)
 
     def rule(self, path: Path, root: Path, target: Path, rule: Any) -> None:
+        """Convert, check and write one rule, or refuse it."""
         from sigma.exceptions import SigmaError
 
         title = str(rule.title or "")
