@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from collections.abc import Iterator
@@ -517,3 +518,19 @@ def test_every_alert_field_is_mapped_with_its_ecs_type(ecs: dict[str, Any]) -> N
     for name, kind in MEMBER_FIELDS.items():
         assert ecs[name]["type"] == kind, name
     assert {name for name in ARRAY_FIELDS if "array" not in ecs[name]["normalize"]} == set()
+
+
+def test_the_alert_carries_what_the_slack_notice_tells_about_the_hunt(
+    renderer: AlertRenderer, lua_hunt: Hunt
+) -> None:
+    """The hunt's description (rule.description), notes (hunter.hunt.notes) and known false positives
+    (hunter.false_positives) are in the alert, for the notice; a hunt without notes writes none."""
+    document = render(renderer, lua_hunt, lua_finding(lua_hunt, lua_exec(T, doc_id="n")))
+    assert lua_hunt.description and lua_hunt.notes and lua_hunt.false_positives
+    assert document["rule"]["description"] == lua_hunt.description
+    assert document["hunter"]["hunt"]["notes"] == lua_hunt.notes
+    assert document["hunter"]["false_positives"] == list(lua_hunt.false_positives)
+    quiet = dataclasses.replace(lua_hunt, notes="")
+    assert (
+        "notes" not in render(renderer, quiet, lua_finding(quiet, lua_exec(T, doc_id="q")))["hunter"]["hunt"]
+    )
