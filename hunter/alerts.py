@@ -249,14 +249,7 @@ class AlertRenderer:
         events = sorted(finding.events.values(), key=lambda ref: (ref.timestamp_ns, ref.index, ref.id))
         listed = events[:MAX_MEMBER_EVENTS]
         sources = [finding.sources.get((ref.index, ref.id)) for ref in listed]
-        evidence: dict[str, Any] = {}
-        for name in EVIDENCE_SETS:
-            kept = carried.get(name)
-            evidence[name] = dict(kept) if isinstance(kept, Mapping) and kept else {}
-            for source in sources if not evidence[name] else ():
-                if source is not None and (found := evidence_section(source, name)):
-                    evidence[name] = found
-                    break
+        evidence = {name: _top_evidence(name, carried.get(name), sources) for name in EVIDENCE_SETS}
         ingested = (carried.get("event") or {}).get("ingested")
         context = {
             "hunt": _hunt_context(hunt),
@@ -492,6 +485,16 @@ def _refs(refs: Sequence[ThreatRef]) -> dict[str, list[str]]:
         "name": [ref.name for ref in distinct],
         "reference": [ref.reference for ref in distinct],
     }
+
+
+def _top_evidence(name: str, kept: Any, sources: Sequence[Mapping[str, Any] | None]) -> dict[str, Any]:
+    """A top-level evidence set: what the stored alert has, else the first listed member's that has it."""
+    if isinstance(kept, Mapping) and kept:
+        return dict(kept)
+    for source in sources:
+        if source is not None and (found := evidence_section(source, name)):
+            return found
+    return {}
 
 
 def _member_entry(ref: EventRef, source: Mapping[str, Any] | None) -> dict[str, Any]:
