@@ -245,9 +245,8 @@ APIS: tuple[Api, ...] = (
     _api(
         "update",
         "POST /{index}/_update/{id}",
-        "_source _source_excludes _source_includes if_primary_term if_seq_no include_source_on_error lang "
-        "refresh "
-        "require_alias retry_on_conflict routing timeout wait_for_active_shards",
+        "_source _source_excludes _source_includes if_primary_term if_seq_no include_source_on_error "
+        "lang refresh require_alias retry_on_conflict routing timeout wait_for_active_shards",
     ),
     _api(
         "bulk",
@@ -261,17 +260,12 @@ APIS: tuple[Api, ...] = (
         "GET,POST /_search; GET,POST /{index}/_search",
         f"_source _source_excludes _source_includes {_INDEX_OPTIONS} allow_partial_search_results "
         "analyze_wildcard analyzer batched_reduce_size ccs_minimize_roundtrips default_operator df "
-        "docvalue_fields "
-        "explain force_synthetic_source from ignore_throttled include_named_queries_score lenient "
-        "min_compatible_shard_node "
-        "max_concurrent_shard_requests pre_filter_shard_size preference q request_cache "
-        "rest_total_hits_as_int "
-        ""
-        ""
-        ""
-        "routing scroll search_type seq_no_primary_term size sort stats stored_fields suggest_field "
-        "suggest_mode "
-        "suggest_size suggest_text terminate_after timeout track_scores track_total_hits typed_keys version",
+        "docvalue_fields explain force_synthetic_source from ignore_throttled "
+        "include_named_queries_score lenient min_compatible_shard_node max_concurrent_shard_requests "
+        "pre_filter_shard_size preference q request_cache rest_total_hits_as_int routing scroll "
+        "search_type seq_no_primary_term size sort stats stored_fields suggest_field suggest_mode "
+        "suggest_size suggest_text terminate_after timeout track_scores track_total_hits typed_keys "
+        "version",
     ),
     _api(
         "count",
@@ -288,11 +282,8 @@ APIS: tuple[Api, ...] = (
         "eql.search",
         "GET,POST /{index}/_eql/search",
         f"{_INDEX_OPTIONS} allow_partial_search_results allow_partial_sequence_results "
-        "ccs_minimize_roundtrips "
-        ""
-        ""
-        ""
-        "keep_alive keep_on_completion wait_for_completion_timeout project_routing",
+        "ccs_minimize_roundtrips keep_alive keep_on_completion wait_for_completion_timeout "
+        "project_routing",
     ),
     _api("eql.get", "GET /_eql/search/{id}", "keep_alive wait_for_completion_timeout"),
     _api("eql.delete", "DELETE /_eql/search/{id}"),

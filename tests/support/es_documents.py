@@ -87,18 +87,12 @@ def _write_index(c: Cluster, w: Write) -> Index:
             raise index_not_found(
                 target,
                 f"no such index [{target}] and [require_alias] request flag is [true] and [{target}] is "
-                "not an "
-                ""
-                ""
-                "alias",
+                "not an alias",
             )
         if w.require_data_stream:
             raise illegal_argument(
                 "only write ops to a data stream are allowed when [require_data_stream] is set, "
-                f"[{target}] is "
-                ""
-                ""
-                "not a data stream"
+                f"[{target}] is not a data stream"
             )
         if index.data_stream and op == "create":
             raise illegal_argument(
@@ -128,12 +122,9 @@ def _write_index(c: Cluster, w: Write) -> Index:
             writers = holders
         if not writers:
             raise illegal_argument(
-                f"no write index is defined for alias [{target}]. The write index may be explicitly disabled "
-                "using "
-                "is_write_index=false or the alias points to multiple indices without one being "
-                "designated as "
-                "a "
-                "write index"
+                f"no write index is defined for alias [{target}]. The write index may be explicitly "
+                "disabled using is_write_index=false or the alias points to multiple indices without "
+                "one being designated as a write index"
             )
         alias_routing = c.indices[writers[0]].aliases[target].get("index_routing")
         if alias_routing is not None and w.routing is None:
@@ -156,9 +147,7 @@ def _write_index(c: Cluster, w: Write) -> Index:
         raise index_not_found(
             target,
             f"no such index [{target}] and the index creation request requires a data stream, but no "
-            "matching "
-            "index "
-            "template with data stream template was found for it",
+            "matching index template with data stream template was found for it",
         )
     return c.create_index(target, {})
 
@@ -421,13 +410,9 @@ def _check_array_objects(index: Index, source: Mapping[str, Any]) -> None:
         raise EsError(
             400,
             "document_parsing_exception",
-            "[1:2] The total number of objects across all arrays in the document has exceeded the allowed "
-            "limit of "
-            f"[{limit}]. This limit can be set by changing the [index.mapping.array_objects.limit] index "
-            "level "
-            ""
-            ""
-            "setting.",
+            "[1:2] The total number of objects across all arrays in the document has exceeded the "
+            f"allowed limit of [{limit}]. This limit can be set by changing the "
+            "[index.mapping.array_objects.limit] index level setting.",
         )
 
 
@@ -444,13 +429,9 @@ def _check_tokens(index: Index, fields: IndexFields, source: Mapping[str, Any]) 
     )
     if total > limit:
         cause = (
-            "The number of tokens produced while indexing this document has exceeded the allowed maximum of "
-            f"[{limit}]. "
-            "This limit can be set by changing the [index.mapping.total_tokens_per_document.limit] index "
-            "level "
-            ""
-            ""
-            "setting."
+            "The number of tokens produced while indexing this document has exceeded the allowed "
+            f"maximum of [{limit}]. This limit can be set by changing the "
+            "[index.mapping.total_tokens_per_document.limit] index level setting."
         )
         raise EsError(
             400,

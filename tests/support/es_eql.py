@@ -290,10 +290,8 @@ def _check_exact(node: Any, fields_of: Mapping[str, IndexFields]) -> None:
                     400,
                     "verification_exception",
                     f"Found 1 problem\nline {operand.pos.line}:{operand.pos.column}: [{label}] cannot "
-                    "operate "
-                    "on first "
-                    f"argument field of data type [text]: No keyword/multi-field defined exact matches for "
-                    f"[{operand.name}]; define one or use MATCH/QUERY instead",
+                    "operate on first argument field of data type [text]: No keyword/multi-field "
+                    f"defined exact matches for [{operand.name}]; define one or use MATCH/QUERY instead",
                 )
     for name in getattr(node, "__slots__", ()):
         child = getattr(node, name, None)
@@ -312,11 +310,7 @@ def _check_sequence_values(
         if doc.index in sourceless:
             raise _invalid(
                 f"Expected timestamp field [{timestamp}] to have a value but got none; check that "
-                "[_source] is "
-                ""
-                ""
-                "enabled "
-                "and includes the field"
+                "[_source] is enabled and includes the field"
             )
         spec = fields.spec(timestamp)
         raw = fields.getter(tuple(timestamp.split(".")))(doc.source)
@@ -325,9 +319,7 @@ def _check_sequence_values(
         if spec is None or type_of(spec) not in DATES or isinstance(raw, list):
             raise _invalid(
                 f"Expected timestamp field [{timestamp}] to be mapped as [date] or [date_nanos] and to "
-                "hold a "
-                "single "
-                f"value but got [{java_text(raw)}]"
+                f"hold a single value but got [{java_text(raw)}]"
             )
         if tiebreaker:
             value = fields.getter(tuple(str(tiebreaker).split(".")))(doc.source)

@@ -162,9 +162,7 @@ def _warn_legacy(c: Cluster, r: Request, name: str) -> None:
     names = [n for n, _ in c.legacy_for(name)]
     r.warn(
         f"index [{name}] matches multiple legacy templates [{', '.join(sorted(names))}], composable "
-        "templates "
-        "will "
-        "only match a single template"
+        "templates will only match a single template"
     )
 
 
@@ -202,10 +200,7 @@ def index_exists(c: Cluster, r: Request) -> Answer:
     if "local" in r.params:
         r.warn(
             "the [?local] query parameter to this API has no effect, is now deprecated, and will be "
-            "removed in "
-            ""
-            ""
-            "a future version"
+            "removed in a future version"
         )
     try:
         names = c.resolve(r.parts["index"], IndicesOptions.read(r.params, allow_no_indices=False))
@@ -523,9 +518,9 @@ def disk_usage(c: Cluster, r: Request) -> Answer:
         raise EsError(
             400,
             "action_request_validation_exception",
-            "Validation Failed: 1: analyzing the disk usage of an index is expensive and resource-intensive, "
-            "the "
-            "parameter [run_expensive_tasks] must be set to [true] in order for the task to be performed.;",
+            "Validation Failed: 1: analyzing the disk usage of an index is expensive and "
+            "resource-intensive, the parameter [run_expensive_tasks] must be set to [true] in order for "
+            "the task to be performed.;",
         )
     names = c.resolve(r.parts["index"], IndicesOptions.read(r.params))
     out: dict[str, Any] = {"_shards": {"total": len(names), "successful": len(names), "failed": 0}}

@@ -162,12 +162,8 @@ def _field(name: str, spec: Mapping[str, Any]) -> dict[str, Any]:
             400,
             "mapper_parsing_exception",
             f"Failed to parse mapping: The mapper type [{ftype}] declared on field [{name}] does not "
-            "exist. It "
-            ""
-            ""
-            "might "
-            "have been created within a future version or requires a plugin to be installed. Check the "
-            "documentation.",
+            "exist. It might have been created within a future version or requires a plugin to be "
+            "installed. Check the documentation.",
         )
     out = copy.deepcopy(dict(spec))
     if "properties" in spec:
@@ -187,11 +183,9 @@ def _runtime(runtime: Any) -> dict[str, Any]:
             raise EsError(
                 400,
                 "mapper_parsing_exception",
-                f"Failed to parse mapping: The mapper type [{ftype}] declared on runtime field [{name}] does "
-                "not exist. "
-                "It might have been created within a future version or requires a plugin to be installed. "
-                "Check the "
-                "documentation.",
+                f"Failed to parse mapping: The mapper type [{ftype}] declared on runtime field [{name}] "
+                "does not exist. It might have been created within a future version or requires a "
+                "plugin to be installed. Check the documentation.",
             )
     return copy.deepcopy(dict(runtime))
 
@@ -203,8 +197,7 @@ def _check_source(mapping: Mapping[str, Any]) -> None:
         if type_of(ref.spec) == "flattened" and ref.spec.get("doc_values") is False:
             raise _mapping_error(
                 f"field [{name}] of type [flattened] doesn't support synthetic source because it doesn't "
-                "have "
-                "doc values"
+                "have doc values"
             )
 
 
@@ -467,9 +460,8 @@ class _Dynamic:
             raise EsError(
                 400,
                 "document_parsing_exception",
-                f"[1:2] failed to parse: Can't find dynamic template for dynamic template name [{wanted}] of "
-                "field "
-                f"[{dotted}]",
+                "[1:2] failed to parse: Can't find dynamic template for dynamic template name "
+                f"[{wanted}] of field [{dotted}]",
             )
         for _, spec in self.templates:
             if _template_matches(spec, name, dotted, kind):
@@ -654,19 +646,14 @@ class IndexFields:
             if constant is not None and keyword_string(value) != keyword_string(constant):
                 raise _doc_error(
                     f"[constant_keyword] field [{name}] only accepts values that are equal to the value "
-                    "defined in "
-                    f"the mappings [{constant}], but got [{value}]"
+                    f"defined in the mappings [{constant}], but got [{value}]"
                 )
             if ftype == "date_nanos" and not isinstance(value, Mapping):
                 self._check_nanos(name, value, doc_id)
             if isinstance(value, Mapping):
                 raise _doc_error(
                     f"failed to parse field [{name}] of type [{ftype}] in document with id '{doc_id}'. "
-                    "Preview "
-                    ""
-                    ""
-                    "of "
-                    f"field's value: '{java_text(value)}'",
+                    f"Preview of field's value: '{java_text(value)}'",
                     located=not dotted,
                 )
             if ftype in KEYWORDS:
@@ -681,8 +668,7 @@ class IndexFields:
                 continue
             raise _doc_error(
                 f"failed to parse field [{name}] of type [{ftype}] in document with id '{doc_id}'. "
-                "Preview of "
-                f"field's value: '{java_text(value)}'",
+                f"Preview of field's value: '{java_text(value)}'",
                 located=not dotted,
             )
 
@@ -705,8 +691,7 @@ class IndexFields:
             400,
             "document_parsing_exception",
             f"[1:2] failed to parse field [{name}] of type [date_nanos] in document with id '{doc_id}'. "
-            "Preview of "
-            f"field's value: '{text}'",
+            f"Preview of field's value: '{text}'",
             caused_by={"type": "illegal_argument_exception", "reason": cause},
         )
 

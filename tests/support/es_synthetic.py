@@ -49,9 +49,9 @@ def check_synthetic(mappings: Mapping[str, Any]) -> None:
             keyword = any(type_of(s) == "keyword" for s in (spec.get("fields") or {}).values())
             if not keyword:
                 raise illegal_argument(
-                    f"field [{name}] of type [text] doesn't support synthetic source unless it is stored or "
-                    "has a "
-                    "sub-field of type [keyword] with doc values or stored and without a normalizer"
+                    f"field [{name}] of type [text] doesn't support synthetic source unless it is stored "
+                    "or has a sub-field of type [keyword] with doc values or stored and without a "
+                    "normalizer"
                 )
 
 

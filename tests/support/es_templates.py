@@ -134,9 +134,8 @@ def _check_components(c: Cluster, name: str, template: Mapping[str, Any]) -> Non
     if missing:
         raise _invalid(
             name,
-            f"index template [{name}] specifies a missing component templates {java_list(missing)} that does "
-            "not exist "
-            "and is not part of 'ignore_missing_component_templates'",
+            f"index template [{name}] specifies a missing component templates {java_list(missing)} that "
+            "does not exist and is not part of 'ignore_missing_component_templates'",
         )
 
 
@@ -152,13 +151,10 @@ def _check_priority(c: Cluster, name: str, template: Mapping[str, Any]) -> None:
     if clashes:
         listed = ",".join(f"{other} => {java_list(p)}" for other, p in clashes.items())
         raise illegal_argument(
-            f"index template [{name}] has index patterns {java_list(template['index_patterns'])} matching "
-            "patterns "
-            f"from existing templates [{','.join(clashes)}] with patterns ({listed}) that have the same "
-            "priority "
-            f"[{priority}], multiple index templates may not match during index creation, please use a "
-            "different "
-            "priority"
+            f"index template [{name}] has index patterns {java_list(template['index_patterns'])} "
+            f"matching patterns from existing templates [{','.join(clashes)}] with patterns ({listed}) "
+            f"that have the same priority [{priority}], multiple index templates may not match during "
+            "index creation, please use a different priority"
         )
 
 
@@ -171,14 +167,9 @@ def _warn_legacy_overlap(c: Cluster, name: str, template: Mapping[str, Any], r: 
     if overlaps:
         listed = ",".join(f"{other} => {java_list(p)}" for other, p in overlaps.items())
         r.warn(
-            f"index template [{name}] has index patterns {java_list(template['index_patterns'])} matching "
-            "patterns from "
-            f"existing older templates [{','.join(overlaps)}] with patterns ({listed}); this template "
-            f"[{name}] "
-            ""
-            ""
-            "will "
-            "take precedence during new index creation"
+            f"index template [{name}] has index patterns {java_list(template['index_patterns'])} "
+            f"matching patterns from existing older templates [{','.join(overlaps)}] with patterns "
+            f"({listed}); this template [{name}] will take precedence during new index creation"
         )
 
 
@@ -292,8 +283,7 @@ def delete_component_template(c: Cluster, r: Request) -> Answer:
     if users:
         raise illegal_argument(
             f"component templates {java_list(names)} cannot be removed as they are still in use by index "
-            "templates "
-            f"{java_list(users)}"
+            f"templates {java_list(users)}"
         )
     for name in names:
         del c.components[name]
