@@ -349,9 +349,10 @@ class SlackNotifier:
         """Post the notices and report one Delivery per message; never raises for delivery problems.
 
         After a message is left pending (rate limit or outage outlasting the retries) or the webhook
-        itself is gone (401/403/404/410), the rest of this call is not attempted and gets the same
-        outcome. ``on_delivery`` sees each Delivery as soon as it is known, so the caller can mark
-        a notice sent before the next message goes out (an exception it raises propagates).
+        itself is gone (401/403/404/410: that message is parked), the rest of this call is not
+        attempted and stays pending. ``on_delivery`` sees each Delivery as soon as it is known, so
+        the caller can mark a notice sent before the next message goes out (an exception it raises
+        propagates).
         """
         with self._lock:
             deliveries: list[Delivery] = []
@@ -366,7 +367,9 @@ class SlackNotifier:
                     if halt:
                         stop = delivery
                 else:
-                    delivery = Delivery(message.alert_ids, stop.outcome, stop.detail, stop.retry_after)
+                    # never attempted: it stays pending (a parked notice is one Slack refused; these
+                    # go out once the webhook works again, without a requeue)
+                    delivery = Delivery(message.alert_ids, Outcome.RETRY, stop.detail, stop.retry_after)
                     skipped += len(message.alert_ids)
                 self._count(delivery)
                 deliveries.append(delivery)

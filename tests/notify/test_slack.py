@@ -831,12 +831,17 @@ def test_permanent_errors_fail_once_with_slacks_error_string(
     assert errors[0]["status"] == status
 
 
-def test_gone_webhook_fails_the_whole_batch_with_one_request(slack: SlackReceiver, fake: FakeTime) -> None:
-    """After 410 channel_is_archived the rest of the batch is FAILED alike without being posted."""
+def test_gone_webhook_parks_only_the_message_slack_refused(slack: SlackReceiver, fake: FakeTime) -> None:
+    """After 410 channel_is_archived that message is FAILED (parked); the rest of the batch is not
+    posted and stays pending (RETRY): a notice never attempted is never parked."""
     slack.script(Reply.error(410, "channel_is_archived"))
     with structlog.testing.capture_logs() as logs:
         deliveries = make_notifier(slack.url, fake).send(digest_notices()[:3])
-    assert [(d.outcome, d.detail) for d in deliveries] == [(Outcome.FAILED, "channel_is_archived")] * 3
+    assert [(d.outcome, d.detail) for d in deliveries] == [
+        (Outcome.FAILED, "channel_is_archived"),
+        (Outcome.RETRY, "channel_is_archived"),
+        (Outcome.RETRY, "channel_is_archived"),
+    ]
     assert len(slack.requests) == 1
     assert len([e for e in logs if e["log_level"] == "error"]) == 1
 
