@@ -99,6 +99,9 @@ class EmbeddedSettings(_Section):
 
     events: list[Path] = Field(default_factory=lambda: [Path("samples/events")])
     state: Path = Path("var/hunter.sqlite3")
+    # skip lines that cannot match any hunt's first stage before parsing them (no result changes);
+    # false parses and checks every line (bad lines are then found and counted everywhere)
+    prefilter: bool = True
 
 
 class SearchSettings(_Section):
