@@ -222,17 +222,9 @@ class SqliteStore:
         self, *, hunt_id: str | None = None, since_ns: int | None = None, limit: int | None = None
     ) -> Iterator[dict[str, Any]]:
         """Alerts oldest first by first seen (then id): of one hunt, since a time, at most ``limit``."""
-        where: list[str] = []
-        params: list[Any] = []
-        if hunt_id is not None:
-            where.append("hunt_id = ?")
-            params.append(hunt_id)
-        if since_ns is not None:
-            where.append("first_seen_ns >= ?")
-            params.append(since_ns)
-        sql = "SELECT doc FROM alerts"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+        sql, params = _where(
+            "SELECT doc FROM alerts", [("hunt_id = ?", hunt_id), ("first_seen_ns >= ?", since_ns)]
+        )
         sql += " ORDER BY first_seen_ns, id"
         if limit is not None:
             sql += " LIMIT ?"
@@ -309,16 +301,10 @@ class SqliteStore:
 
     def notices(self, *, status: str | None = None, hunt_id: str | None = None) -> list[NoticeRecord]:
         """The notices of the outbox, oldest first, of one status and hunt when given."""
-        where, params = [], []
-        if status is not None:
-            where.append("status = ?")
-            params.append(status)
-        if hunt_id is not None:
-            where.append("hunt_id = ?")
-            params.append(hunt_id)
-        sql = "SELECT alert_id, hunt_id, status, attempts, last_error, created_ns, updated_ns FROM notices"
-        if where:
-            sql += " WHERE " + " AND ".join(where)  # fixed clauses, values as parameters
+        columns = (
+            "SELECT alert_id, hunt_id, status, attempts, last_error, created_ns, updated_ns FROM notices"
+        )
+        sql, params = _where(columns, [("status = ?", status), ("hunt_id = ?", hunt_id)])
         rows = self._query(sql + " ORDER BY created_ns, alert_id", params)
         return [
             NoticeRecord(str(a), str(h), str(s), int(n), e, int(c), int(u)) for a, h, s, n, e, c, u in rows
@@ -389,6 +375,14 @@ def _row(doc: Mapping[str, Any]) -> tuple[str, int, str | None, int, bytes]:
     suppression = hunter.get("suppression") or {}
     key = suppression.get("key") if isinstance(suppression, dict) else None
     return alert_id, first_seen, key, _version(hunter), orjson.dumps(doc)
+
+
+def _where(sql: str, conditions: Sequence[tuple[str, Any]]) -> tuple[str, list[Any]]:
+    """``sql`` with a WHERE of those fixed ``column op ?`` clauses whose value is given, and the values."""
+    given = [(clause, value) for clause, value in conditions if value is not None]
+    if given:
+        sql += " WHERE " + " AND ".join(clause for clause, _value in given)
+    return sql, [value for _clause, value in given]
 
 
 def _version(hunter: Mapping[str, Any]) -> int:
