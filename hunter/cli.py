@@ -291,12 +291,13 @@ def _hunt(args: argparse.Namespace) -> int:
     files.check_readable()
     with ReadProgress(files.files()) as progress:  # a bar on a terminal, nothing elsewhere
         files.observer = progress
-        result = sweep(settings, hunts, LocalSearcher(files, settings.search), None)
+        searcher = LocalSearcher(files, settings.search, prefilter=settings.embedded.prefilter)
+        result = sweep(settings, hunts, searcher, None)
     files.observer = None
     every_line = len(result.outcomes) <= HUNT_LINES  # a library of hunts: a line only for those that hit
     outside = 0
     for outcome in result.outcomes:
-        blind = not outcome.searched
+        blind = outcome.searched == 0  # None: unknown (lines were skipped unparsed), not blind
         outside += blind
         if every_line or any(r.matches for r in outcome.results):
             hunt = outcome.hunt
@@ -314,9 +315,14 @@ def _hunt(args: argparse.Namespace) -> int:
         for document in documents:
             out.write(orjson.dumps(document) + b"\n")
     stats = files.stats
+    unparsed = (
+        f"; {stats.unparsed} of the events skipped unparsed: no hunt's query can use them"
+        if stats.unparsed
+        else ""
+    )
     print(
-        f"hunter: {stats.events} events read from {len(files.files())} file(s), "
-        f"{stats.bad_lines} bad line(s) skipped; {len(documents)} alert(s)",
+        f"hunter: {stats.events + stats.unparsed} events read from {len(files.files())} file(s), "
+        f"{stats.bad_lines} bad line(s) skipped; {len(documents)} alert(s){unparsed}",
         file=sys.stderr,
     )
     return EXIT_OK
@@ -340,7 +346,7 @@ def _preview(args: argparse.Namespace) -> int:
     if args.events:
         files = EventFiles(args.events, settings.search.timestamp_field)
         files.check_readable()
-        searcher = LocalSearcher(files, settings.search)
+        searcher = LocalSearcher(files, settings.search, prefilter=settings.embedded.prefilter)
         where = ", ".join(str(path) for path in args.events)
     elif settings.mode == "elasticsearch":
         from .esclient import build_client

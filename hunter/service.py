@@ -115,7 +115,7 @@ def build_runtime(
             settings.embedded.events, settings.search.timestamp_field, on_bad_line=metrics.bad_events.inc
         )
         files.check_readable()  # a missing or unreadable file fails here, before the state file is created
-        searcher = LocalSearcher(files, settings.search)
+        searcher = LocalSearcher(files, settings.search, prefilter=settings.embedded.prefilter)
         store = SqliteStore(Path(settings.embedded.state))
     else:
         searcher, store = build_elasticsearch(settings)

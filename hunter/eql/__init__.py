@@ -8,6 +8,7 @@ in ``hits``. This package imports nothing else from hunter.
 from .collector import paused_collector
 from .dispatch import Dispatcher, search_many
 from .errors import EqlError, EqlSemanticError, EqlSyntaxError, UnsortedInputError
+from .prefilter import LinePrefilter
 from .query import CompiledQuery, FieldUse, compile_query
 from .runs import MISSING_EVENT, Run
 from .schema import FieldInfo, Schema
@@ -22,6 +23,7 @@ __all__ = [
     "EqlSyntaxError",
     "FieldInfo",
     "FieldUse",
+    "LinePrefilter",
     "Run",
     "Schema",
     "UnsortedInputError",

@@ -140,7 +140,7 @@ class Dispatcher:
     def for_runs(cls, runs: Sequence[Run]) -> Dispatcher:
         """A dispatcher for ``runs``, whose ``or`` choices avoid the fields most stages constrain."""
         first = [run.gate() for run in runs]
-        common = set(_common_fields([needs for gate in first if gate for needs in gate]))
+        common = set(common_fields([needs for gate in first if gate for needs in gate]))
         if not common:
             return cls(first)
         return cls([run.gate(lambda name: COMMON_WEIGHT if name in common else 1.0) for run in runs])
@@ -153,7 +153,7 @@ class Dispatcher:
         ]
         self.coarse = _coarse_fields([needs for _run, needs in stages])
         self._coarse_getters = [make_getter(tuple(name.split("."))) for name in self.coarse]
-        common = set(_common_fields([needs for _run, needs in stages]))
+        common = set(common_fields([needs for _run, needs in stages]))
 
         def weighted(need: Need) -> float:
             return cost(need, lambda name: COMMON_WEIGHT if name in common else 1.0)
@@ -221,10 +221,10 @@ def _exact(need: Need) -> bool:
 
 def _coarse_fields(stages: list[list[Need]]) -> tuple[str, ...]:
     """The few fields most stages constrain to exact values, each to few values over all stages."""
-    return tuple(_common_fields(stages)[:MAX_COARSE])
+    return tuple(common_fields(stages)[:MAX_COARSE])
 
 
-def _common_fields(stages: list[list[Need]]) -> list[str]:
+def common_fields(stages: list[list[Need]]) -> list[str]:
     """Fields many stages constrain to exact values, each to few values over all stages; most used first."""
     if not stages:
         return []

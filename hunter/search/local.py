@@ -23,7 +23,7 @@ import orjson
 import structlog
 
 from ..config import SearchSettings
-from ..eql import Dispatcher, UnsortedInputError, paused_collector
+from ..eql import Dispatcher, LinePrefilter, UnsortedInputError, paused_collector
 from ..eql.fields import flatten, make_getter
 from ..eql.values import MIN_DATE_NS, fast_iso_ns, timestamp_ns
 from ..errors import EventSourceError
@@ -100,15 +100,19 @@ class ReadObserver(Protocol):
 
 
 PROGRESS_LINES = 16_384  # lines between two reports to the observer
+Wants = Callable[[bytes], bool]  # whether a raw line may hold an event some query uses
 
 
 @dataclass
 class ReadStats:
-    """What reading the files gave: lines read, events kept, bad lines by reason."""
+    """What reading the files gave: lines read, events kept, bad lines by reason, and lines skipped
+    unparsed (they hold no text any hunt's query needs, so no query could use them; never checked
+    for being bad lines)."""
 
     lines: int = 0
     events: int = 0
     bad: Counter[str] = field(default_factory=Counter)
+    unparsed: int = 0
 
     @property
     def bad_lines(self) -> int:
@@ -129,6 +133,9 @@ class EventFiles:
         self.paths = list(paths)
         self.timestamp_field = timestamp_field
         self._timestamp = make_getter(tuple(timestamp_field.split(".")))
+        # a line without this text has no timestamp field: a bad line, parsed (and so reported) even
+        # when a prefilter would skip it
+        self._stamp = orjson.dumps(timestamp_field.rsplit(".", 1)[-1])[1:]
         self.stats = ReadStats()
         self.on_bad_line = on_bad_line
         self.observer: ReadObserver | None = None
@@ -158,28 +165,35 @@ class EventFiles:
                 raise EventSourceError(f"{path}: no such file or folder of events")
         return found
 
-    def hits(self, window: Window | None = None) -> Iterator[LocalHit]:
-        """Every good event in file order (optionally only those inside ``window``)."""
+    def hits(self, window: Window | None = None, *, wants: Wants | None = None) -> Iterator[LocalHit]:
+        """Every good event in file order (optionally only those inside ``window``); with ``wants``,
+        a line that looks like an object (starts with ``{``) is parsed only when ``wants(line)``."""
         for path in self.files():
-            yield from self._read(path, window)
+            yield from self._read(path, window, wants=wants)
 
-    def hits_by_time(self, window: Window | None = None) -> Iterator[LocalHit]:
-        """Events of all files merged by timestamp (:class:`UnsortedInputError` if a file is out of order)."""
-        streams = [self._read(path, window, ordered=True) for path in self.files()]
+    def hits_by_time(self, window: Window | None = None, *, wants: Wants | None = None) -> Iterator[LocalHit]:
+        """Events of all files merged by timestamp (:class:`UnsortedInputError` if a file is out of
+        order among the lines parsed); ``wants`` as for :meth:`hits`."""
+        streams = [self._read(path, window, ordered=True, wants=wants) for path in self.files()]
         if len(streams) == 1:
             return streams[0]
         return heapq.merge(*streams, key=_timestamp_of)
 
-    def _read(self, path: Path, window: Window | None, *, ordered: bool = False) -> Iterator[LocalHit]:
+    def _read(
+        self, path: Path, window: Window | None, *, ordered: bool = False, wants: Wants | None = None
+    ) -> Iterator[LocalHit]:
         """The good events of one file (inside ``window``); with ``ordered``, raise
-        :class:`UnsortedInputError` at the first event older than the one before it."""
+        :class:`UnsortedInputError` at the first event older than the one before it. A line that
+        starts with ``{``, holds the name of the timestamp field and that ``wants`` refuses is
+        counted as unparsed and not looked at (other lines are parsed, so most bad lines are still
+        found: those that are not objects or have no timestamp field)."""
         index = index_name(path)
         try:
             size = path.stat().st_size
             handle = _open(path)
         except OSError as exc:
             raise EventSourceError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-        logged = number = kept = 0
+        logged = number = kept = unparsed = 0
         latest = MIN_DATE_NS
         with handle:
             try:
@@ -198,9 +212,13 @@ class EventFiles:
                 loads, timestamp, fast = orjson.loads, self._timestamp, fast_iso_ns
                 start, end = (window.start_ns, window.end_ns) if window is not None else (None, None)
                 observer, name = self.observer, str(path)
+                stamp = self._stamp
                 for number, raw in lines:
                     if observer is not None and not number % PROGRESS_LINES:
                         observer.advanced(name, number, min(_position(handle), size))
+                    if wants is not None and raw[:1] == b"{" and stamp in raw and not wants(raw):
+                        unparsed += 1
+                        continue
                     # The usual line (a JSON object with an ISO timestamp) is handled inline; anything
                     # else goes through _parse, which also names the problem of a bad line.
                     try:
@@ -253,6 +271,7 @@ class EventFiles:
                 raise EventSourceError(f"{path}: cannot read after line {number}: {exc}") from exc
             self.stats.lines += number
             self.stats.events += kept
+            self.stats.unparsed += unparsed
             if self.observer is not None:
                 self.observer.file_done(str(path), number, size)
         if logged > _LOGGED_PER_FILE:
@@ -401,12 +420,15 @@ class LocalSearcher:
     on its time field (``timestamp_override`` with the fallback to the timestamp field).
     """
 
-    def __init__(self, files: EventFiles, settings: SearchSettings) -> None:
+    def __init__(self, files: EventFiles, settings: SearchSettings, *, prefilter: bool = True) -> None:
         self.files = files
         self.settings = settings
+        self.prefilter = prefilter  # skip lines no query can use before parsing them (:mod:`..eql.prefilter`)
         self._timestamp = make_getter(tuple(settings.timestamp_field.split(".")))
         self._patterns: dict[tuple[str, ...], IndexPatterns] = {}  # matches remembered across runs
-        self.searched: dict[str, int] = {}  # hunt id -> events its last search looked at
+        # hunt id -> events of its indices and window its last search looked at; None when it looked
+        # at none but lines were skipped unparsed (whether any of them was in its indices is unknown)
+        self.searched: dict[str, int | None] = {}
 
     def search(self, hunt: Hunt, window: Window | None) -> list[QueryResult]:
         """Every match of every enabled query of ``hunt`` inside ``window`` (all events when None)."""
@@ -425,16 +447,21 @@ class LocalSearcher:
             if count > MAX_MERGED_FILES:  # merging keeps every file open at once
                 raise UnsortedInputError(f"{count} event files: more than {MAX_MERGED_FILES} to merge")
             scopes = self._scopes(hunts, times, window, read_window)
-            outputs = self._feed(hunts, scopes, self.files.hits_by_time(read_window), presorted=True)
+            outputs = self._feed(
+                hunts, scopes, lambda wants: self.files.hits_by_time(read_window, wants=wants), presorted=True
+            )
         except UnsortedInputError as exc:
             log.info("reading the event files one by one without streaming", reason=str(exc))
-            self.files.stats = before
+            self.files.stats = copy.deepcopy(before)
             scopes = self._scopes(hunts, times, window, read_window)
-            outputs = self._feed(hunts, scopes, self.files.hits(read_window), presorted=False)
+            outputs = self._feed(
+                hunts, scopes, lambda wants: self.files.hits(read_window, wants=wants), presorted=False
+            )
+        skipped = self.files.stats.unparsed > before.unparsed
         results: dict[str, list[QueryResult]] = {}
         position = 0
         for hunt, scope in zip(hunts, scopes, strict=True):
-            self.searched[hunt.id] = scope.admitted
+            self.searched[hunt.id] = None if skipped and not scope.admitted else scope.admitted
             results[hunt.id] = []
             timestamp = self._getter(eql_fields(hunt, self.settings).timestamp)
             for query in hunt.queries:
@@ -464,11 +491,19 @@ class LocalSearcher:
         return scopes
 
     def _feed(
-        self, hunts: Sequence[Hunt], scopes: Sequence[_Scope], hits: Iterator[LocalHit], *, presorted: bool
+        self,
+        hunts: Sequence[Hunt],
+        scopes: Sequence[_Scope],
+        read: Callable[[Wants | None], Iterator[LocalHit]],
+        *,
+        presorted: bool,
     ) -> list[dict[str, Any]]:
-        """One pass over ``hits``: each event goes to the runs the dispatcher names for it, of the
-        scopes that admit it (an untimed scope's admission depends on the event's index alone)."""
+        """One pass over the events ``read`` gives (skipping, when allowed, the lines no run can use):
+        each event goes to the runs the dispatcher names for it, of the scopes that admit it (an
+        untimed scope's admission depends on the event's index alone)."""
         runs = self._runs(hunts, presorted=presorted)
+        prefilter = LinePrefilter.for_runs(runs) if self.prefilter and runs else None
+        hits = read(prefilter.wants if prefilter is not None else None)
         distinct: dict[int, int] = {}
         scope_list: list[_Scope] = []
         run_scope: list[int] = []

@@ -246,13 +246,15 @@ def test_timestamps_are_read_as_elasticsearch_default_date_format(
     assert (None if ns is None else format_date_ns(ns, nanos=True)) == expected
 
 
-def test_a_bad_timestamp_is_a_bad_line_not_a_crash(tmp_path: Path, lua_hunt: Hunt) -> None:
-    """Events with odd or out-of-range timestamps are skipped and counted; the search completes."""
+@pytest.mark.parametrize("prefilter", [False, True])
+def test_a_bad_timestamp_is_a_bad_line_not_a_crash(tmp_path: Path, lua_hunt: Hunt, prefilter: bool) -> None:
+    """Events with odd or out-of-range timestamps are skipped and counted; the search completes (with
+    the prefilter too: these lines hold the Lua texts, so they are parsed)."""
     source = lua_exec(T, doc_id="x")["_source"]
     odd = [{**source, "@timestamp": value} for value in ("2026-11-20T10:00:01.1\u00b2Z", 253402300800000)]
     path = write_ndjson(tmp_path / "odd.ndjson", [*odd, source])
     files = EventFiles([path])
-    results = LocalSearcher(files, SearchSettings()).search(lua_hunt, None)
+    results = LocalSearcher(files, SearchSettings(), prefilter=prefilter).search(lua_hunt, None)
     assert {r.query: len(r.matches) for r in results}["fallback"] == 1
     assert files.stats.bad == {"unparsable @timestamp": 2}
 
@@ -323,15 +325,20 @@ def test_unsorted_file_still_gives_the_sequence(tmp_path: Path, lua_hunt: Hunt) 
     assert [[e.id for e in m.events] for m in results["sequence"].matches] == [["exec", "write"]]
 
 
-def test_unsorted_file_counts_and_logs_a_bad_line_once(tmp_path: Path, lua_hunt: Hunt) -> None:
-    """An out-of-order file searched again unstreamed does not count or log its bad lines twice."""
+@pytest.mark.parametrize("prefilter", [False, True])
+def test_unsorted_file_counts_and_logs_a_bad_line_once(
+    tmp_path: Path, lua_hunt: Hunt, prefilter: bool
+) -> None:
+    """An out-of-order file searched again unstreamed does not count or log its bad lines twice (with
+    the prefilter too: a line that is not an object is always parsed)."""
     path = tmp_path / "unsorted.ndjson"
     later = json.dumps(lua_exec(T + timedelta(minutes=1), doc_id="exec", entity_id="L"))
     earlier = json.dumps(tmp_write(T, doc_id="write", parent_entity_id="L"))
     path.write_text("\n".join(["garbage", later, earlier]) + "\n", encoding="utf-8")
     files = EventFiles([path])
+    searcher = LocalSearcher(files, SearchSettings(), prefilter=prefilter)
     with structlog.testing.capture_logs() as logs:
-        results = {r.query: r for r in LocalSearcher(files, SearchSettings()).search(lua_hunt, None)}
+        results = {r.query: r for r in searcher.search(lua_hunt, None)}
     assert [m.events[0].id for m in results["fallback"].matches] == ["exec"]
     assert results["sequence"].matches == []
     assert files.stats.bad_lines == 1
@@ -498,3 +505,91 @@ def test_the_observer_hears_of_every_file_read(tmp_path: Path) -> None:
     files.observer = Observer()
     assert len(list(files.hits())) == 3
     assert done == [(str(path), 3, path.stat().st_size)]
+
+
+# ---- skipping lines before parsing (the prefilter) ------------------------------------------------
+
+
+def benign(number: int) -> dict[str, Any]:
+    """A process start of ``ls`` that no Lua query can use."""
+    source: dict[str, Any] = lua_exec(
+        T + timedelta(seconds=number), doc_id=f"b{number}", entity_id=f"B{number}"
+    )["_source"]
+    process = source["process"]
+    process.update(name="ls", executable="/usr/bin/ls", args=["ls", "-la"], command_line="ls -la")
+    for leader in ("group_leader", "session_leader", "entry_leader", "parent"):
+        process.pop(leader, None)
+    process["parent"] = {"entity_id": "P", "name": "bash"}
+    assert "lua" not in json.dumps(source).lower()
+    return source
+
+
+@pytest.mark.parametrize("prefilter", [False, True])
+def test_bad_lines_with_and_without_the_prefilter(tmp_path: Path, lua_hunt: Hunt, prefilter: bool) -> None:
+    """Without the prefilter every bad line is found and counted. With it, lines that are not objects
+    or have no timestamp field are still parsed and counted, while an object line with a timestamp
+    field and no Lua text (broken JSON, an unparsable timestamp) is skipped unparsed, uncounted."""
+    good = lua_exec(T, doc_id="exec")
+    lines = [
+        "garbage",
+        '{"message": "no timestamp"}',
+        '{"@timestamp": "yesterday", "message": "ls"}',
+        '{"@timestamp": "2026-11-20T10:00:00Z", "broken"',
+        json.dumps(benign(1)),
+        json.dumps(good),
+    ]
+    path = tmp_path / "mixed.ndjson"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    files = EventFiles([path])
+    results = {
+        r.query: r for r in LocalSearcher(files, SearchSettings(), prefilter=prefilter).search(lua_hunt, None)
+    }
+    assert [m.events[0].id for m in results["fallback"].matches] == ["exec"]
+    if prefilter:
+        assert files.stats.bad == {"not JSON": 1, "no @timestamp": 1}
+        assert (files.stats.unparsed, files.stats.events) == (3, 1)
+    else:
+        assert files.stats.bad == {"not JSON": 2, "no @timestamp": 1, "unparsable @timestamp": 1}
+        assert (files.stats.unparsed, files.stats.events) == (0, 2)
+
+
+def test_the_prefilter_changes_no_result(tmp_path: Path, lua_hunt: Hunt) -> None:
+    """The samples and a sequence waiting across many skipped lines (two files, streamed, and one out
+    of order, read unstreamed) give the same matches with and without skipping lines."""
+    folder = tmp_path / "events"
+    waiting = [lua_exec(T, doc_id="exec", entity_id="L")]
+    waiting += [
+        {"_index": "logs-endpoint.events.process-default", "_id": f"b{n}", "_source": benign(n)}
+        for n in range(1, 200)
+    ]
+    waiting.append(tmp_write(T + timedelta(seconds=250), doc_id="write", parent_entity_id="L"))
+    write_ndjson(folder / "waiting.ndjson", waiting)
+    write_ndjson(folder / "unsorted" / "u.ndjson", [waiting[-1], *waiting[1:50], waiting[0]])
+    outcomes = []
+    for prefilter in (False, True):
+        for paths in ([SAMPLES], [folder / "waiting.ndjson"], [folder / "unsorted"], [SAMPLES, folder]):
+            files = EventFiles(paths)
+            searcher = LocalSearcher(files, SearchSettings(), prefilter=prefilter)
+            found = searcher.search(lua_hunt, None)
+            outcomes.append(
+                [(r.query, sorted(tuple(e.id for e in m.events) for m in r.matches)) for r in found]
+            )
+            assert (files.stats.unparsed > 0) is prefilter
+    without, with_prefilter = outcomes[:4], outcomes[4:]
+    assert with_prefilter == without
+    assert ("sequence", [("exec", "write")]) in without[1] and ("sequence", [("exec", "write")]) in without[2]
+
+
+def test_searched_is_unknown_when_lines_were_skipped(tmp_path: Path, lua_hunt: Hunt) -> None:
+    """A hunt that looked at no event of its indices says 0 when every line was parsed, and None
+    (unknown) when lines were skipped unparsed: one of them may have been in its indices."""
+    path = write_ndjson(tmp_path / "auditbeat-x.ndjson", [benign(1), benign(2)])
+    winlogbeat_only = dataclasses.replace(lua_hunt, indices=("winlogbeat-*",))
+    parsing = LocalSearcher(EventFiles([path]), SearchSettings(), prefilter=False)
+    parsing.search(winlogbeat_only, None)
+    assert parsing.searched[lua_hunt.id] == 0
+    skipping = LocalSearcher(EventFiles([path]), SearchSettings())
+    skipping.search(winlogbeat_only, None)
+    assert skipping.searched[lua_hunt.id] is None
+    skipping.search(lua_hunt, None)
+    assert skipping.searched[lua_hunt.id] is None  # auditbeat-* is its index, but both lines were skipped
