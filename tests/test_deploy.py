@@ -57,7 +57,7 @@ HUNTER_ROLE = {
         "logs-endpoint.events.*": {"read", "view_index_metadata"},
         "winlogbeat-*": {"read", "view_index_metadata"},
         "auditbeat-*": {"read", "view_index_metadata"},
-        ALERTS_PATTERN: {"create_doc", "index", "auto_configure", "read", "view_index_metadata"},
+        ALERTS_PATTERN: {"create_doc", "index", "auto_configure", "read", "view_index_metadata", "manage"},
         "hunter-state": {"create_index", "write", "read", "view_index_metadata"},
     },
 }

@@ -202,10 +202,24 @@ class ElasticsearchStore:
     # ---- setup ----------------------------------------------------------------------------------
 
     def ensure_setup(self) -> None:
-        """Install the alert index template (if missing or older) and create the state index."""
+        """Install the alert index template (if missing, older, or with another retention), bring an
+        existing alert data stream up to it, and create the state index.
+
+        A data stream takes a template's mappings at its next rollover and keeps the lifecycle it was
+        created with, so after installing a new template hunter rolls the stream over (its new write
+        index has the new mappings: a field such as ``hunter.first_write`` that Kibana's promote
+        rules query is searchable at once) and puts the configured lifecycle on it.
+        """
         pattern = self.data_stream.rsplit("-", 1)[0] + "-*"
-        current = self._call("get index template", self._template_version)
-        if current is None or current < TEMPLATE_VERSION:
+        installed = self._call("get index template", self._installed_template)
+        lifecycle = self._lifecycle()
+        if installed is not None and installed == (TEMPLATE_VERSION, lifecycle):
+            pass
+        elif installed is not None and installed[0] > TEMPLATE_VERSION:
+            log.warning(
+                "a newer hunter installed the alert index template; it is kept", template=TEMPLATE_NAME
+            )
+        else:
             self._call(
                 "put index template",
                 lambda: self.client.indices.put_index_template(
@@ -218,6 +232,7 @@ class ElasticsearchStore:
                 ),
             )
             log.info("installed the alert index template", template=TEMPLATE_NAME, pattern=pattern)
+            self._update_data_stream(roll_over=installed is None or installed[0] != TEMPLATE_VERSION)
         if not self._call(
             "state index exists", lambda: bool(self.client.indices.exists(index=self.state_index))
         ):
@@ -235,32 +250,52 @@ class ElasticsearchStore:
                 if cause is None or error_type(cause)[0] != "resource_already_exists_exception":
                     raise  # another replica creating it at the same moment is fine, anything else is not
 
+    def _lifecycle(self) -> dict[str, Any]:
+        """The data stream lifecycle: rollover, and deletion past the retention when one is set."""
+        if self.alert_retention:
+            return {"enabled": True, "data_retention": self.alert_retention}
+        return {"enabled": True}
+
     def _template(self) -> dict[str, Any]:
-        template: dict[str, Any] = {
+        return {
             # Elasticsearch 9 makes every new logs-*-* data stream logsdb, whose synthetic _source
             # turns hunter.events (objects in an array) into one object of arrays and sorts keyword
             # arrays: alerts must read back as written.
             "settings": {"index": {"mode": "standard", "auto_expand_replicas": "0-1"}},
             "mappings": alert_mappings(),
+            "lifecycle": self._lifecycle(),
         }
-        # The data stream lifecycle rolls the stream over and deletes backing indices past the
-        # retention (without it, alerts are kept until deleted by hand).
-        template["lifecycle"] = (
-            {"enabled": True, "data_retention": self.alert_retention}
-            if self.alert_retention
-            else {"enabled": True}
-        )
-        return template
 
-    def _template_version(self) -> int | None:
+    def _installed_template(self) -> tuple[int, dict[str, Any] | None] | None:
+        """The installed template's version and lifecycle (None when there is no template)."""
         try:
             response = self.client.indices.get_index_template(name=TEMPLATE_NAME)
         except NotFoundError:
             return None
         for item in response.body.get("index_templates", []):
-            meta = item.get("index_template", {}).get("_meta") or {}
-            return int(meta.get("version", 0))
+            template = item.get("index_template", {})
+            meta = template.get("_meta") or {}
+            return int(meta.get("version", 0)), (template.get("template") or {}).get("lifecycle")
         return None
+
+    def _update_data_stream(self, *, roll_over: bool) -> None:
+        """Bring an existing alert data stream up to the template just installed."""
+        try:
+            self._call("get data stream", lambda: self.client.indices.get_data_stream(name=self.data_stream))
+        except NotFoundError:
+            return  # created from the new template by the first alert
+        if roll_over:
+            self._call(
+                "roll over the alert data stream",
+                lambda: self.client.indices.rollover(alias=self.data_stream),
+            )
+            log.info("rolled the alert data stream over onto the new template", data_stream=self.data_stream)
+        self._call(
+            "put data stream lifecycle",
+            lambda: self.client.indices.put_data_lifecycle(
+                name=self.data_stream, data_retention=self.alert_retention, enabled=True
+            ),
+        )
 
     def close(self) -> None:
         """Close the client's connections."""

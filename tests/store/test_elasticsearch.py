@@ -83,6 +83,54 @@ def test_the_alert_data_stream_has_a_lifecycle_with_the_configured_retention(
     assert ours["index_template"]["template"]["lifecycle"] == {"enabled": True}
 
 
+def test_an_upgrade_rolls_the_alert_stream_onto_the_new_template(
+    server: EsTestServer, es: Elasticsearch
+) -> None:
+    """A stream created under an older template gets a new write index with the new mappings (so a
+    field Kibana's promote rules query, hunter.first_write, is searchable on new alerts at once) and
+    the configured lifecycle; a later start with the same template changes nothing."""
+    es.indices.put_index_template(
+        name=TEMPLATE_NAME,
+        index_patterns=["logs-hunter.alerts-*"],
+        data_stream={},
+        priority=200,
+        template={
+            "settings": {"index": {"mode": "standard"}},
+            "mappings": {"dynamic": False, "properties": {}},
+        },
+        meta={"managed_by": "hunter", "version": 2},
+    )
+    old = make_store(server, setup=False)
+    old.save(HUNT, [alert("old")], [])
+    (before,) = es.indices.get_data_stream(name=ALERTS)["data_streams"]
+    store = make_store(server, alert_retention="7776000s")
+    (after,) = es.indices.get_data_stream(name=ALERTS)["data_streams"]
+    assert after["generation"] == before["generation"] + 1
+    assert after["lifecycle"]["data_retention"] == "7776000s"
+    store.save(HUNT, [alert("new")], [])
+    es.indices.refresh(index=ALERTS)
+    found = es.search(index=ALERTS, query={"term": {"hunter.first_write": True}})["hits"]["hits"]
+    assert [hit["_id"] for hit in found] == ["new"]
+    make_store(server, alert_retention="7776000s")
+    (again,) = es.indices.get_data_stream(name=ALERTS)["data_streams"]
+    assert again["generation"] == after["generation"]
+
+
+def test_a_new_retention_reaches_the_template_and_the_stream_without_a_rollover(
+    server: EsTestServer, es: Elasticsearch
+) -> None:
+    """Changing [retention] alerts after the first start updates the template and the existing
+    stream's lifecycle (it used to keep the first value for ever)."""
+    make_store(server, alert_retention="31536000s").save(HUNT, [alert("a")], [])
+    (before,) = es.indices.get_data_stream(name=ALERTS)["data_streams"]
+    make_store(server, alert_retention="2592000s")
+    (ours,) = es.indices.get_index_template(name=TEMPLATE_NAME)["index_templates"]
+    assert ours["index_template"]["template"]["lifecycle"]["data_retention"] == "2592000s"
+    (after,) = es.indices.get_data_stream(name=ALERTS)["data_streams"]
+    assert after["lifecycle"]["data_retention"] == "2592000s"
+    assert after["generation"] == before["generation"]
+
+
 def test_template_is_installed_above_the_builtin_logs_priority(
     server: EsTestServer, es: Elasticsearch
 ) -> None:
