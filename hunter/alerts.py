@@ -27,6 +27,7 @@ from .results import Window
 
 ALERT_TEMPLATE = "alert.json.j2"
 MAX_MEMBER_EVENTS = 500  # member events an alert lists (hunter.events); all are counted
+DATE_NANOS_MAX = 2**63 - 1  # the last instant a date_nanos field holds (2262-04-11T23:47:16.854775807Z)
 MAX_SEQUENCES = 100  # sequences an alert lists (hunter.sequences); all are counted
 _SUBJECT_RANK = {"event": 0, "fork": 1, "start": 2}
 
@@ -563,7 +564,9 @@ def _coerce(value: Any, kind: str) -> Any:
             return None
     if kind == "date":
         ns = parse_date_ns(value)
-        return None if ns is None else format_date_ns(ns, nanos=True)
+        # alert dates are mapped date_nanos, which holds 1970-01-01 .. 2262-04-11 only: a value
+        # outside it (Windows' 1601 "no time") would make Elasticsearch refuse the whole alert
+        return None if ns is None or not 0 <= ns <= DATE_NANOS_MAX else format_date_ns(ns, nanos=True)
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

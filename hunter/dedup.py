@@ -248,8 +248,13 @@ def suppression_key(hunt: Hunt, finding: Finding) -> tuple[str, dict[str, Any]] 
     if hunt.suppression is None:
         return None
     values: dict[str, Any] = {}
+    # the event describing the anchor process first, then the members oldest first: a field of a
+    # later stage (destination.ip of a sequence's connection) is the finding's too
+    members = sorted(finding.sources.items(), key=lambda item: finding.events[item[0]].timestamp_ns)
+    sources = [finding.subject, *(source for _ref, source in members)]
     for name in hunt.suppression.by:
-        found = flatten(make_getter(tuple(name.split(".")))(finding.subject))
+        getter = make_getter(tuple(name.split(".")))
+        found = next((values for values in (flatten(getter(source)) for source in sources) if values), [])
         values[name] = (
             sorted(str(value) for value in found) if len(found) > 1 else (str(found[0]) if found else None)
         )

@@ -293,6 +293,22 @@ def test_values_are_coerced_to_ecs_types(
     assert ecs_problems(document, ecs) == []
 
 
+def test_dates_a_date_nanos_field_cannot_hold_are_left_out(renderer: AlertRenderer, lua_hunt: Hunt) -> None:
+    """A parent start of 1601-01-01 (Windows' "no time") or past 2262 is dropped: Elasticsearch would
+    refuse the whole alert (date_nanos) and the hunt would fail on it run after run."""
+    hit = lua_exec(T, doc_id="d")
+    hit["_source"]["process"]["parent"]["start"] = "1601-01-01T00:00:00Z"
+    hit["_source"]["process"]["start"] = "2300-01-01T00:00:00Z"
+    hit["_source"]["file"] = {
+        "path": "/tmp/x",
+        "created": "1969-12-31T23:59:59Z",
+        "mtime": "2026-11-20T10:00:00Z",
+    }
+    document = render(renderer, lua_hunt, lua_finding(lua_hunt, hit))
+    assert "start" not in document["process"]["parent"] and "start" not in document["process"]
+    assert "created" not in document["file"] and document["file"]["mtime"].startswith("2026-11-20T10:00:00")
+
+
 def test_merge_unions_queries_events_and_widens_last_seen(renderer: AlertRenderer, lua_hunt: Hunt) -> None:
     """Merging a later finding of the same anchor adds its query and events and moves last_seen."""
     first = lua_finding(lua_hunt, lua_exec(T, doc_id="e1", entity_id="L"))

@@ -19,6 +19,7 @@ from tests.conftest import (
     AUDITBEAT_INDEX,
     AUDITBEAT_LUA_ID,
     BENIGN,
+    EGRESS,
     HUNT_ID,
     LUA_EXEC,
     LUA_FORK,
@@ -393,3 +394,46 @@ def test_past_the_listed_ids_re_seen_findings_are_not_counted_again(
     (alert,) = parts.alerts()
     count, listed = suppressed(alert)
     assert (count, len(listed)) == (1004, 1000)
+
+
+def test_a_suppression_field_of_a_later_sequence_stage_keys_the_finding(
+    make_runner: RunnerFactory, lua_hunt: Hunt, clock: FakeClock, tmp_path: Path
+) -> None:
+    """suppress_by destination.ip on the Lua sequence: the connection (stage 2) carries the field,
+    not the Lua start; two processes reaching two addresses are two alerts (they were folded into
+    one, keyed on a null), two reaching the same address are one."""
+    hunt = dataclasses.replace(
+        lua_hunt,
+        suppression=Suppression(("destination.ip",), HOUR_NS),
+        queries=tuple(q for q in lua_hunt.queries if q.name == "sequence"),
+    )
+
+    def connection(at: Any, doc_id: str, parent: str, address: str) -> dict[str, Any]:
+        hit = sample(EGRESS)
+        source = hit["_source"]
+        source["@timestamp"] = at.isoformat().replace("+00:00", "Z")
+        source["host"]["id"] = OS_EXECUTE_HOST
+        source["process"]["entity_id"] = f"child-of-{parent}-{doc_id}"
+        source["process"]["parent"]["entity_id"] = parent
+        source["destination"]["ip"] = address
+        hit["_id"] = doc_id
+        return hit
+
+    quiet = ["lua5.4", "/home/dana/jobs/report.lua"]
+    events = write_ndjson(
+        tmp_path / "e.ndjson",
+        [
+            lua_exec(T, doc_id="s1", entity_id="L1", args=quiet),
+            connection(T + timedelta(minutes=1), "c1", "L1", "203.0.113.9"),
+            lua_exec(T + timedelta(minutes=2), doc_id="s2", entity_id="L2", args=quiet),
+            connection(T + timedelta(minutes=3), "c2", "L2", "198.51.100.77"),
+            lua_exec(T + timedelta(minutes=4), doc_id="s3", entity_id="L3", args=quiet),
+            connection(T + timedelta(minutes=5), "c3", "L3", "203.0.113.9"),
+        ],
+    )
+    parts = make_runner([events])
+    clock.set(T + timedelta(minutes=10))
+    summary = parts.runner.run_hunt(hunt)
+    assert (len(summary.created), summary.suppressed) == (2, 1)
+    keys = sorted(alert["hunter"]["suppression"]["by"]["destination.ip"] for alert in parts.alerts())
+    assert keys == ["198.51.100.77", "203.0.113.9"]
