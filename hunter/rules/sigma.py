@@ -302,6 +302,7 @@ class _Converter:
 
     def file(self, root: Path, path: Path) -> None:
         """Every rule of one YAML file (``root`` is the PATH it was found under)."""
+        import yaml  # with pySigma (the sigma extra), as the rest of this reader's imports
         from sigma.collection import SigmaCollection
         from sigma.correlations import SigmaCorrelationRule
         from sigma.exceptions import SigmaError, SigmaRuleLocation
@@ -312,8 +313,9 @@ class _Converter:
             collection = SigmaCollection.from_yaml(
                 text, collect_errors=True, source=SigmaRuleLocation(path), resolve_references=False
             )
-        except (OSError, UnicodeDecodeError, SigmaError, ValueError) as exc:
-            self.refuse(path, "", "invalid", f"not a Sigma rule: {exc}")
+        except (OSError, UnicodeDecodeError, SigmaError, ValueError, yaml.YAMLError) as exc:
+            detail = " ".join(str(exc).split())  # a YAML error spans lines: one line here
+            self.refuse(path, "", "invalid", f"not a Sigma rule: {detail}")
             return
         rules = [rule for rule in collection.rules if isinstance(rule, SigmaRule | SigmaCorrelationRule)]
         if collection.errors and not rules:
@@ -397,8 +399,11 @@ def _write_if_changed(target: Path, text: str) -> bool:
             return False
     except OSError:
         pass
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{target}: cannot write: {exc.strerror or exc}") from exc
     return True
 
 

@@ -78,6 +78,10 @@ REPAIRS = {
         "a Sigma regex matches anywhere in the value (^ and $ anchor it), a Lucene regex the whole value "
         "(^ and $ are literal): '.*' is added on each side the rule did not anchor"
     ),
+    "inline-caseless": (
+        "a leading '(?i)' is dropped: the regex is matched with 'regex~' (case-insensitive) already, and "
+        "Lucene's syntax has no inline flags (it would be a literal group)"
+    ),
     "cased-wildcard": (
         "'|cased' with a wildcard is matched with 'like' (the converter wrote '==', which has no wildcards)"
     ),
@@ -93,6 +97,8 @@ REFUSALS = {
     "duplicate-id": "another rule has the same id",
 }
 
+_INLINE_CASELESS = re.compile(r"^\(\?i\)")
+_INLINE_FLAGS = re.compile(r"(?<!\\)\(\?[a-zA-Z-]+\)")
 _EQL_NAME = re.compile(r"[A-Za-z_@][A-Za-z0-9_]*(?:\.[A-Za-z_@][A-Za-z0-9_]*)*")
 _EQL_KEYWORDS = frozenset(
     [
@@ -429,6 +435,15 @@ class RepairingEqlBackend(EqlBackend):
             raise Refusal("unsupported", f"regex flags ({flags}) have no EQL form")
         before = super().convert_condition_field_eq_val_re(cond, state)
         regexp = str(value.regexp)
+        caseless = _INLINE_CASELESS.match(regexp) is not None
+        if caseless:
+            # the backend matches with regex~ (case-insensitive) already; in Lucene's syntax "(?i)"
+            # would be a literal group, so the rule would match "?i..." instead
+            regexp = _INLINE_CASELESS.sub("", regexp, count=1)
+        if _INLINE_FLAGS.search(regexp):
+            raise Refusal(
+                "unsupported", "inline regex flags such as (?s) or (?m) have no form in Lucene's syntax"
+            )
         searched = search_regex(regexp)
         lucene = _UNESCAPED_QUOTE.sub(r'\1\\"', searched)  # '"' quotes a literal string in Lucene's syntax
         field = self.escape_and_quote_field(cond.field)
@@ -441,6 +456,8 @@ class RepairingEqlBackend(EqlBackend):
             self._repaired("regex-quote", before, after)
         if searched != regexp:
             self._repaired("regex-search", before, after)
+        if caseless:
+            self._repaired("inline-caseless", before, after)
         return after
 
     def convert_condition_not(

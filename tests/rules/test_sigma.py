@@ -24,7 +24,7 @@ from tests.conftest import AUDITBEAT, LUA_EXEC, LUA_FORK, SHARED, SettingsFactor
 RULES = Path(__file__).parent / "sigma"
 TELEMETRY = SHARED / "telemetry"
 SUMMARY = (
-    "converted 27, repaired 11, refused 7 (by reason: correlation 1, duplicate-id 1, engine 1, "
+    "converted 28, repaired 12, refused 7 (by reason: correlation 1, duplicate-id 1, engine 1, "
     "field-wildcard 1, invalid 1, keyword 1, unsupported 1)"
 )
 ENCODED = "windows/process_creation/proc_creation_win_powershell_encoded_cmd"
@@ -68,7 +68,7 @@ def test_summary_line_counts_every_outcome(imported: tuple[ImportReport, Path]) 
     """The import's last line counts converted, repaired and refused rules, refusals by reason."""
     report, _out = imported
     assert report.summary() == SUMMARY
-    assert report.written == 27
+    assert report.written == 28
 
 
 def test_every_written_hunt_validates(imported: tuple[ImportReport, Path]) -> None:
@@ -85,7 +85,7 @@ def test_reimport_rewrites_nothing(tmp_path: Path) -> None:
     import_sigma([RULES], tmp_path)
     before = {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in tmp_path.rglob("*.toml")}
     again = import_sigma([RULES], tmp_path)
-    assert again.written == 0 and again.unchanged == 27
+    assert again.written == 0 and again.unchanged == 28
     assert {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in tmp_path.rglob("*.toml")} == before
 
 
@@ -320,6 +320,13 @@ REPAIR_CASES = [
         _process("C:\\Windows\\explorer.exe C:\\Users\\Public\\update.exe"),  # anchored at the start
     ),
     (
+        "inline-caseless",
+        "windows/process_creation/proc_creation_win_mshta_inline_caseless",
+        'process.command_line regex~ ".*mshta',
+        _process('"C:\\Windows\\System32\\MSHTA.EXE" JavaScript:alert(1)'),
+        _process("mshta.exe C:\\apps\\setup.hta"),
+    ),
+    (
         "cased-wildcard",
         "windows/process_creation/proc_creation_win_comsvcs_minidump",
         'process.command_line like "*MiniDump*"',
@@ -537,12 +544,12 @@ def test_cli_lists_refusals_and_ends_with_the_summary(
     assert main(["import", "sigma", str(RULES), "--out", str(tmp_path / "out"), "-v"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[-1] == SUMMARY
-    assert lines[-2] == f"27 hunt file(s) written to {tmp_path / 'out'}, 0 unchanged"
+    assert lines[-2] == f"28 hunt file(s) written to {tmp_path / 'out'}, 0 unchanged"
     refusals = [line for line in lines if ": refused: " in line]
     assert len(refusals) == 7
     keyword = f"{RULES / 'refused/win_keywords_mimikatz.yml'} (Mimikatz Keywords in the System Log)"
     assert f"{keyword}: refused: keyword mimikatz is searched without a field" in refusals
-    assert sum(": repaired (" in line for line in lines) == 14  # one example per repair and rule
+    assert sum(": repaired (" in line for line in lines) == 17  # one example per repair and rule
 
 
 def test_cli_without_verbose_prints_two_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -579,3 +586,18 @@ def test_cli_without_pysigma_is_one_line(
     )
     assert err[0].endswith(" is missing): pip install 'hunter[sigma]'")
     assert not list(tmp_path.iterdir())
+
+
+def test_a_yaml_syntax_error_is_one_refused_rule_and_a_bad_out_one_line(tmp_path: Path) -> None:
+    """A rule file that is not YAML is refused as invalid (the import goes on); an --out that cannot
+    be written is a one-line error, not a traceback."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "broken.yml").write_text("title: x\ndetection: [unclosed\n", encoding="utf-8")
+    good = sorted((RULES / "linux").rglob("*.yml"))[0]
+    (rules / "good.yml").write_text(good.read_text(encoding="utf-8"), encoding="utf-8")
+    assert main(["import", "sigma", str(rules), "--out", str(tmp_path / "out")]) == 0
+    assert len(list((tmp_path / "out").glob("*.toml"))) == 1
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
+    assert main(["import", "sigma", str(rules), "--out", str(blocker)]) == 2
