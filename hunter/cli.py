@@ -554,7 +554,9 @@ def _export_kibana(args: argparse.Namespace) -> int:
     """``hunter export kibana``: the promote rules of the hunts as one NDJSON for Kibana's rule import."""
     from .kibana import export_rules, rules_ndjson
 
-    rules = export_rules(_hunts(load_settings(args.config), args))
+    settings = load_settings(args.config)
+    index = settings.elasticsearch.alerts_data_stream.rsplit("-", 1)[0] + "-*"  # as the alert template
+    rules = export_rules(_hunts(settings, args), index=index)
     text = rules_ndjson(rules)
     if args.out is None:
         sys.stdout.write(text)

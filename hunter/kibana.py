@@ -112,11 +112,12 @@ def hunt_rule_id(hunt_id: str) -> str:
     return str(uuid.uuid5(RULE_NAMESPACE, hunt_id))
 
 
-def export_rules(hunts: Iterable[Hunt]) -> list[dict[str, Any]]:
-    """One promote rule per enabled hunt (by hunt id), then the generic rule for every other hunt."""
+def export_rules(hunts: Iterable[Hunt], *, index: str = ALERTS_INDEX) -> list[dict[str, Any]]:
+    """One promote rule per enabled hunt (by hunt id), then the generic rule for every other hunt,
+    all over ``index`` (the pattern of the configured alert data stream)."""
     chosen = sorted((hunt for hunt in hunts if hunt.enabled and not hunt.deprecated), key=lambda h: h.id)
-    rules = [hunt_rule(hunt) for hunt in chosen]
-    return [*rules, generic_rule(excluded=[hunt.id for hunt in chosen])]
+    rules = [hunt_rule(hunt, index=index) for hunt in chosen]
+    return [*rules, generic_rule(excluded=[hunt.id for hunt in chosen], index=index)]
 
 
 def rules_ndjson(rules: Sequence[dict[str, Any]]) -> str:
@@ -124,11 +125,11 @@ def rules_ndjson(rules: Sequence[dict[str, Any]]) -> str:
     return "".join(orjson.dumps(rule).decode("utf-8") + "\n" for rule in rules)
 
 
-def hunt_rule(hunt: Hunt) -> dict[str, Any]:
+def hunt_rule(hunt: Hunt, *, index: str = ALERTS_INDEX) -> dict[str, Any]:
     """The promote rule of one hunt: its alerts become detection alerts named and rated as the hunt."""
     tags = list(dict.fromkeys(["hunter", "Promotion: External Alerts", *hunt.tags]))
     rule: dict[str, Any] = {
-        **_common(),
+        **_common(index),
         "rule_id": hunt_rule_id(hunt.id),
         "version": hunt.version if hunt.version and hunt.version > 0 else 1,
         "name": hunt.name,
@@ -152,14 +153,14 @@ def hunt_rule(hunt: Hunt) -> dict[str, Any]:
     return rule
 
 
-def generic_rule(*, excluded: Sequence[str] = ()) -> dict[str, Any]:
+def generic_rule(*, excluded: Sequence[str] = (), index: str = ALERTS_INDEX) -> dict[str, Any]:
     """The rule that promotes the alerts of every hunt without a rule of its own (``excluded``): named
     after each hunt (``rule.name``), rated by ``event.severity`` and ``event.risk_score``."""
     query = f"{PROMOTABLE} and hunter.hunt.id: *"
     if excluded:
         query += " and not hunter.hunt.id: (" + " or ".join(kql_string(i) for i in excluded) + ")"
     return {
-        **_common(),
+        **_common(index),
         "rule_id": GENERIC_RULE_ID,
         "version": 2,
         "name": "hunter: promote hunt alerts",
@@ -217,12 +218,12 @@ def kql_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _common() -> dict[str, Any]:
+def _common(index: str) -> dict[str, Any]:
     """What every promote rule shares: the source, the schedule and the timestamp."""
     return {
         "type": "query",
         "language": "kuery",
-        "index": [ALERTS_INDEX],
+        "index": [index],
         "filters": [],
         "enabled": True,
         "interval": INTERVAL,

@@ -398,3 +398,14 @@ def test_the_cli_writes_the_rules_as_ndjson(tmp_path: Path, capsys: pytest.Captu
     assert target.read_text(encoding="utf-8") == out
     assert main(["export", "kibana", "--queries", str(QUERIES), "--out", str(tmp_path / "no" / "x")]) == 2
     assert rules_ndjson(lines) == out
+
+
+def test_the_rules_search_the_configured_alert_data_stream(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With another [elasticsearch] alerts_data_stream the rules search its pattern (they searched
+    logs-hunter.alerts-* whatever hunter wrote to, and promoted nothing)."""
+    monkeypatch.setenv("HUNTER_ELASTICSEARCH__ALERTS_DATA_STREAM", "logs-secops.hunts-prod")
+    assert main(["export", "kibana", "--queries", str(QUERIES)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {tuple(rule["index"]) for rule in lines} == {("logs-secops.hunts-*",)}
