@@ -10,6 +10,11 @@ one costs a call. The :class:`Dispatcher` indexes every stage of every run by it
 * among those, each stage is filed under the keys of its most selective other need (a process
   name, a path prefix or suffix); an event is looked up by the values it has in those fields.
 
+Which need a stage is filed under is first guessed (few, exact, long keys, not on a common field),
+then chosen from the data: the first events are checked against every need a stage could be filed
+under, and each stage is filed under the need the fewest of them met (a rule on browser names is
+filed under ``process.name``, not under ``event.action in ("exec", "start")``).
+
 A stage with no usable need is tested for every event its coarse values admit. The dispatcher only
 narrows: a run it names still tests the event itself, so results are those of feeding every event
 to every run.
@@ -34,16 +39,19 @@ MAX_COARSE = 3
 COARSE_SHARE = 0.1  # a coarse field is constrained by at least this share of all stages
 COARSE_VALUES = 64  # ... to at most this many distinct values across them
 CACHE_LIMIT = 4_096  # distinct coarse signatures remembered
+LEARN_EVENTS = 1_000  # events whose values choose the need each stage is filed under
 COMMON_WEIGHT = 10.0  # a need on a coarse-like field narrows about this much less than another
 
 
 @dataclass(slots=True)
 class _Stage:
-    """One stage of one run: its needs on coarse fields, and the need it is filed under."""
+    """One stage of one run: its needs on coarse fields, the need it is filed under, and the needs it
+    could be filed under instead (each lets through only events a match needs)."""
 
     run: int
     coarse: list[Need]
     filed: Need | None
+    routable: list[Need] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -58,6 +66,9 @@ class _FieldIndex:
     suffix: dict[int, dict[str, set[int]]] = field(default_factory=dict)
     lsuffix: dict[int, dict[str, set[int]]] = field(default_factory=dict)
     present: set[int] = field(default_factory=set)
+    # (length, keys cut to it, lowercased, from the start): every prefix and suffix table, flat
+    cuts: list[tuple[int, dict[str, set[int]], bool, bool]] = field(default_factory=list)
+    lowers: bool = False  # whether any key is lowercased
 
     def add(self, mode: str, text: str, run: int) -> None:
         """File ``run`` under one key of this field (a key for a substring only asks for a value)."""
@@ -73,6 +84,21 @@ class _FieldIndex:
         cut = text[:length] if mode.endswith("prefix") else text[-length:]
         by_length.setdefault(length, {}).setdefault(cut, set()).add(run)
 
+    def seal(self) -> _FieldIndex:
+        """Prepare the flat tables :meth:`collect` reads (after the last :meth:`add`)."""
+        self.cuts = [
+            (length, cuts, low, head)
+            for tables, low, head in (
+                (self.prefix, False, True),
+                (self.lprefix, True, True),
+                (self.suffix, False, False),
+                (self.lsuffix, True, False),
+            )
+            for length, cuts in sorted(tables.items())
+        ]
+        self.lowers = bool(self.lower) or any(low for _length, _cuts, low, _head in self.cuts)
+        return self
+
     def collect(self, source: Mapping[str, Any], found: set[int]) -> None:
         """Add the runs filed under a value ``source`` has in this field."""
         raw = self.getter(source)
@@ -80,38 +106,24 @@ class _FieldIndex:
             return
         if self.present:
             found |= self.present
-        values = [raw] if raw.__class__ is str else strings(raw)
-        eq, lower = self.eq, self.lower
-        for value in values:
+        eq, lower, cuts, lowers = self.eq, self.lower, self.cuts, self.lowers
+        for value in (raw,) if raw.__class__ is str else strings(raw):
             if eq:
                 hit = eq.get(value)
                 if hit:
                     found |= hit
-            lowered = None
+            lowered = value.lower() if lowers else value
             if lower:
-                lowered = value.lower()
                 hit = lower.get(lowered)
                 if hit:
                     found |= hit
-            for table, low, head in (
-                (self.prefix, False, True),
-                (self.lprefix, True, True),
-                (self.suffix, False, False),
-                (self.lsuffix, True, False),
-            ):
-                if not table:
+            for length, keys, low, head in cuts:
+                text = lowered if low else value
+                if length > len(text):
                     continue
-                text = value
-                if low:
-                    if lowered is None:
-                        lowered = value.lower()
-                    text = lowered
-                size = len(text)
-                for length, cuts in table.items():
-                    if length <= size:
-                        hit = cuts.get(text[:length] if head else text[-length:])
-                        if hit:
-                            found |= hit
+                hit = keys.get(text[:length] if head else text[-length:])
+                if hit:
+                    found |= hit
 
 
 class _Route:
@@ -137,15 +149,18 @@ class Dispatcher:
     """Names, for each event, the runs (by position) whose gates it may pass."""
 
     @classmethod
-    def for_runs(cls, runs: Sequence[Run]) -> Dispatcher:
-        """A dispatcher for ``runs``, whose ``or`` choices avoid the fields most stages constrain."""
+    def for_runs(cls, runs: Sequence[Run], *, learn: int = LEARN_EVENTS) -> Dispatcher:
+        """A dispatcher for ``runs``, whose ``or`` choices avoid the fields most stages constrain;
+        the first ``learn`` events choose the need each stage is filed under."""
         first = [run.gate() for run in runs]
         common = set(common_fields([needs for gate in first if gate for needs in gate]))
         if not common:
-            return cls(first)
-        return cls([run.gate(lambda name: COMMON_WEIGHT if name in common else 1.0) for run in runs])
+            return cls(first, learn=learn)
+        return cls(
+            [run.gate(lambda name: COMMON_WEIGHT if name in common else 1.0) for run in runs], learn=learn
+        )
 
-    def __init__(self, gates: Sequence[Gate | None]) -> None:
+    def __init__(self, gates: Sequence[Gate | None], *, learn: int = LEARN_EVENTS) -> None:
         self.size = len(gates)
         self.unrouted = frozenset(run for run, gate in enumerate(gates) if gate is None or not gate)
         stages = [
@@ -158,21 +173,63 @@ class Dispatcher:
         def weighted(need: Need) -> float:
             return cost(need, lambda name: COMMON_WEIGHT if name in common else 1.0)
 
+        self._weighted = weighted
         self._stages: list[_Stage] = []
         for run, needs in stages:
             coarse = [need for need in needs if _field_of(need) in self.coarse and _exact(need)]
             routable = [need for need in needs if need not in coarse]
             filed = min(routable, key=weighted) if routable else None
-            self._stages.append(_Stage(run, coarse, filed))
+            self._stages.append(_Stage(run, coarse, filed, routable))
         self._routes: dict[tuple[Any, ...], _Route] = {}
+        # The static choice of need guesses how often values occur; the first events tell. Every need
+        # a stage could be filed under is counted over them, then each stage is filed under its rarest.
+        self._choices = [
+            (stage, need) for stage in self._stages if len(stage.routable) > 1 for need in stage.routable
+        ]
+        self._learning = learn if self._choices else 0
+        self._seen = [0] * len(self._choices)
+        self._probe: dict[str, _FieldIndex] = {}
+        for number, (_stage, need) in enumerate(self._choices):
+            for name, mode, text in need:
+                index = self._probe.get(name)
+                if index is None:
+                    index = self._probe[name] = _FieldIndex(make_getter(tuple(name.split("."))))
+                index.add(mode, text, number)
+        for index in self._probe.values():
+            index.seal()
 
     def runs(self, source: Mapping[str, Any]) -> set[int] | frozenset[int]:
         """Positions of the runs that may use the event ``source`` (the others surely reject it)."""
+        if self._learning:
+            self._learn(source)
         signature = tuple(_signature_value(get(source)) for get in self._coarse_getters)
         route = self._routes.get(signature)
         if route is None:
             route = self._route(signature)
         return route.runs(source)
+
+    def _learn(self, source: Mapping[str, Any]) -> None:
+        """Count the needs ``source`` meets; after the last event to learn from, file each stage
+        under the need the fewest events met (ties: the static choice) and forget the routes."""
+        met: set[int] = set()
+        for index in self._probe.values():
+            index.collect(source, met)
+        seen = self._seen
+        for number in met:
+            seen[number] += 1
+        self._learning -= 1
+        if self._learning:
+            return
+        counts: dict[tuple[int, Need], int] = {}
+        for number, (stage, need) in enumerate(self._choices):
+            counts[id(stage), need] = seen[number]
+        for stage in self._stages:
+            if len(stage.routable) > 1:
+                stage.filed = min(
+                    stage.routable, key=lambda need: (counts[id(stage), need], self._weighted(need))
+                )
+        self._routes.clear()
+        self._probe.clear()
 
     def _route(self, signature: tuple[Any, ...]) -> _Route:
         values = {
@@ -192,7 +249,7 @@ class Dispatcher:
                 if index is None:
                     index = indices[name] = _FieldIndex(make_getter(tuple(name.split("."))))
                 index.add(mode, text, stage.run)
-        route = _Route(always, list(indices.values()))
+        route = _Route(always, [index.seal() for index in indices.values()])
         if len(self._routes) >= CACHE_LIMIT:
             self._routes.clear()
         self._routes[signature] = route
@@ -260,14 +317,17 @@ def _admits(need: Need, values: dict[str, tuple[str, ...]]) -> bool:
     return False
 
 
-def search_many(runs: Sequence[Run], events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def search_many(
+    runs: Sequence[Run], events: Iterable[Mapping[str, Any]], *, learn: int = LEARN_EVENTS
+) -> list[dict[str, Any]]:
     """Feed one pass over ``events`` to several runs (from ``CompiledQuery.run``), each event only
-    to the runs the :class:`Dispatcher` names for it; the results are each run's own."""
+    to the runs the :class:`Dispatcher` names for it (which learns from the first ``learn``
+    events); the results are each run's own."""
     with paused_collector():
         if len(runs) == 1:
             runs[0].consume(events)
         elif runs:
-            runs_of = Dispatcher.for_runs(runs).runs
+            runs_of = Dispatcher.for_runs(runs, learn=learn).runs
             accepts = [run.accept for run in runs]
             for position, item in enumerate(events):
                 source = item.get("_source")

@@ -116,6 +116,22 @@ def test_dispatcher_names_only_runs_whose_keys_an_event_has() -> None:
     assert sorted(runs_of({"event": {"category": "network"}})) == [3]
 
 
+def test_dispatcher_files_a_stage_under_the_need_the_first_events_meet_least() -> None:
+    """Guessed from the keys, a rule on browser names is filed under event.action (3 values); after
+    the events it learns from, under process.name, which they rarely hold: fewer events reach it."""
+    rule = compile_query(
+        'process where event.action in ("exec", "fork", "start") and '
+        'process.name : ("chrome.exe", "msedge.exe", "firefox.exe", "brave.exe", "opera.exe")'
+    )
+    others = [compile_query(f'file where file.name == "f{number}"').run() for number in range(12)]
+    dispatcher = Dispatcher.for_runs([rule.run(), *others], learn=4)
+    start = {"event": {"category": "process", "action": "start"}, "process": {"name": "cmd.exe"}}
+    assert [sorted(dispatcher.runs(start)) for _ in range(3)] == [[0]] * 3  # learning: the guess
+    assert sorted(dispatcher.runs(start)) == []  # the 4th event completes the learning: no rule
+    browser = {"event": {"category": "process", "action": "exec"}, "process": {"name": "Chrome.exe"}}
+    assert sorted(dispatcher.runs(browser)) == [0]
+
+
 def test_search_many_equals_each_query_alone_on_hand_made_events() -> None:
     """search_many over a few queries gives each query's own result (event, sequence and sample)."""
     texts = [
@@ -266,7 +282,7 @@ def test_library_dispatch_misses_no_event_a_query_matches(rule_library: Library,
     queries = rule_library[0]
     events = data.draw(library_events(rule_library))
     runs = [query.run() for query in queries]
-    runs_of = Dispatcher.for_runs(runs).runs
+    runs_of = Dispatcher.for_runs(runs, learn=data.draw(st.integers(1, 10))).runs  # refiled midway
     plans = [run.resolver.default for run in runs]  # type: ignore[attr-defined]
     for hit in events:
         named = runs_of(hit["_source"])
@@ -290,7 +306,7 @@ def test_library_in_one_pass_equals_each_rule_alone(
     queries = rule_library[0]
     events = data.draw(library_events(rule_library))
     runs = [query.run(size=size, result_position=position) for query in queries]
-    together = search_many(runs, events)
+    together = search_many(runs, events, learn=data.draw(st.integers(1, 10)))
     alone = [query.search(events, size=size, result_position=position) for query in queries]
     assert together == alone
 
