@@ -153,6 +153,41 @@ class Runner:
         self._cleaned_ns: int | None = None  # when this runner last removed done state
         # hunts known to have no incomplete streak open in the store (others are cleared when whole)
         self._streak_closed: set[str] = set()
+        # (hunt id, window) -> results of a shared pass (:meth:`share_pass`), taken by that hunt's run
+        self._shared: dict[tuple[str, Window], list[QueryResult]] = {}
+
+    def share_pass(self, hunts: Sequence[Hunt], now: datetime) -> None:
+        """Search the next window of each of ``hunts`` in one pass, when the searcher can
+        (``search_windows``: local files read once for all); each hunt's run at ``now`` then takes
+        its results instead of searching. Leases, checkpoints and summaries stay per hunt: a run
+        whose window is not the one searched here (another replica moved its checkpoint) searches
+        on its own, and a failure here only leaves every hunt to search on its own."""
+        search_windows = getattr(self.searcher, "search_windows", None)
+        if search_windows is None or len(hunts) < 2:
+            return
+        now_ns = to_ns(now)
+        searches: list[tuple[Hunt, Window]] = []
+        for hunt in hunts:
+            try:
+                plan = plan_windows(hunt, self.store.checkpoint(hunt.id), now_ns, self.schedule)
+            except HunterError:
+                continue
+            if plan.windows:
+                searches.append((hunt, plan.windows[0]))
+        if len(searches) < 2:
+            return
+        started = time.perf_counter()
+        try:
+            found: dict[str, list[QueryResult]] = search_windows(searches)
+        except HunterError as exc:
+            log.warning("the shared pass failed; each hunt searches on its own", error=str(exc))
+            return
+        self._shared = {(hunt.id, window): found[hunt.id] for hunt, window in searches}
+        log.info("shared pass", hunts=len(searches), search_s=round(time.perf_counter() - started, 3))
+
+    def end_shared_pass(self) -> None:
+        """Forget what the shared pass found and no run took (a later tick searches afresh)."""
+        self._shared.clear()
 
     def run_hunt(self, hunt: Hunt, *, now: datetime | None = None) -> RunSummary:
         """One scheduled run of ``hunt``: its planned windows, then pending notices."""
@@ -227,7 +262,9 @@ class Runner:
                 window=f"{format_date_ns(window.start_ns)}..{format_date_ns(window.end_ns)}"
             ):
                 search_started = time.perf_counter()
-                results = self.searcher.search(hunt, window)
+                results = self._shared.pop((hunt.id, window), None)
+                if results is None:
+                    results = self.searcher.search(hunt, window)
                 summary.search_seconds += time.perf_counter() - search_started
                 self.note_results(results, summary)
                 saved = self.store_findings(hunt, results, window, moment, summary)

@@ -69,8 +69,15 @@ class Runtime:
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def run_once(self, now: datetime | None = None) -> list[RunSummary]:
-        """One run of every enabled hunt, in file order."""
-        return [self.runner.run_hunt(hunt, now=now) for hunt in self.hunts if hunt.enabled]
+        """One run of every enabled hunt at one moment, in file order; over local files their
+        windows are searched in one shared pass first."""
+        hunts = [hunt for hunt in self.hunts if hunt.enabled]
+        moment = now or self.runner.clock()
+        self.runner.share_pass(hunts, moment)
+        try:
+            return [self.runner.run_hunt(hunt, now=moment) for hunt in hunts]
+        finally:
+            self.runner.end_shared_pass()
 
     def close(self) -> None:
         """Close clients and the store."""

@@ -436,24 +436,37 @@ class LocalSearcher:
 
     def search_hunts(self, hunts: Sequence[Hunt], window: Window | None) -> dict[str, list[QueryResult]]:
         """Several hunts over one read of the files (streamed when the files are in time order)."""
+        return self.search_windows([(hunt, window) for hunt in hunts])
+
+    def search_windows(self, searches: Sequence[tuple[Hunt, Window | None]]) -> dict[str, list[QueryResult]]:
+        """Several hunts, each over its own window (None: every event), in one read of the files:
+        the read covers every window, and each hunt sees only the events of its own."""
+        hunts = [hunt for hunt, _window in searches]
+        windows = [window for _hunt, window in searches]
         times = [time_field(hunt, self.settings) for hunt in hunts]
-        # Without overrides the reader keeps only the window; with one, an event outside the window on
-        # its timestamp may be inside it on the override (ingested late), so every event is read.
+        # Without overrides the reader keeps only the windows' span; with one, an event outside the
+        # span on its timestamp may be inside on the override (ingested late), so every event is read.
         plain = self.settings.timestamp_field
-        read_window = window if all(t.override is None and t.timestamp == plain for t in times) else None
+        read_window = (
+            Window(min(w.start_ns for w in windows), max(w.end_ns for w in windows))  # type: ignore[union-attr]
+            if windows
+            and None not in windows
+            and all(t.override is None and t.timestamp == plain for t in times)
+            else None
+        )
         before = copy.deepcopy(self.files.stats)
         count = len(self.files.files())
         try:
             if count > MAX_MERGED_FILES:  # merging keeps every file open at once
                 raise UnsortedInputError(f"{count} event files: more than {MAX_MERGED_FILES} to merge")
-            scopes = self._scopes(hunts, times, window, read_window)
+            scopes = self._scopes(hunts, times, windows, read_window)
             outputs = self._feed(
                 hunts, scopes, lambda wants: self.files.hits_by_time(read_window, wants=wants), presorted=True
             )
         except UnsortedInputError as exc:
             log.info("reading the event files one by one without streaming", reason=str(exc))
             self.files.stats = copy.deepcopy(before)
-            scopes = self._scopes(hunts, times, window, read_window)
+            scopes = self._scopes(hunts, times, windows, read_window)
             outputs = self._feed(
                 hunts, scopes, lambda wants: self.files.hits(read_window, wants=wants), presorted=False
             )
@@ -472,20 +485,29 @@ class LocalSearcher:
         return results
 
     def _scopes(
-        self, hunts: Sequence[Hunt], times: Sequence[TimeField], window: Window | None, read: Window | None
+        self,
+        hunts: Sequence[Hunt],
+        times: Sequence[TimeField],
+        windows: Sequence[Window | None],
+        read: Window | None,
     ) -> list[_Scope]:
-        """One scope per hunt; hunts with the same indices and time field share one (tested once)."""
+        """One scope per hunt; hunts with the same indices, time field and window share one (tested
+        once). A scope tests each event's time itself unless the reader kept exactly its window."""
         shared: dict[tuple[Any, ...], _Scope] = {}
         scopes = []
-        for hunt, time in zip(hunts, times, strict=True):
-            key = (hunt.indices, time)
+        for hunt, time, window in zip(hunts, times, windows, strict=True):
+            key = (hunt.indices, time, window)
             scope = shared.get(key)
             if scope is None:
                 patterns = self._patterns.get(hunt.indices)
                 if patterns is None:
                     patterns = self._patterns[hunt.indices] = IndexPatterns(hunt.indices)
                 scope = shared[key] = _Scope(
-                    patterns, time, window, timed=read is None, reader_field=self.settings.timestamp_field
+                    patterns,
+                    time,
+                    window,
+                    timed=read is None or window != read,
+                    reader_field=self.settings.timestamp_field,
                 )
             scopes.append(scope)
         return scopes

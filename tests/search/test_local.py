@@ -25,6 +25,7 @@ from tests.conftest import (
     AUDITBEAT_INDEX,
     AUDITBEAT_LUA_ID,
     OS_EXECUTE,
+    REPO,
     SAMPLES,
     auditd_lua,
     lua_exec,
@@ -593,3 +594,59 @@ def test_searched_is_unknown_when_lines_were_skipped(tmp_path: Path, lua_hunt: H
     assert skipping.searched[lua_hunt.id] is None
     skipping.search(lua_hunt, None)
     assert skipping.searched[lua_hunt.id] is None  # auditbeat-* is its index, but both lines were skipped
+
+
+# ---- one shared pass for the hunts of a tick (hunter run --once) -----------------------------------
+
+
+def test_run_once_searches_the_hunts_of_a_tick_in_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lua_hunt: Hunt
+) -> None:
+    """`hunter run --once` over local files reads them once per tick for all hunts, also for hunts
+    whose windows differ (another lookback), and each hunt stores what it stores run on its own;
+    checkpoints stay per hunt, so the next tick goes on from each hunt's own."""
+    from hunter.config import load_settings
+    from hunter.service import build_runtime
+
+    events = [lua_exec(T, doc_id="exec", entity_id="L")]
+    events += [
+        {"_index": "logs-endpoint.events.process-default", "_id": f"b{n}", "_source": benign(n)}
+        for n in range(1, 40)
+    ]
+    events.append(tmp_write(T + timedelta(minutes=2), doc_id="write", parent_entity_id="L"))
+    events.append(lua_exec(T + timedelta(minutes=12), doc_id="exec2", entity_id="L2", host_id="h2"))
+    path = write_ndjson(tmp_path / "events.ndjson", events)
+    hunts = [
+        lua_hunt,
+        dataclasses.replace(lua_hunt, id="lua_copy"),
+        dataclasses.replace(lua_hunt, id="lua_wide", lookback_ns=20 * 60 * 10**9),
+    ]
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("HUNTER_EMBEDDED__EVENTS", json.dumps([str(path)]))
+    monkeypatch.setenv("HUNTER_SERVICE__PORT", "0")
+    ticks = [T + timedelta(minutes=10), T + timedelta(minutes=20)]
+
+    def stored(share: bool, state: str) -> list[list[tuple[str, int, int]]]:
+        monkeypatch.setenv("HUNTER_EMBEDDED__STATE", str(tmp_path / state))
+        runtime = build_runtime(load_settings(), hunts)
+        try:
+            outcome = []
+            for number, tick in enumerate(ticks, start=1):
+                if share:
+                    summaries = runtime.run_once(now=tick)
+                    assert runtime.searcher.files.stats.lines == number * len(events)  # type: ignore[attr-defined]
+                else:
+                    summaries = [runtime.runner.run_hunt(hunt, now=tick) for hunt in hunts]
+                outcome.append([(s.hunt_id, len(s.created), sum(s.hits.values())) for s in summaries])
+            return outcome
+        finally:
+            runtime.close()
+
+    shared = stored(True, "shared.sqlite3")
+    assert shared == stored(False, "alone.sqlite3")
+    assert shared[0] == [(hunt.id, 1, 2) for hunt in hunts]  # the sequence and the fallback: one alert
+    assert [hits for _id, _created, hits in shared[1]] == [
+        1,
+        1,
+        3,
+    ]  # the wide lookback sees exec, write again
