@@ -265,7 +265,9 @@ def _run(args: argparse.Namespace) -> int:
         for warning in hunt.warnings():
             print(f"hunter: warning: {warning}", file=sys.stderr)
     fixed: datetime | None = args.now
-    runtime = build_runtime(settings, hunts, clock=(lambda: fixed) if fixed else utc_now)
+    # --now fixes the time windows are planned for; leases and notice claims keep the real time, so
+    # a process with --now and one without never take each other's claims for abandoned ones
+    runtime = build_runtime(settings, hunts, clock=(lambda: fixed) if fixed else utc_now, wall_clock=utc_now)
     try:
         if args.once:
             summaries = runtime.run_once(now=args.now)

@@ -137,6 +137,7 @@ class Runner:
         metrics: Metrics | None = None,
         building_block_notices: bool = False,
         state_retention_ns: int = 30 * 86_400 * 1_000_000_000,
+        wall_clock: Clock | None = None,
     ) -> None:
         self.searcher = searcher
         self.store = store
@@ -145,7 +146,10 @@ class Runner:
         self.schedule = schedule
         self.owner = owner
         self.lease_ns = lease_ns
-        self.clock = clock
+        self.clock = clock  # the time runs plan their windows for (``--now`` fixes it)
+        # the real time, for what other processes compare with theirs: leases, notice claims and
+        # deliveries, incomplete streaks, clean-up (the same as ``clock`` unless one is given)
+        self.wall_clock = wall_clock or clock
         self.metrics = metrics or Metrics()
         # building-block hunts (Elastic's building_block_type) alert without a notice unless this is set
         self.building_block_notices = building_block_notices
@@ -194,10 +198,11 @@ class Runner:
         started = time.perf_counter()
         moment = now or self.clock()
         now_ns = to_ns(moment)
+        wall_ns = to_ns(self.wall_clock())
         summary = RunSummary(hunt.id)
         with structlog.contextvars.bound_contextvars(hunt=hunt.id):
             try:
-                leased = self.store.acquire_lease(hunt.id, self.owner, now_ns, self.lease_ns)
+                leased = self.store.acquire_lease(hunt.id, self.owner, wall_ns, self.lease_ns)
             except HunterError as exc:
                 leased = False
                 summary.outcome = "failed"
@@ -227,7 +232,7 @@ class Runner:
                     error=summary.error,
                 )
             else:
-                self._clean_up(now_ns)
+                self._clean_up(to_ns(self.wall_clock()))
             summary.total_seconds = time.perf_counter() - started
             try:
                 self._observe(hunt, summary)
@@ -252,7 +257,7 @@ class Runner:
             summary.checkpoint_ns = plan.end_ns
         for number, window in enumerate(plan.windows):
             if number and not self.store.acquire_lease(
-                hunt.id, self.owner, to_ns(self.clock()), self.lease_ns
+                hunt.id, self.owner, to_ns(self.wall_clock()), self.lease_ns
             ):
                 # a long catch-up outlived the lease and another replica took the hunt over: it goes
                 # on from the checkpoint, which covers every window finished here
@@ -270,7 +275,7 @@ class Runner:
                 saved = self.store_findings(hunt, results, window, moment, summary)
                 summary.created.extend(saved.created)
                 summary.updated += len(saved.updated)
-                self._hold_if_incomplete(hunt, results, window, now_ns, summary)
+                self._hold_if_incomplete(hunt, results, summary)
                 self.store.set_checkpoint(hunt.id, window.end_ns)
                 summary.checkpoint_ns = window.end_ns
                 summary.windows.append(window)
@@ -291,9 +296,7 @@ class Runner:
                 gap_s=plan.gap_ns // 1_000_000_000,
             )
 
-    def _hold_if_incomplete(
-        self, hunt: Hunt, results: Sequence[QueryResult], window: Window, now_ns: int, summary: RunSummary
-    ) -> None:
+    def _hold_if_incomplete(self, hunt: Hunt, results: Sequence[QueryResult], summary: RunSummary) -> None:
         """Keep the checkpoint before a window some of whose shards failed (its findings from the
         healthy shards are stored already), so the next runs search it again; after
         ``incomplete_retry`` of that, move on and count the window as searched incompletely."""
@@ -302,9 +305,10 @@ class Runner:
             return
         summary.incomplete.update(incomplete)
         self._streak_closed.discard(hunt.id)
-        since = self.store.mark_incomplete(hunt.id, now_ns)
+        wall_ns = to_ns(self.wall_clock())
+        since = self.store.mark_incomplete(hunt.id, wall_ns)
         retry_ns = int(self.schedule.incomplete_retry.total_seconds() * 1_000_000_000)
-        if now_ns - since < retry_ns:
+        if wall_ns - since < retry_ns:
             raise TransientSearchError(
                 f"shard failures in {', '.join(sorted(incomplete))}; the window is searched again by the "
                 f"next runs (for up to {self.schedule.incomplete_retry}) before partial results are accepted"
@@ -473,12 +477,12 @@ class Runner:
         def record(delivery: Delivery) -> None:
             # marked as soon as Slack answered, before the next message: a crash later in the batch
             # never makes an answered notice go out again
-            self.store.record_delivery(delivery, to_ns(self.clock()), self.owner)
+            self.store.record_delivery(delivery, to_ns(self.wall_clock()), self.owner)
             answered.update(delivery.alert_ids)
             counts[delivery.outcome.value] = counts.get(delivery.outcome.value, 0) + len(delivery.alert_ids)
 
         while True:
-            notices = self.store.claim_notices(self.owner, to_ns(self.clock()), NOTICE_BATCH, hunt_id)
+            notices = self.store.claim_notices(self.owner, to_ns(self.wall_clock()), NOTICE_BATCH, hunt_id)
             if not notices:
                 break
             answered.clear()
@@ -489,7 +493,9 @@ class Runner:
             missing = tuple(notice.alert_id for notice in notices if notice.alert_id not in answered)
             if missing:
                 self.store.record_delivery(
-                    Delivery(missing, Outcome.RETRY, "no delivery reported"), to_ns(self.clock()), self.owner
+                    Delivery(missing, Outcome.RETRY, "no delivery reported"),
+                    to_ns(self.wall_clock()),
+                    self.owner,
                 )
                 counts["retry"] = counts.get("retry", 0) + len(missing)
             if any(delivery.outcome is Outcome.RETRY for delivery in deliveries) or missing:

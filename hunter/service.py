@@ -110,6 +110,7 @@ def build_runtime(
     clock: Clock = utc_now,
     metrics: Metrics | None = None,
     owner: str | None = None,
+    wall_clock: Clock | None = None,
 ) -> Runtime:
     """Searcher, store, notifier and runner for the configured mode (checked before anything is written)."""
     metrics = metrics or Metrics()
@@ -139,6 +140,7 @@ def build_runtime(
         metrics=metrics,
         building_block_notices=settings.slack.building_block_notices,
         state_retention_ns=int(settings.retention.state.total_seconds() * 1_000_000_000),
+        wall_clock=wall_clock,
     )
     return Runtime(settings, hunts, store, searcher, notifier, runner, metrics, closers)
 

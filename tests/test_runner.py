@@ -15,6 +15,7 @@ from hunter.config import ScheduleSettings, Settings, parse_duration
 from hunter.errors import StoreError, TransientSearchError
 from hunter.hunts import Hunt, Suppression
 from hunter.results import QueryResult, Window
+from hunter.runner import Runner
 from hunter.service import build_runtime
 from hunter.store import SaveResult
 from hunter.store.sqlite import SqliteStore
@@ -630,3 +631,37 @@ def test_done_state_is_removed_after_its_retention(
     parts.runner.run_hunt(lua_hunt)
     assert parts.store.notice_counts()["sent"] == 0
     assert len(parts.alerts()) == 4  # alerts themselves stay (they are the dedup state)
+
+
+class CrashingNotifier:
+    """A notifier whose process dies mid-send (the claims stay as they are)."""
+
+    def send(self, notices: Any, on_delivery: Any = None) -> Any:
+        """Die before Slack answers."""
+        raise KeyboardInterrupt
+
+
+def test_a_fixed_clock_plans_windows_but_claims_and_leases_keep_the_real_time(
+    make_runner: RunnerFactory, lua_hunt: Hunt, clock: FakeClock, tmp_path: Path
+) -> None:
+    """`run --once --now <past>` beside a live runner: its notice claims carry the real time, so
+    the live runner does not take them for abandoned and post them a second time (65 of 90 were)."""
+    state = tmp_path / "state.sqlite3"
+    live = make_runner([SAMPLES], state=state)  # the real time is clock.now (2026-11-20T15:00)
+    past = Runner(
+        searcher=live.runner.searcher,
+        store=SqliteStore(state),
+        notifier=CrashingNotifier(),
+        renderer=live.runner.renderer,
+        schedule=ScheduleSettings(),
+        owner="past",
+        clock=lambda: utc("2026-11-20T12:00:00Z"),
+        wall_clock=clock,
+    )
+    with pytest.raises(KeyboardInterrupt):
+        past.run_hunt(lua_hunt, now=utc("2026-11-20T15:00:00Z"))
+    assert live.store.notice_counts()["sending"] == 4
+    assert live.runner.deliver() == {}  # fresh claims of another process: not taken
+    clock.advance(timedelta(minutes=6))
+    assert live.runner.deliver() == {"sent": 4}  # abandoned once they are older than the claim TTL
+    past.store.close()

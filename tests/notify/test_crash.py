@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -138,7 +139,13 @@ def test_killed_mid_send_never_reposts_a_notice_slack_accepted(slack: SlackRecei
     code, err = finish(start_run(env, "2026-11-20T15:02:00Z"))  # the dead run's claims still hold
     assert code == 0, err
     assert len(slack.requests) == 2
-    code, err = finish(start_run(env, "2026-11-20T15:06:00Z"))  # 5 minutes on: claims expired
+    # Claims are stamped with the real time (not --now): let the dead process's claims age past
+    # their 5 minutes as they would by waiting.
+    with sqlite3.connect(tmp_path / "state.sqlite3") as db:
+        db.execute(
+            "UPDATE notices SET claimed_ns = claimed_ns - ? WHERE status = 'sending'", (6 * 60 * 10**9,)
+        )
+    code, err = finish(start_run(env, "2026-11-20T15:06:00Z"))  # claims expired
     assert code == 0, err
     posted = Counter(host_of(r.payload) for r in slack.requests)
     assert posted[first] == 1  # accepted before the crash: never again
