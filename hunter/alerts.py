@@ -21,7 +21,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from .dedup import Anchor, EventRef, Finding, Members
 from .eql.fields import flatten, make_getter
 from .eql.values import format_date_ns, parse_date_ns
-from .errors import HunterError
+from .errors import ConfigError
 from .hunts import Hunt, Threat, ThreatRef
 from .results import Window
 
@@ -205,8 +205,9 @@ _GETTERS = {
 }
 
 
-class AlertRenderError(HunterError):
-    """The alert template is broken or produced something that is not a JSON object."""
+class AlertRenderError(ConfigError):
+    """The alert template is broken or produced something that is not a JSON object (bad input: the
+    commands exit 2 on it)."""
 
 
 class AlertRenderer:

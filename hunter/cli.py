@@ -361,7 +361,7 @@ def _preview(args: argparse.Namespace) -> int:
         where = ", ".join(settings.elasticsearch.hosts)
     else:
         raise ConfigError('preview needs --events PATH..., or mode = "elasticsearch" to search the cluster')
-    result = sweep(settings, hunts, searcher, window)
+    result = sweep(settings, hunts, searcher, window, disabled_too=True)
     span = (
         "every event"
         if window is None
@@ -383,6 +383,8 @@ def _preview_lines(outcome: Any) -> str:
     hunt = outcome.hunt
     hits = ", ".join(f"{r.query}={len(r.matches)}" for r in outcome.results)
     lines = [f"{hunt.name} ({hunt.id}): {len(outcome.documents)} alert(s); hits {hits}"]
+    if not hunt.enabled:
+        lines.append("  disabled (enabled = false): the service does not run it; this is what it would find")
     if outcome.excluded:
         lines.append(f"  {outcome.excluded} match(es) dropped by the hunt's exceptions")
     if outcome.searched == 0:

@@ -84,7 +84,10 @@ def _url_problem(text: str, *, plain_http_local_only: bool) -> str | None:
     """Why ``text`` is not a usable http(s) URL (None when it is)."""
     parts = urlsplit(text.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "must be an http(s) URL with a host (for example https://hooks.slack.com/services/...)"
+        example = (
+            "https://hooks.slack.com/services/..." if plain_http_local_only else "https://kibana.example:5601"
+        )
+        return f"must be an http(s) URL with a host (for example {example})"
     if plain_http_local_only and parts.scheme == "http" and parts.hostname not in _LOCAL_HOSTS:
         return "must use https (plain http is allowed only to 127.0.0.1 or localhost)"
     return None

@@ -302,6 +302,9 @@ def read_hunt_file(path: Path, *, include_deprecated: bool = False) -> FileOutco
     if isinstance(read, HuntError):
         return FileOutcome(path, problems=[read])
     text, data = read
+    if data and set(data) == {"exceptions"}:
+        # a shared exception list (hunts name it in exception_lists) kept beside the hunts
+        return FileOutcome(path)
     if isinstance(data.get("rule"), dict):
         from .rules.detection_rules import read_rule  # lazily: the reader imports this module
 
@@ -548,6 +551,12 @@ class _Checker(TomlChecker):
             query = self.query(f"{key}.query", name, text, description, label=key)
             if query is not None:
                 queries.append(query)
+        if (
+            not queries
+            and value
+            and all(isinstance(spec, dict) and spec.get("enabled", True) is False for spec in value.values())
+        ):
+            self.problem("queries", "every query is disabled: set enabled = false on the hunt instead")
         return tuple(queries)
 
     def _threat(self, value: Any) -> tuple[Threat, ...]:

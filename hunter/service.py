@@ -35,7 +35,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from .alerts import AlertRenderer
 from .config import Settings
 from .cron import cron_trigger
-from .errors import HunterError
+from .errors import ConfigError, HunterError
 from .hunts import Hunt
 from .metrics import Metrics
 from .notify import Notifier
@@ -291,6 +291,8 @@ class HuntService:
             id=hunt.id,
             name=hunt.name,
             next_run_time=self.clock(),
+            # as configured now (a reload may have changed it since the scheduler was set up)
+            misfire_grace_time=int(self.runtime.settings.schedule.misfire_grace.total_seconds()) or None,
         )
 
     def run_hunt(self, hunt: Hunt) -> RunSummary | None:
@@ -354,10 +356,13 @@ class HuntService:
             if self.scheduler.get_job(hunt_id) is not None:
                 self.scheduler.remove_job(hunt_id)
             self.health.forget(hunt_id)
-        for hunt_id in changed:
+        jitter_changed = settings.schedule.jitter != old_settings.schedule.jitter
+        misfire = int(settings.schedule.misfire_grace.total_seconds()) or None
+        for hunt_id in sorted(new.keys() & old.keys()):
             hunt = new[hunt_id]
-            self.scheduler.modify_job(hunt_id, args=[hunt], name=hunt.name)
-            if (hunt.cron, hunt.interval_ns) != (old[hunt_id].cron, old[hunt_id].interval_ns):
+            self.scheduler.modify_job(hunt_id, args=[hunt], name=hunt.name, misfire_grace_time=misfire)
+            schedule_changed = (hunt.cron, hunt.interval_ns) != (old[hunt_id].cron, old[hunt_id].interval_ns)
+            if jitter_changed or schedule_changed:
                 self.scheduler.reschedule_job(hunt_id, trigger=self.trigger(hunt))
             self.health.watch(hunt_id, timedelta(seconds=hunt.interval_ns / 1e9), self.clock())
         self.hunts = [new[hunt_id] for hunt_id in new]
@@ -405,7 +410,12 @@ class HuntService:
                 return
 
         settings = self.runtime.settings.service
-        server = ThreadingHTTPServer((settings.host, settings.port), Handler)
+        try:
+            server = ThreadingHTTPServer((settings.host, settings.port), Handler)
+        except OSError as exc:
+            raise ConfigError(
+                f"service.host/port {settings.host}:{settings.port}: cannot listen: {exc.strerror or exc}"
+            ) from exc
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, name="hunter-http", daemon=True).start()
         self.http = server

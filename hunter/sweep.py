@@ -53,8 +53,16 @@ class _NoNotices:
         return []
 
 
-def sweep(settings: Settings, hunts: Sequence[Hunt], searcher: Searcher, window: Window | None) -> Sweep:
-    """Run every enabled hunt once over ``window`` (None: every event there is) with no state."""
+def sweep(
+    settings: Settings,
+    hunts: Sequence[Hunt],
+    searcher: Searcher,
+    window: Window | None,
+    *,
+    disabled_too: bool = False,
+) -> Sweep:
+    """Run every enabled hunt (``disabled_too``: every hunt) once over ``window`` (None: every event
+    there is) with no state."""
     store = SqliteStore(Path(":memory:"))
     runner = Runner(
         searcher=searcher,
@@ -64,7 +72,7 @@ def sweep(settings: Settings, hunts: Sequence[Hunt], searcher: Searcher, window:
         schedule=settings.schedule,
         owner="sweep",
     )
-    enabled = [hunt for hunt in hunts if hunt.enabled]
+    enabled = [hunt for hunt in hunts if hunt.enabled or disabled_too]
     search_hunts = getattr(searcher, "search_hunts", None)  # local files: every hunt in one read
     if search_hunts is not None:
         found: dict[str, list[QueryResult]] = search_hunts(enabled, window)

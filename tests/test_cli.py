@@ -746,3 +746,33 @@ def test_hunt_takes_hunt_ids_and_refuses_unknown_ones(
     assert code == 0 and "loaded  other" in out and "loaded  t1059_011_lua" not in out
     code, _out, err = cli(capsys, "hunt", "--config", config, "--events", str(SAMPLES), "--hunt", "nope")
     assert code == 2 and err.strip().endswith(f"no hunt with id 'nope' in {folder}")
+
+
+def test_preview_runs_a_disabled_hunt_and_says_so(
+    capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory, tmp_path: Path
+) -> None:
+    """A hunt file with enabled = false (as imported deprecated Sigma rules are) is previewed anyway,
+    with a line saying the service does not run it."""
+    text = (QUERIES / "t1059_011_lua.toml").read_text(encoding="utf-8")
+    path = tmp_path / "off.toml"
+    path.write_text(text.replace('interval = "5m"', 'interval = "5m"\nenabled = false'), encoding="utf-8")
+    code, out, _err = cli(
+        capsys, "preview", str(path), "--events", str(SAMPLES), "--config", str(settings_file())
+    )
+    assert code == 0 and ": 4 alert(s)" in out
+    assert "disabled (enabled = false): the service does not run it" in out
+
+
+def test_a_broken_alert_template_is_bad_input(
+    capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory, tmp_path: Path
+) -> None:
+    """A missing alert template is a one-line error with exit 2 (bad input), not 1."""
+    config = settings_file(text="")
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            json.dumps(str(REPO / "templates")), json.dumps(str(tmp_path))
+        ),
+        encoding="utf-8",
+    )
+    code, _out, err = cli(capsys, "hunt", "--config", str(config), "--events", str(SAMPLES))
+    assert code == 2 and "alert.json.j2" in err and len(err.strip().splitlines()) == 1

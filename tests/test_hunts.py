@@ -428,3 +428,22 @@ def test_allowed_but_doubtful_settings_are_warned_about(tmp_path: Path) -> None:
     (warning,) = hunt.warnings()
     assert "query 'single' is a sequence without maxspan" in warning
     assert hunt.indices == ("logs-*",)
+
+
+def test_shared_exception_lists_beside_the_hunts_are_not_hunts(tmp_path: Path) -> None:
+    """A file holding only [[exceptions]] (a shared list) inside a queries folder is not read as a
+    broken hunt (it stopped the whole set from loading)."""
+    write(tmp_path, "good.toml", GOOD)
+    write(
+        tmp_path / "shared",
+        "admins.toml",
+        '[[exceptions]]\nentries = [{ field = "a", operator = "exists" }]\n',
+    )
+    assert [hunt.id for hunt in load_hunt_set([tmp_path]).hunts] == ["good"]
+
+
+def test_a_hunt_whose_every_query_is_disabled_is_a_problem(tmp_path: Path) -> None:
+    """Every query enabled = false would load a hunt that searches nothing and reports ok: refused."""
+    text = GOOD + "enabled = false\n"
+    with pytest.raises(HuntSetError, match="every query is disabled"):
+        load_hunt_set([write(tmp_path, "off.toml", text)])

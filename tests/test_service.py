@@ -609,3 +609,51 @@ def test_backfill_counts_findings_once_and_takes_a_chunk_size(
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     (again,) = [entry for entry in lines if entry["event"] == "backfill"]
     assert again["windows"] == 2 and again["findings"] == 1
+
+
+def test_reload_applies_misfire_grace_and_jitter_to_every_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """[schedule] misfire_grace and jitter reach existing jobs on a reload, not only new ones."""
+    from hunter.cli import _hunts
+    from hunter.hunts import load_hunt_set
+
+    folder = tmp_path / "hunts"
+    folder.mkdir()
+    _hunt_file(folder, "one")
+    settings = _settings(tmp_path, monkeypatch, HUNTER_QUERIES=str(folder))
+    runtime = build_runtime(settings, load_hunt_set([folder]).hunts)
+    clock = Clock(datetime(2026, 11, 20, 12, tzinfo=UTC))
+    try:
+        with _scheduled(runtime, clock) as (service, scheduler, _summaries):
+            monkeypatch.setenv("HUNTER_SCHEDULE__MISFIRE_GRACE", "2m")
+            monkeypatch.setenv("HUNTER_SCHEDULE__JITTER", "9s")
+            service._load = lambda: (
+                load_settings(),
+                _hunts(load_settings(), argparse.Namespace(queries=None)),
+            )
+            assert service.reload()
+            job = scheduler.get_job("one")
+            assert (job.misfire_grace_time, job.trigger.jitter) == (120, 9)
+    finally:
+        runtime.close()
+
+
+def test_a_taken_port_is_a_one_line_startup_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt
+) -> None:
+    """The health port already in use stops the service with a ConfigError naming it (a traceback before)."""
+    import socket
+
+    from hunter.errors import ConfigError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        runtime = build_runtime(_settings(tmp_path, monkeypatch, HUNTER_SERVICE__PORT=str(port)), [hunt])
+        try:
+            with pytest.raises(ConfigError, match=rf"service.host/port 127.0.0.1:{port}: cannot listen"):
+                HuntService(runtime, install_signals=False).start_http()
+        finally:
+            runtime.close()

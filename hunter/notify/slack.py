@@ -376,9 +376,7 @@ class SlackNotifier:
                 if on_delivery is not None:
                     on_delivery(delivery)
             if stop is not None and skipped:
-                _log.warning(
-                    "slack.not_attempted", outcome=stop.outcome.value, detail=stop.detail, alerts=skipped
-                )
+                _log.warning("slack.not_attempted", outcome="pending", reason=stop.detail, alerts=skipped)
             return deliveries
 
     def _deliver(self, message: SlackMessage) -> tuple[Delivery, bool]:

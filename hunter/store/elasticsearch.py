@@ -408,7 +408,8 @@ class ElasticsearchStore:
         if not hits:
             return None
         hit = hits[0]
-        self._where[hit["_id"]] = (hit["_index"], hit["_seq_no"], hit["_primary_term"])
+        # an alert read already (get) keeps that read's version, as in the SQLite store
+        self._where.setdefault(hit["_id"], (hit["_index"], hit["_seq_no"], hit["_primary_term"]))
         source: dict[str, Any] = hit["_source"]
         return source
 
@@ -515,6 +516,7 @@ class ElasticsearchStore:
                         self._where[item["_id"]] = (item["_index"], item["_seq_no"], item["_primary_term"])
                     elif item.get("status") == 409:
                         conflicts.append(item["_id"])  # the runner reads, merges and writes it again
+                        self._where.pop(item["_id"], None)
         return SaveResult(tuple(made), tuple(changed), tuple(conflicts))
 
     def _locate(self, alert_id: str) -> tuple[str, int, int] | None:
@@ -743,7 +745,12 @@ class ElasticsearchStore:
         """Every state document matching ``filters``, in ``sort`` order (paged with search_after)."""
         after: list[Any] | None = None
         while True:
-            body: dict[str, Any] = {"query": {"bool": {"filter": filters}}, "size": 1000, "sort": sort}
+            body: dict[str, Any] = {
+                "query": {"bool": {"filter": filters}},
+                "size": 1000,
+                "sort": sort,
+                "seq_no_primary_term": True,
+            }
             if after is not None:
                 body["search_after"] = after
             hits = self._search(self.state_index, body)
@@ -810,7 +817,10 @@ class ElasticsearchStore:
             return 0
         operations: list[dict[str, Any]] = []
         for hit in done:
-            operations += [{"delete": {"_index": self.state_index, "_id": hit["_id"]}}]
+            # only the version found done: a lease renewed (or a notice requeued) meanwhile stays
+            where = {"_index": self.state_index, "_id": hit["_id"]}
+            where.update(if_seq_no=hit["_seq_no"], if_primary_term=hit["_primary_term"])
+            operations += [{"delete": where}]
         response = self._call("clean up state", functools.partial(self.client.bulk, operations=operations))
         return sum(1 for item in response.body["items"] if item.get("delete", {}).get("status") == 200)
 

@@ -139,7 +139,9 @@ class SqliteStore:
         if not rows:
             return None
         alert_id, doc, version = rows[0]
-        self._read_versions[alert_id] = int(version)
+        # an alert read already (get) keeps that read's version: the caller may have built its update
+        # from that copy, and a change in between must make the update a conflict, not overwrite it
+        self._read_versions.setdefault(alert_id, int(version))
         found: dict[str, Any] = orjson.loads(doc)
         return found
 

@@ -425,6 +425,8 @@ def test_notices_are_listed_requeued_and_cleaned_up(server: EsTestServer) -> Non
     assert [n.alert_id for n in store.notices(status="pending")] == ["a1"]
     assert store.clean_up(T0 + 10 * MINUTE, MINUTE) == 1  # the sent notice
     assert [n.alert_id for n in store.notices()] == ["a1"]
+    (deletes,) = [body for body in bulk_bodies(server) if "delete" in body[0]]
+    assert {"if_seq_no", "if_primary_term"} <= deletes[0]["delete"].keys()  # only the version found done
 
 
 def test_find_suppressor_returns_the_earliest_matching_alert(server: EsTestServer) -> None:

@@ -338,3 +338,20 @@ def test_an_incomplete_streak_keeps_its_start_until_cleared(tmp_path: Path) -> N
     again.clear_incomplete("never-marked")
     assert again.mark_incomplete("h", 400) == 400
     again.close()
+
+
+def test_a_second_read_in_one_batch_keeps_the_first_reads_version(path: Path) -> None:
+    """get() then find_suppressor() of the same alert, another writer changing it in between: the
+    update built from the first copy is a conflict (the second read used to make it overwrite)."""
+    store, other = SqliteStore(path), SqliteStore(path)
+    key = {"key": "k", "by": {}}
+    store.save(HUNT, [alert("a", "2026-11-20T09:00:00Z", version=1, suppression=key)], [])
+    first = store.get(["a"])["a"]
+    theirs = other.get(["a"])["a"]
+    other.save(HUNT, [], [{**theirs, "hunter": {**theirs["hunter"], "version": 2, "theirs": True}}])
+    assert store.find_suppressor(HUNT, "k", 0, ns(utc("2026-11-20T10:00:00Z"))) is not None
+    mine = {**first, "hunter": {**first["hunter"], "version": 2, "mine": True}}
+    assert store.save(HUNT, [], [mine]).conflicts == ("a",)
+    assert store.get(["a"])["a"]["hunter"].get("theirs") is True
+    store.close()
+    other.close()
