@@ -12,8 +12,16 @@ floor (read every line and ``orjson.loads`` it, nothing else, in a fresh interpr
 * ``lua``: the hunts of queries/ (the T1059.011 Lua hunt) over Linux process events of about 450
   bytes (target: at most 2x the floor).
 
+Every ``hunter hunt`` skips the lines no hunt can use before parsing them (``[embedded] prefilter``,
+on by default); ``--no-prefilter`` measures it parsing every line.
+
+``--memory`` measures peak RSS instead: the Lua hunt over 200,000 and 2,000,000 small events, with
+and without the prefilter (target: 2M at most 1.3x 200k), and the library's first 256, 512 and 1,024
+rules over the same 20,000 events (target: growing at most linearly in the rules).
+
     python bench/library.py                       # both, 100,000 and 500,000 events
     python bench/library.py --only library --events 20000 --repeat 3
+    python bench/library.py --memory
 """
 
 from __future__ import annotations
@@ -62,14 +70,18 @@ def floor_seconds(path: Path) -> float:
     return float(child.stdout.split()[1])
 
 
-def hunt(path: Path, queries: list[Path]) -> Child:
+PREFILTER_OFF = {"HUNTER_EMBEDDED__PREFILTER": "false"}
+ENV: dict[str, str] = {}  # added to every hunter child's environment (--no-prefilter)
+
+
+def hunt(path: Path, queries: list[Path], env: dict[str, str] | None = None) -> Child:
     """``hunter hunt`` over ``path`` with the hunts of ``queries`` (the settings' when empty)."""
     script = Path(sys.executable).parent / "hunter"
     prefix = [str(script)] if script.is_file() else [sys.executable, "-m", "hunter.cli"]
     command = [*prefix, "hunt", "--events", str(path), "--output", os.devnull, "--config", str(SETTINGS)]
     for folder in queries:
         command += ["--queries", str(folder)]
-    child = run_child(command)
+    child = run_child(command, {**ENV, **(env or {})})
     if child.returncode != 0:
         raise SystemExit(child.stderr.decode(errors="replace")[-4000:])
     return child
@@ -119,6 +131,65 @@ def bench(name: str, path: Path, lines: int, queries: list[Path], *, repeat: int
     )
 
 
+def memory(folder: Path, seed: int) -> None:
+    """Peak RSS: the Lua hunt at 200k and 2M small events (prefilter on and off), and the library's
+    first 256, 512 and 1,024 rules over the same 20,000 events."""
+    peaks: dict[tuple[str, int], float] = {}
+    for count in (200_000, 2_000_000):
+        path = folder / f"small-{count}-{seed}.ndjson"
+        if not path.exists():
+            generate(path, count, seed, small=True)
+        for mode, env in (("prefilter", None), ("every line parsed", PREFILTER_OFF)):
+            child = hunt(path, [], env)
+            peaks[mode, count] = child.peak_kib / 1024
+            print(
+                f"lua, {mode}, {count:,} events: {child.seconds:.1f} s, "
+                f"peak RSS {peaks[mode, count]:.1f} MiB",
+                flush=True,
+            )
+    for mode in ("prefilter", "every line parsed"):
+        ratio = peaks[mode, 2_000_000] / peaks[mode, 200_000]
+        print(
+            f"  lua, {mode}: 2M / 200k = {ratio:.2f}x "
+            f"(target <= 1.3x: {'met' if ratio <= 1.3 else 'NOT met'})"
+        )
+    if not (RULES / "rules").is_dir():
+        raise SystemExit(f"{RULES} is missing: the rule-count measurement needs Elastic's rules there")
+    mixed = folder / f"library-20000-{seed}.ndjson"
+    if not mixed.exists():
+        generate(mixed, 20_000, seed, small=False)
+    rules = sorted((RULES / "rules").rglob("*.toml")) + sorted(
+        (RULES / "rules_building_block").rglob("*.toml")
+    )
+    # the mixed events make rules fire (their alerts are held too); over the small Linux events few
+    # rules fire, so what grows there is what each rule costs to hold
+    sizes: dict[str, list[tuple[int, float]]] = {"mixed": [], "small": []}
+    for count in (256, 512, 1024):
+        with tempfile.TemporaryDirectory(prefix="hunter-rules-") as chosen:
+            loaded = 0
+            for rule in rules:  # the first ``count`` EQL rules that load (others are skipped as hunter does)
+                text = rule.read_text(encoding="utf-8")
+                if 'type = "eql"' not in text or 'maturity = "deprecated"' in text:
+                    continue
+                (Path(chosen) / f"{loaded:05d}-{rule.name}").write_text(text, encoding="utf-8")
+                loaded += 1
+                if loaded == count:
+                    break
+            for name, events in (("mixed", mixed), ("small", folder / f"small-200000-{seed}.ndjson")):
+                child = hunt(events, [Path(chosen)])
+                sizes[name].append((loaded, child.peak_kib / 1024))
+                print(
+                    f"library, {loaded} rules, {name} events: {child.seconds:.1f} s, "
+                    f"{alerts_of(child)} alert(s), peak RSS {sizes[name][-1][1]:.1f} MiB",
+                    flush=True,
+                )
+    for name, ((r1, m1), (r2, m2), (r3, m3)) in sizes.items():
+        print(
+            f"  {name} events, per rule: {(m2 - m1) / (r2 - r1) * 1024:.0f} KiB from {r1} to {r2} rules, "
+            f"{(m3 - m2) / (r3 - r2) * 1024:.0f} KiB from {r2} to {r3} (linear: about equal)"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(
@@ -129,9 +200,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=1, help="measure this many times; medians are shown")
     parser.add_argument("--folder", type=Path, help="keep and reuse the generated files here")
+    parser.add_argument(
+        "--no-prefilter", action="store_true", help="parse every line ([embedded] prefilter = false)"
+    )
+    parser.add_argument(
+        "--memory", action="store_true", help="measure peak RSS in events and in rules instead"
+    )
     args = parser.parse_args(argv)
     folder = args.folder or Path(tempfile.mkdtemp(prefix="hunter-library-"))
     folder.mkdir(parents=True, exist_ok=True)
+    if args.no_prefilter:
+        ENV.update(PREFILTER_OFF)
+    if args.memory:
+        memory(folder, args.seed)
+        return 0
     if args.only in (None, "library"):
         if not (RULES / "rules").is_dir():
             raise SystemExit(f"{RULES} is missing: the library bench needs Elastic's rules there")

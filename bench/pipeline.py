@@ -106,15 +106,23 @@ def _vmhwm_kib(pid: int) -> int:
     return 0
 
 
-def run_child(command: list[str]) -> Child:
-    """Run ``command`` from the repository root; wall clock, VmHWM polls and ``wait4`` rusage."""
+def run_child(command: list[str], env: dict[str, str] | None = None) -> Child:
+    """Run ``command`` from the repository root (with ``env`` added to the environment); wall clock,
+    VmHWM polls and ``wait4`` rusage."""
     with (
         tempfile.TemporaryFile() as out,
         tempfile.TemporaryFile() as err,
     ):
         parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         start = time.perf_counter()
-        process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            env={**os.environ, **env} if env else None,
+        )
         peak = [0]
         done = threading.Event()
 

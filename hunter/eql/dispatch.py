@@ -127,22 +127,67 @@ class _FieldIndex:
 
 
 class _Route:
-    """The runs for one combination of coarse values: always tested, and filed by key."""
+    """The runs for one combination of coarse values: always tested, and filed by key.
 
-    __slots__ = ("always", "fields")
+    ``runs`` is generated code: each field read once, its tables looked up inline (no call per
+    field, no loop over tables), the common case of a single string value without a loop.
+    """
+
+    __slots__ = ("always", "fields", "runs")
 
     def __init__(self, always: set[int], fields: list[_FieldIndex]) -> None:
         self.always = frozenset(always)
         self.fields = fields
+        self.runs: Callable[[Mapping[str, Any]], set[int] | frozenset[int]] = _route_code(self.always, fields)
 
-    def runs(self, source: Mapping[str, Any]) -> set[int] | frozenset[int]:
-        """The runs that may use ``source``."""
-        if not self.fields:
-            return self.always
-        found = set(self.always)
-        for index in self.fields:
-            index.collect(source, found)
-        return found
+
+def _route_code(
+    always: frozenset[int], fields: list[_FieldIndex]
+) -> Callable[[Mapping[str, Any]], set[int] | frozenset[int]]:
+    """A function returning the runs ``always`` and those filed under the values ``doc`` has."""
+    if not fields:
+        return lambda doc: always
+    namespace: dict[str, Any] = {"_strings": strings, "_always": always}
+    lines = ["def runs(doc):", "    found = set(_always)"]
+    for number, index in enumerate(fields):
+        namespace[f"g{number}"] = index.getter
+        lines += [f"    v = g{number}(doc)", "    if v is not None:"]
+        if index.present:
+            namespace[f"p{number}"] = frozenset(index.present)
+            lines.append(f"        found |= p{number}")
+        tests = _value_tests(index, number, namespace)
+        if tests:
+            lines += ["        if v.__class__ is str:", "            x = v"]
+            lines += [f"            {line}" for line in tests]
+            lines += ["        else:", "            for x in _strings(v):"]
+            lines += [f"                {line}" for line in tests]
+    lines.append("    return found")
+    exec(compile("\n".join(lines), "<dispatch route>", "exec"), namespace)  # noqa: S102
+    runs: Callable[[Mapping[str, Any]], set[int] | frozenset[int]] = namespace["runs"]
+    return runs
+
+
+def _value_tests(index: _FieldIndex, number: int, namespace: dict[str, Any]) -> list[str]:
+    """Statements adding to ``found`` the runs filed under the string ``x`` in ``index``'s tables."""
+    lines: list[str] = []
+
+    def look(table: dict[str, set[int]], name: str, key: str) -> None:
+        namespace[name] = table
+        lines.extend([f"h = {name}.get({key})", "if h: found |= h"])
+
+    if index.eq:
+        look(index.eq, f"e{number}", "x")
+    if index.lowers:
+        lines.append("l = x.lower()")
+    if index.lower:
+        look(index.lower, f"q{number}", "l")
+    for cut, (length, keys, low, head) in enumerate(index.cuts):
+        text = "l" if low else "x"
+        lines.append(f"if len({text}) >= {length}:")
+        namespace[f"c{number}_{cut}"] = keys
+        part = f"{text}[:{length}]" if head else f"{text}[-{length}:]"
+        lines.extend([f"    h = c{number}_{cut}.get({part})", "    if h: found |= h"])
+    return lines
 
 
 class Dispatcher:
