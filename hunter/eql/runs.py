@@ -205,7 +205,7 @@ class SequenceRun(Run):
                 f"events are not in timestamp order: {ordinal[0]} ns after {self.latest_ts} ns"
             )
         self.latest_ts = ordinal[0]
-        if not useful(stage_keys, until_keys):
+        if not useful(stage_keys, until_keys, ordinal[0]):
             return
         candidate = Candidate(ordinal, ordinal[0], (item, position), stage_keys, until_keys)
         for ready in self.orderer.push(candidate):
@@ -417,26 +417,65 @@ class _Orderer:
 
 def _usefulness(
     matcher: SequenceMatcher, orderer: _Orderer, positive: list[int], missing: list[MissingStage]
-) -> Callable[[dict[int, list[tuple[Any, ...]]], list[tuple[Any, ...]]], bool]:
+) -> Callable[[dict[int, list[tuple[Any, ...]]], list[tuple[Any, ...]], int], bool]:
     """For streamed input: does an event matter to the state machine as it stands?
 
     A later-stage event matters only if its key has a sequence waiting at the previous stage
     (fed already, or held among candidates of the same timestamp); an until event only if its key
-    has any sequence in flight. First-stage and missing-stage events always matter.
+    has any sequence in flight. First-stage events always matter, and so do events of a missing
+    stage before the first positive one (a later sequence looks back at them). A missing-stage event
+    between two positive stages matters only if its key waits at the stage before it; one after the
+    last positive stage only if a sequence of its key completed within ``maxspan`` before it (only
+    the first such event after a sequence decides, and any earlier one is kept), or may complete now
+    among the held candidates.
     """
     previous = {term: positive[index - 1] for index, term in enumerate(positive) if index > 0}
     stage_of = {term: index for index, term in enumerate(positive)}
-    always = {positive[0], *(stage.term_index for stage in missing)}
+    always = {positive[0], *(stage.term_index for stage in missing if stage.before_positive == 0)}
+    middle = {
+        stage.term_index: stage.before_positive - 1
+        for stage in missing
+        if 0 < stage.before_positive < len(positive)
+    }
+    trailing = {stage.term_index for stage in missing if stage.before_positive == len(positive)}
+    maxspan = matcher.maxspan
+    started: dict[tuple[Any, ...], int] = {}  # key -> latest first timestamp of a completed sequence
+    seen = [0]  # completed sequences already read into ``started``
+
+    def waiting_at(stage: int, key: tuple[Any, ...]) -> bool:
+        if key in matcher.pending[stage]:
+            return True
+        term = positive[stage]
+        return any(key in candidate.stage_keys.get(term, ()) for candidate in orderer.group)
 
     def waiting(term: int, key: tuple[Any, ...]) -> bool:
-        if key in matcher.pending[stage_of[term] - 1]:
-            return True
-        before = previous[term]
-        return any(key in candidate.stage_keys.get(before, ()) for candidate in orderer.group)
+        return waiting_at(stage_of[previous[term]], key)
 
-    def useful(stage_keys: dict[int, list[tuple[Any, ...]]], until_keys: list[tuple[Any, ...]]) -> bool:
+    def after_completed(key: tuple[Any, ...], ts: int) -> bool:
+        completed = matcher.completed
+        for match in completed[seen[0] :]:
+            first = match.events[0].ts
+            if first > started.get(match.key, first - 1):
+                started[match.key] = first
+        seen[0] = len(completed)
+        latest = started.get(key)
+        if latest is not None and (maxspan is None or ts - latest <= maxspan):
+            return True
+        return any(key in keys for candidate in orderer.group for keys in candidate.stage_keys.values())
+
+    def useful(
+        stage_keys: dict[int, list[tuple[Any, ...]]], until_keys: list[tuple[Any, ...]], ts: int
+    ) -> bool:
         for term, keys in stage_keys.items():
-            if term in always or any(waiting(term, key) for key in keys):
+            if term in always:
+                return True
+            if term in middle:
+                if any(waiting_at(middle[term], key) for key in keys):
+                    return True
+            elif term in trailing:
+                if any(after_completed(key, ts) for key in keys):
+                    return True
+            elif any(waiting(term, key) for key in keys):
                 return True
         for key in until_keys:
             if any(key in stage for stage in matcher.pending):

@@ -75,3 +75,28 @@ def test_streaming_equals_buffering_on_sorted_input(events: list[dict[str, Any]]
     assert _ids(SEQUENCE_QUERY.search(ordered, size=1000, presorted=True)) == _ids(
         SEQUENCE_QUERY.search(ordered, size=1000)
     )
+
+
+A, B, C = (f'[process where process.name == "{name}"]' for name in NAMES)
+MISSING_QUERIES = [
+    compile_query(f"sequence by host.id with maxspan=3s {A} !{C} {B}"),  # between
+    compile_query(f"sequence by host.id with maxspan=3s {A} {B} !{C}"),  # after
+    compile_query(f"sequence by host.id with maxspan=3s !{C} {A} {B}"),  # before
+    compile_query(f"sequence by host.id with maxspan=2s !{B} {A} !{C} {B} !{C}"),  # all three
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(events=event_lists(), coarse=st.booleans())
+def test_streaming_equals_buffering_with_missing_events(events: list[dict[str, Any]], coarse: bool) -> None:
+    """Sequences with missing-event stages (leading, between and after the positive ones) stream to
+    the same answers as buffered sorting, also when many events share a timestamp."""
+    for hit in events:
+        if coarse:  # timestamps to the second: runs of equal timestamps
+            source = hit["_source"]
+            source["@timestamp"] -= source["@timestamp"] % 1000
+    ordered = sorted(events, key=lambda hit: hit["_source"]["@timestamp"])
+    for query in MISSING_QUERIES:
+        assert _ids(query.search(ordered, size=1000, presorted=True)) == _ids(
+            query.search(ordered, size=1000)
+        )
