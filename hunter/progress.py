@@ -2,7 +2,9 @@
 
 :class:`ReadProgress` receives what the reader reports (a file begins, lines and bytes read so far,
 a file ends) and shows bytes read of all files, files done, events read and events per second with
-``rich``; where stderr is not a terminal it shows nothing and costs a method call per report.
+``rich``, drawn when the reader reports (no refresh thread: a process with no other thread may fork
+a helper for a pass, :mod:`hunter.search.local`); where stderr is not a terminal it shows nothing and
+costs a method call per report.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class ReadProgress:
                 TimeRemainingColumn(),
                 console=Console(file=stream),
                 transient=True,
+                auto_refresh=False,  # drawn on each report: no thread, so a pass may fork a helper
             )
             self._task = self._progress.add_task("read", total=self.total_bytes or None, files="", rate="")
 
@@ -82,6 +85,7 @@ class ReadProgress:
             files=f"{self.files_done}/{self.total_files} files",
             rate=f"{self.events:,} events, {self.events / seconds:,.0f} events/s",
         )
+        self._progress.refresh()
 
     def file_done(self, path: str, events: int, size: int) -> None:
         """File ``path`` is read: ``events`` lines, ``size`` bytes."""

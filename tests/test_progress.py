@@ -34,3 +34,18 @@ def test_silent_when_not_a_terminal(tmp_path: Path) -> None:
         progress.file_done(str(path), 1, 3)
     assert stream.getvalue() == ""
     assert progress.events == 1
+
+
+def test_a_terminal_bar_starts_no_thread(tmp_path: Path) -> None:
+    """The bar is drawn on each report, by no thread of its own: a pass may then fork a helper."""
+    import threading
+
+    path = tmp_path / "a.ndjson"
+    path.write_bytes(b"{}\n" * 10)
+    stream = io.StringIO()
+    before = threading.active_count()
+    with ReadProgress([path], stream=stream, force=True) as progress:
+        assert threading.active_count() == before
+        progress.file_done(str(path), 10, 30)
+        assert threading.active_count() == before
+    assert progress.files_done == 1

@@ -12,12 +12,16 @@ import copy
 import gzip
 import hashlib
 import heapq
+import os
+import pickle
+import signal
+import threading
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, NoReturn, Protocol
 
 import orjson
 import structlog
@@ -39,6 +43,7 @@ BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark some exporters (and Windows too
 EXTENSIONS = (".ndjson", ".jsonl", ".json", ".ndjson.gz", ".jsonl.gz", ".json.gz")
 _LOGGED_PER_FILE = 20
 ALL_HITS = 10**12  # locally nothing is capped: every hit is returned
+PARALLEL_RUNS = 64  # fewer queries than this are not worth a second process reading the files
 
 
 _ABSENT = object()
@@ -139,6 +144,7 @@ class EventFiles:
         self.stats = ReadStats()
         self.on_bad_line = on_bad_line
         self.observer: ReadObserver | None = None
+        self.quiet = False  # log nothing (a helper process reading the same files as another)
         self._reported: set[tuple[str, int, int]] = set()  # (file, line, file size): each bad line once
 
     def check_readable(self) -> None:
@@ -249,7 +255,7 @@ class EventFiles:
                             if self.on_bad_line is not None:
                                 self.on_bad_line()
                             logged += 1
-                            if logged <= _LOGGED_PER_FILE:
+                            if logged <= _LOGGED_PER_FILE and not self.quiet:
                                 log.warning(
                                     "bad event line skipped", file=str(path), reason=reason, **{unit: number}
                                 )
@@ -274,7 +280,7 @@ class EventFiles:
             self.stats.unparsed += unparsed
             if self.observer is not None:
                 self.observer.file_done(str(path), number, size)
-        if logged > _LOGGED_PER_FILE:
+        if logged > _LOGGED_PER_FILE and not self.quiet:
             log.warning("more bad event lines skipped", file=str(path), count=logged - _LOGGED_PER_FILE)
 
     def _damaged(self, path: Path, size: int, read: int, exc: BaseException) -> None:
@@ -285,6 +291,8 @@ class EventFiles:
         self._reported.add(marker)
         if self.on_bad_line is not None:
             self.on_bad_line()
+        if self.quiet:
+            return
         detail = str(exc).removeprefix(f"{path}: ")
         log.error(
             "event file damaged; the rest of it is skipped",
@@ -366,6 +374,14 @@ def _array_elements(path: Path, handle: IO[bytes]) -> Iterator[tuple[int, bytes]
         yield number, orjson.dumps(element, option=orjson.OPT_SORT_KEYS)
 
 
+def _may_fork() -> bool:
+    """Whether a second process may be forked to share a pass: two cores, and no other thread here."""
+    if not hasattr(os, "fork") or threading.active_count() != 1:
+        return False
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cores >= 2
+
+
 class _Scope:
     """The events one hunt's queries see: those of its indices, inside the window on its time field."""
 
@@ -420,10 +436,17 @@ class LocalSearcher:
     on its time field (``timestamp_override`` with the fallback to the timestamp field).
     """
 
-    def __init__(self, files: EventFiles, settings: SearchSettings, *, prefilter: bool = True) -> None:
+    def __init__(
+        self, files: EventFiles, settings: SearchSettings, *, prefilter: bool = True, processes: int = 2
+    ) -> None:
         self.files = files
         self.settings = settings
         self.prefilter = prefilter  # skip lines no query can use before parsing them (:mod:`..eql.prefilter`)
+        # a pass with at least ``parallel_runs`` queries is split over this many processes (1 or 2)
+        # where the machine has the cores and this process no other thread (forking one that has is
+        # unsafe: the service's scheduler); each process reads the files
+        self.processes = processes
+        self.parallel_runs = PARALLEL_RUNS
         self._timestamp = make_getter(tuple(settings.timestamp_field.split(".")))
         self._patterns: dict[tuple[str, ...], IndexPatterns] = {}  # matches remembered across runs
         # hunt id -> events of its indices and window its last search looked at; None when it looked
@@ -521,11 +544,11 @@ class LocalSearcher:
         presorted: bool,
     ) -> list[dict[str, Any]]:
         """One pass over the events ``read`` gives (skipping, when allowed, the lines no run can use):
-        each event goes to the runs the dispatcher names for it, of the scopes that admit it (an
-        untimed scope's admission depends on the event's index alone)."""
+        each event goes to the runs the dispatcher names for it, of the scopes that admit it. Many
+        runs are split between this process and a forked helper, each reading the files."""
         runs = self._runs(hunts, presorted=presorted)
         prefilter = LinePrefilter.for_runs(runs) if self.prefilter and runs else None
-        hits = read(prefilter.wants if prefilter is not None else None)
+        wants = prefilter.wants if prefilter is not None else None
         distinct: dict[int, int] = {}
         scope_list: list[_Scope] = []
         run_scope: list[int] = []
@@ -535,12 +558,29 @@ class LocalSearcher:
                 number = distinct[id(scope)] = len(scope_list)
                 scope_list.append(scope)
             run_scope.extend([number] * len(hunt.queries))
+        if self.processes > 1 and len(runs) >= self.parallel_runs and _may_fork():
+            return self._forked(runs, run_scope, scope_list, lambda: read(wants))
+        found = self._pass(runs, list(range(len(runs))), run_scope, scope_list, read(wants))
+        return [found[number] for number in range(len(runs))]
+
+    def _pass(
+        self,
+        runs: Sequence[Any],
+        share: Sequence[int],
+        run_scope: Sequence[int],
+        scope_list: Sequence[_Scope],
+        hits: Iterator[LocalHit],
+    ) -> dict[int, dict[str, Any]]:
+        """The pass itself, feeding the runs numbered ``share``; every event counts towards the scopes
+        that admit it (an untimed scope's admission depends on the event's index alone)."""
+        mine = [runs[number] for number in share]
+        my_scope = [run_scope[number] for number in share]
         untimed = [number for number, scope in enumerate(scope_list) if not scope.timed]
         timed = [(number, scope.admits) for number, scope in enumerate(scope_list) if scope.timed]
         by_index: dict[str, frozenset[int]] = {}
         per_index: Counter[str] = Counter()
-        runs_of = Dispatcher.for_runs(runs).runs if len(runs) > 1 else (lambda source: (0,))
-        accepts = [run.accept for run in runs]
+        runs_of = Dispatcher.for_runs(mine).runs if len(mine) > 1 else (lambda source: range(len(mine)))
+        accepts = [run.accept for run in mine]
         with paused_collector():
             for position, hit in enumerate(hits):
                 index = hit._index
@@ -555,12 +595,72 @@ class LocalSearcher:
                 if not admitted:
                     continue
                 for run in runs_of(hit._source):
-                    if run_scope[run] in admitted:
+                    if my_scope[run] in admitted:
                         accepts[run](position, hit)
         for number in untimed:
             scope = scope_list[number]
             scope.admitted += sum(count for index, count in per_index.items() if number in by_index[index])
-        return [run.finish() for run in runs]
+        return {number: run.finish() for number, run in zip(share, mine, strict=True)}
+
+    def _forked(
+        self,
+        runs: Sequence[Any],
+        run_scope: Sequence[int],
+        scope_list: Sequence[_Scope],
+        hits: Callable[[], Iterator[LocalHit]],
+    ) -> list[dict[str, Any]]:
+        """Every other run in a forked helper process (its results come back pickled through a pipe),
+        the rest here; both read the files, this process alone counts, logs and shows progress. The
+        runs are independent, so the results are those of one process; an error of the helper is
+        raised here, and an error here ends the helper."""
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the helper: never returns
+            os.close(read_end)
+            self._help(runs, list(range(1, len(runs), 2)), run_scope, scope_list, hits, write_end=write_end)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as answers:
+            try:
+                found = self._pass(runs, list(range(0, len(runs), 2)), run_scope, scope_list, hits())
+                try:
+                    done, theirs = pickle.load(answers)  # noqa: S301 - our own child, through our own pipe
+                except (EOFError, pickle.UnpicklingError) as exc:
+                    raise EventSourceError(f"the second search process ended without results: {exc}") from exc
+            except BaseException:
+                os.kill(pid, signal.SIGKILL)
+                raise
+            finally:
+                os.waitpid(pid, 0)
+        if not done:
+            raise theirs
+        found.update(theirs)
+        return [found[number] for number in range(len(runs))]
+
+    def _help(
+        self,
+        runs: Sequence[Any],
+        share: Sequence[int],
+        run_scope: Sequence[int],
+        scope_list: Sequence[_Scope],
+        hits: Callable[[], Iterator[LocalHit]],
+        *,
+        write_end: int,
+    ) -> NoReturn:
+        """The forked helper: its share of the runs, silently; the results (or the error) pickled."""
+        status = 0
+        try:
+            self.files.observer = None
+            self.files.on_bad_line = None
+            self.files.quiet = True
+            answer: tuple[bool, Any] = (True, self._pass(runs, share, run_scope, scope_list, hits()))
+        except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
+            answer = (False, exc)
+        try:
+            with os.fdopen(write_end, "wb") as out:
+                pickle.dump(answer, out, protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException:  # noqa: BLE001 - the parent sees the pipe end early and says so
+            status = 1
+        os._exit(status)
 
     def _runs(self, hunts: Sequence[Hunt], *, presorted: bool) -> list[Any]:
         runs: list[Any] = []

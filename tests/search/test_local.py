@@ -650,3 +650,78 @@ def test_run_once_searches_the_hunts_of_a_tick_in_one_pass(
         1,
         3,
     ]  # the wide lookback sees exec, write again
+
+
+# ---- a pass split over two processes -------------------------------------------------------------
+
+
+def many_hunts(lua_hunt: Hunt) -> list[Hunt]:
+    """The Lua hunt under several ids and index patterns: enough queries to split a pass."""
+    return [
+        dataclasses.replace(lua_hunt, id=f"lua_{number}", indices=indices)
+        for number, indices in enumerate(
+            [lua_hunt.indices, ("logs-endpoint.*",), ("auditbeat-*",), ("winlogbeat-*",), ("nothing-*",)] * 2
+        )
+    ]
+
+
+@pytest.mark.parametrize("unsorted", [False, True])
+def test_a_pass_split_over_two_processes_gives_the_results_of_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lua_hunt: Hunt, unsorted: bool
+) -> None:
+    """Every other query in a forked helper: the same matches, counts and bad lines as in one
+    process, streamed or (a file out of order) read again unstreamed."""
+    import hunter.search.local as local
+
+    folder = tmp_path / "events"
+    events = [
+        lua_exec(T, doc_id="exec", entity_id="L"),
+        tmp_write(T + timedelta(seconds=9), doc_id="w", parent_entity_id="L"),
+    ]
+    write_ndjson(folder / "a.ndjson", events[::-1] if unsorted else events)
+    (folder / "bad.ndjson").write_text("garbage\n", encoding="utf-8")
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(local, "_may_fork", lambda: True)
+    monkeypatch.setattr(os, "fork", fork)
+    outcomes = []
+    for processes in (1, 2):
+        files = EventFiles([SAMPLES, folder])
+        searcher = LocalSearcher(files, SearchSettings(), processes=processes)
+        searcher.parallel_runs = 4
+        found = searcher.search_hunts(many_hunts(lua_hunt), None)
+        matches = {
+            hunt_id: [(r.query, sorted(tuple(e.id for e in m.events) for m in r.matches)) for r in results]
+            for hunt_id, results in found.items()
+        }
+        outcomes.append((matches, dict(searcher.searched), files.stats))
+    assert outcomes[0] == outcomes[1]
+    assert forks and all(pid > 0 for pid in forks)  # the split happened (in this, the parent, process)
+    assert outcomes[1][2].bad == {"not JSON": 1}
+
+
+def test_an_error_of_the_helper_process_is_raised_here(
+    monkeypatch: pytest.MonkeyPatch, lua_hunt: Hunt
+) -> None:
+    """A failure in the forked helper is raised by the search, as if it had happened here."""
+    import hunter.search.local as local
+
+    real_pass = LocalSearcher._pass
+
+    def failing(self: LocalSearcher, runs: Any, share: Any, *rest: Any) -> Any:
+        if share and share[0] == 1:  # the helper's share
+            raise EventSourceError("the helper failed")
+        return real_pass(self, runs, share, *rest)
+
+    monkeypatch.setattr(local, "_may_fork", lambda: True)
+    monkeypatch.setattr(LocalSearcher, "_pass", failing)
+    searcher = LocalSearcher(EventFiles([SAMPLES]), SearchSettings())
+    searcher.parallel_runs = 4
+    with pytest.raises(EventSourceError, match="the helper failed"):
+        searcher.search_hunts(many_hunts(lua_hunt), None)
