@@ -614,7 +614,14 @@ class LocalSearcher:
         runs are independent, so the results are those of one process; an error of the helper is
         raised here, and an error here ends the helper."""
         read_end, write_end = os.pipe()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as exc:  # no process to be had (a limit): this one does it all
+            os.close(read_end)
+            os.close(write_end)
+            log.info("searching in one process", reason=f"cannot fork: {exc}")
+            found = self._pass(runs, list(range(len(runs))), run_scope, scope_list, hits())
+            return [found[number] for number in range(len(runs))]
         if pid == 0:  # the helper: never returns
             os.close(read_end)
             self._help(runs, list(range(1, len(runs), 2)), run_scope, scope_list, hits, write_end=write_end)

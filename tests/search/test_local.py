@@ -725,3 +725,19 @@ def test_an_error_of_the_helper_process_is_raised_here(
     searcher.parallel_runs = 4
     with pytest.raises(EventSourceError, match="the helper failed"):
         searcher.search_hunts(many_hunts(lua_hunt), None)
+
+
+def test_a_pass_that_cannot_fork_runs_in_one_process(monkeypatch: pytest.MonkeyPatch, lua_hunt: Hunt) -> None:
+    """When no second process can be had, the pass runs here alone with the same results."""
+    import hunter.search.local as local
+
+    def no_fork() -> int:
+        raise OSError("Resource temporarily unavailable")
+
+    searcher = LocalSearcher(EventFiles([SAMPLES]), SearchSettings(), processes=1)
+    alone = searcher.search_hunts(many_hunts(lua_hunt), None)
+    monkeypatch.setattr(local, "_may_fork", lambda: True)
+    monkeypatch.setattr(os, "fork", no_fork)
+    searcher = LocalSearcher(EventFiles([SAMPLES]), SearchSettings())
+    searcher.parallel_runs = 4
+    assert searcher.search_hunts(many_hunts(lua_hunt), None) == alone
