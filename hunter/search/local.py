@@ -4,6 +4,12 @@ A line that is an Elasticsearch hit (``_index``, ``_id``, ``_source``) keeps its
 ``_index`` is the file name without its extensions and ``_id`` the hex sha256 of the raw line, so
 ids are stable across runs. A bad line (not JSON, not an object, no or unparsable timestamp) is
 skipped, counted and logged with its file and line number; the run goes on.
+
+A search skips, unparsed, the lines that hold no text any of its queries needs
+(:mod:`hunter.eql.prefilter`; ``prefilter=False`` parses every line): they are counted in
+``ReadStats.unparsed``, and a bad line among them is not found (lines that are not objects, or
+lack the timestamp field's name, are always parsed). A search with many queries (a rule library)
+splits them between this process and a forked helper that reads the files too.
 """
 
 from __future__ import annotations
