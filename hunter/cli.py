@@ -284,7 +284,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _hunt(args: argparse.Namespace) -> int:
     from .progress import ReadProgress
-    from .search.local import EventFiles, LocalSearcher
+    from .search.local import EventFiles, local_searcher
     from .sweep import sweep
 
     settings = _setup(args)
@@ -293,7 +293,7 @@ def _hunt(args: argparse.Namespace) -> int:
     files.check_readable()
     with ReadProgress(files.files()) as progress:  # a bar on a terminal, nothing elsewhere
         files.observer = progress
-        searcher = LocalSearcher(files, settings.search, prefilter=settings.embedded.prefilter)
+        searcher = local_searcher(files, settings)
         result = sweep(settings, hunts, searcher, None)
     files.observer = None
     every_line = len(result.outcomes) <= HUNT_LINES  # a library of hunts: a line only for those that hit
@@ -332,7 +332,7 @@ def _hunt(args: argparse.Namespace) -> int:
 
 def _preview(args: argparse.Namespace) -> int:
     from .runner import to_ns
-    from .search.local import EventFiles, LocalSearcher
+    from .search.local import EventFiles, local_searcher
     from .sweep import sweep
 
     settings = _setup(args)
@@ -348,7 +348,7 @@ def _preview(args: argparse.Namespace) -> int:
     if args.events:
         files = EventFiles(args.events, settings.search.timestamp_field)
         files.check_readable()
-        searcher = LocalSearcher(files, settings.search, prefilter=settings.embedded.prefilter)
+        searcher = local_searcher(files, settings)
         where = ", ".join(str(path) for path in args.events)
     elif settings.mode == "elasticsearch":
         from .esclient import build_client

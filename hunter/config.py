@@ -105,6 +105,9 @@ class EmbeddedSettings(_Section):
     # skip lines that cannot match any hunt's first stage before parsing them (no result changes);
     # false parses and checks every line (bad lines are then found and counted everywhere)
     prefilter: bool = True
+    # Elasticsearch index mappings (JSON: GET <index>/_mapping) whose multi-fields the searches use
+    # (process.executable.caseless and the like); without one Elastic's .caseless/.text are assumed
+    mappings: list[Path] = Field(default_factory=list)
 
 
 class SearchSettings(_Section):
@@ -423,6 +426,7 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     embedded = settings.embedded.model_copy(
         update={
             "events": [absolute(p) for p in settings.embedded.events],
+            "mappings": [absolute(p) for p in settings.embedded.mappings],
             "state": absolute(settings.embedded.state),
         }
     )

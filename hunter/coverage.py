@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from .config import Settings
 from .eql import ast as eql_ast
 from .eql.analyzer import Analyzer, IsNull
-from .eql.schema import IMPLIED_MULTI_FIELDS, implied_multi_field
+from .eql.schema import IMPLIED_MULTI_FIELDS, FieldInfo, implied_multi_field
 from .errors import SearchError
 from .hunts import Hunt, HuntQuery
 from .indices import matches as index_matches
@@ -54,8 +54,13 @@ def coverage_report(settings: Settings, hunts: Sequence[Hunt]) -> dict[str, Any]
             }
         finally:
             client.close()
+    from .search.local import load_multi_fields
+
     local = _LocalFields(
-        settings.embedded.events, settings.search.timestamp_field, settings.search.event_category_field
+        settings.embedded.events,
+        settings.search.timestamp_field,
+        settings.search.event_category_field,
+        load_multi_fields(settings),
     )
     return {"source": "event files", "hunts": [hunt_coverage(hunt, settings, local) for hunt in hunts]}
 
@@ -110,9 +115,17 @@ class _ClusterFields:
 class _LocalFields:
     """Field presence per index and event category, read from the event files."""
 
-    def __init__(self, paths: Iterable[Path], timestamp_field: str, category_field: str) -> None:
+    def __init__(
+        self,
+        paths: Iterable[Path],
+        timestamp_field: str,
+        category_field: str,
+        multi_fields: Mapping[str, FieldInfo] | None = None,
+    ) -> None:
         from .eql.fields import flatten, make_getter
         from .search.local import EventFiles
+
+        self.multi_fields = dict(multi_fields or {})  # from [embedded] mappings
 
         category = make_getter(tuple(category_field.split(".")))
         self.shapes: dict[str, dict[str, set[frozenset[str]]]] = {}
@@ -130,16 +143,15 @@ class _LocalFields:
         found = {}
         for name in wanted:
             info = implied_multi_field(name)
-            if info is not None:
+            if info is not None and name not in self.multi_fields:
                 parent, suffix = name.rsplit(".", 1)
                 found[name] = f"{name} read as {IMPLIED_MULTI_FIELDS[suffix]} {parent} (no mapping)"
         return found
 
-    @staticmethod
-    def _has(shape: frozenset[str], name: str) -> bool:
+    def _has(self, shape: frozenset[str], name: str) -> bool:
         if name in shape:
             return True
-        info = implied_multi_field(name)
+        info = self.multi_fields.get(name) or implied_multi_field(name)
         return info is not None and ".".join(info.source_path) in shape
 
     def present(self, pattern: str, wanted: list[str]) -> set[str] | None:

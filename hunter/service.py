@@ -42,7 +42,7 @@ from .notify import Notifier
 from .notify.console import ConsoleNotifier
 from .results import Searcher
 from .runner import Clock, Runner, RunSummary, to_ns, utc_now
-from .search.local import EventFiles, LocalSearcher
+from .search.local import EventFiles, local_searcher
 from .store import Store
 from .store.sqlite import SqliteStore
 from .windows import chunk_windows
@@ -123,7 +123,7 @@ def build_runtime(
             settings.embedded.events, settings.search.timestamp_field, on_bad_line=metrics.bad_events.inc
         )
         files.check_readable()  # a missing or unreadable file fails here, before the state file is created
-        searcher = LocalSearcher(files, settings.search, prefilter=settings.embedded.prefilter)
+        searcher = local_searcher(files, settings)
         store = SqliteStore(Path(settings.embedded.state))
     else:
         searcher, store = build_elasticsearch(settings)

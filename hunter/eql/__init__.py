@@ -11,7 +11,7 @@ from .errors import EqlError, EqlSemanticError, EqlSyntaxError, UnsortedInputErr
 from .prefilter import LinePrefilter
 from .query import CompiledQuery, FieldUse, compile_query
 from .runs import MISSING_EVENT, Run
-from .schema import FieldInfo, Schema
+from .schema import FieldInfo, Schema, multi_fields_of
 from .values import format_date_ns, parse_date_ns
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "UnsortedInputError",
     "compile_query",
     "format_date_ns",
+    "multi_fields_of",
     "parse_date_ns",
     "paused_collector",
     "search_many",

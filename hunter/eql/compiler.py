@@ -238,8 +238,10 @@ class FieldAccess:
 
     @property
     def dynamic(self) -> bool:
-        """True when values are used as they come, without a type conversion."""
-        return self.conv is None
+        """True when values are used as they come: read under the field's own name (not a multi-field
+        or alias reading another), without a type conversion."""
+        own = self.info is None or self.info.source_path == tuple(self.name.split("."))
+        return self.conv is None and own
 
     def values(self, doc: Doc) -> list[Any]:
         """All non-null values of the field, flattened and typed."""
@@ -334,17 +336,28 @@ def sort_key(value: Any) -> tuple[int, Any]:
 class Compiler:
     """Compiles analysed expressions for one schema (or none: values as they come)."""
 
-    def __init__(self, schema: Schema | None, timestamp_field: str) -> None:
+    def __init__(
+        self,
+        schema: Schema | None,
+        timestamp_field: str,
+        *,
+        multi_fields: Mapping[str, FieldInfo] | None = None,
+    ) -> None:
         self.schema = schema
         self.timestamp_field = timestamp_field
+        self.multi_fields = multi_fields or {}  # without a schema: multi-fields a mapping defines
         self._access: dict[str, FieldAccess] = {}
 
     def access(self, name: str) -> FieldAccess:
         """The (cached) accessor of a field."""
         found = self._access.get(name)
         if found is None:
-            # without a schema, <field>.caseless and <field>.text read <field> as their mapping would
-            info = self.schema.lookup(name) if self.schema is not None else implied_multi_field(name)
+            # without a schema, a multi-field a given mapping defines reads its parent as it says;
+            # <field>.caseless and <field>.text read <field> as Elastic's mappings define them
+            if self.schema is not None:
+                info = self.schema.lookup(name)
+            else:
+                info = self.multi_fields.get(name) or implied_multi_field(name)
             default = None
             if info is None and name == self.timestamp_field:
                 default = FieldInfo(DATE_NANOS, tuple(name.split(".")), "date_nanos")

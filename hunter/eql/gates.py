@@ -45,7 +45,7 @@ _PRESENT_COST = 6.0
 
 def plan_gate(plan: Plan, weight: Weight | None = None) -> Gate:
     """The needs of every stage of ``plan`` (stages in order, then ``until``)."""
-    walker = _Walker(_dynamic_test(plan), weight or _unit)
+    walker = _Walker(_dynamic_test(plan), weight or _unit, _own_test(plan))
     field = plan.category_field
     return [walker.stage(condition, category, field) for condition, category in plan.conditions]
 
@@ -69,11 +69,24 @@ def _dynamic_test(plan: Plan) -> Callable[[str], bool]:
     return lambda name: compiler.access(name).dynamic
 
 
+def _own_test(plan: Plan) -> Callable[[str], bool]:
+    """Whether a field is read under its own name (not a multi-field or alias reading another field),
+    so that an event holds a value for it exactly when that name has one."""
+    compiler = plan.compiler
+
+    def own(name: str) -> bool:
+        info = compiler.access(name).info
+        return info is None or info.source_path == tuple(name.split("."))
+
+    return own
+
+
 class _Walker:
     """Collects needs, choosing in each ``or`` the cheapest need of every part under ``weight``."""
 
-    def __init__(self, dynamic: Callable[[str], bool], weight: Weight) -> None:
+    def __init__(self, dynamic: Callable[[str], bool], weight: Weight, own: Callable[[str], bool]) -> None:
         self.dynamic = dynamic
+        self.own = own
         self.weight = weight
 
     def cost(self, need: Need) -> float:
@@ -104,7 +117,7 @@ class _Walker:
                 chosen: Need = min(options, key=self.cost)
                 union.update(chosen)
             return [frozenset(union)]
-        keys = _leaf_keys(node, self.dynamic)
+        keys = _leaf_keys(node, self.dynamic, self.own)
         return [] if keys is None else [keys]
 
 
@@ -119,7 +132,7 @@ def _chain(node: Node, kind: type[ast.And] | type[ast.Or]) -> Iterator[Node]:
             yield current
 
 
-def _leaf_keys(node: Node, dynamic: Callable[[str], bool]) -> Need | None:
+def _leaf_keys(node: Node, dynamic: Callable[[str], bool], own: Callable[[str], bool]) -> Need | None:
     if (
         isinstance(node, ast.Comparison)
         and node.op == "=="
@@ -171,7 +184,7 @@ def _leaf_keys(node: Node, dynamic: Callable[[str], bool]) -> Need | None:
             if isinstance(node, ast.Comparison)
             else node.value
         )
-        if isinstance(subject, ast.Field) and _pushed(node):
+        if isinstance(subject, ast.Field) and _pushed(node) and own(subject.name):
             return frozenset({(subject.name, "present", "")})
         return None
     if (

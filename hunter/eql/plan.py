@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from .analyzer import Node
 from .compiler import Compiler, Pred
-from .schema import Schema, merge
+from .schema import FieldInfo, Schema, merge
 
 SchemaArg = Schema | Mapping[str, Schema] | None
 Keys = list[tuple[Any, ...]]
@@ -57,6 +57,7 @@ class Planner(Protocol):
         tiebreaker_field: str | None,
         *,
         resolve_with: Schema | None = None,
+        multi_fields: Mapping[str, FieldInfo] | None = None,
     ) -> Plan:
         """The plan of the query for ``schema``, fields resolved against ``resolve_with``."""
         ...
@@ -72,11 +73,13 @@ class PlanResolver:
         timestamp_field: str,
         category_field: str,
         tiebreaker_field: str | None,
+        *,
+        multi_fields: Mapping[str, FieldInfo] | None = None,
     ) -> None:
         self.args = (timestamp_field, category_field, tiebreaker_field)
         self.by_index: dict[str, Plan] = {}
         if schema is None or isinstance(schema, Schema):
-            self.default = planner(schema, *self.args)
+            self.default = planner(schema, *self.args, multi_fields=multi_fields)
         else:
             merged = merge(schema.values())
             self.default = planner(merged, *self.args)

@@ -21,7 +21,7 @@ from .errors import EqlSemanticError, EqlSyntaxError
 from .parser import parse
 from .plan import Plan, PlanResolver, SchemaArg, Stage
 from .runs import EventRun, ResultPosition, Run, SampleRun, SequenceRun, limits_for
-from .schema import Schema
+from .schema import FieldInfo, Schema
 
 
 def compile_query(text: str) -> CompiledQuery:
@@ -108,19 +108,29 @@ class CompiledQuery:
         tiebreaker_field: str | None,
         *,
         resolve_with: Schema | None = None,
+        multi_fields: Mapping[str, FieldInfo] | None = None,
     ) -> Plan:
         """Analyse and compile the statement for one schema (cached).
 
         Fields are resolved against ``resolve_with`` (all searched indices together, as
         Elasticsearch's field capabilities) and typed by ``schema`` (the event's own index).
+        Without a schema, ``multi_fields`` (from a mapping: ``process.executable.caseless``) say how
+        those names read their parent field; other fields are read as they come.
         """
-        cache_key = (id(schema), id(resolve_with), timestamp_field, category_field, tiebreaker_field)
+        cache_key = (
+            id(schema),
+            id(resolve_with),
+            id(multi_fields),
+            timestamp_field,
+            category_field,
+            tiebreaker_field,
+        )
         found = self._plans.get(cache_key)
         if found is not None:
             return found
         resolution = resolve_with if resolve_with is not None else schema
         analyzer = Analyzer(resolution)
-        compiler = Compiler(schema, timestamp_field)
+        compiler = Compiler(schema, timestamp_field, multi_fields=multi_fields)
         if resolution is not None:
             needed = [tiebreaker_field] if self.kind == "sample" else [timestamp_field, tiebreaker_field]
             for name in filter(None, needed):
@@ -230,11 +240,20 @@ class CompiledQuery:
         max_samples_per_key: int = 1,
         schema: SchemaArg = None,
         presorted: bool = False,
+        multi_fields: Mapping[str, FieldInfo] | None = None,
     ) -> Run:
-        """A consumer of events for this query (see :func:`search_many`); same options as :meth:`search`."""
+        """A consumer of events for this query (see :func:`search_many`); same options as :meth:`search`,
+        and ``multi_fields`` for events without a schema (see :meth:`plan`)."""
         if result_position not in ("head", "tail"):
             raise ValueError("result_position must be 'head' or 'tail'")
-        resolver = PlanResolver(self.plan, schema, timestamp_field, event_category_field, tiebreaker_field)
+        resolver = PlanResolver(
+            self.plan,
+            schema,
+            timestamp_field,
+            event_category_field,
+            tiebreaker_field,
+            multi_fields=multi_fields,
+        )
         query = self.statement.query
         if isinstance(query, ast.SequenceQuery):
             return SequenceRun(query, resolver, limits_for(self.statement, size, result_position), presorted)

@@ -180,6 +180,21 @@ IMPLIED_MULTI_FIELDS = {
 }
 
 
+def multi_fields_of(mapping: Mapping[str, Any]) -> dict[str, FieldInfo]:
+    """The multi-fields an index mapping defines (``process.executable.caseless``: a keyword with the
+    lowercase normalizer over ``process.executable``), for searches that otherwise have no mapping.
+    Takes ``{"properties": ...}``, ``{"mappings": ...}`` or ``GET <index>/_mapping``'s answer."""
+    bodies = [mapping]
+    if "properties" not in mapping and "mappings" not in mapping:
+        bodies = [body for body in mapping.values() if isinstance(body, Mapping)]
+    found: dict[str, FieldInfo] = {}
+    for body in bodies:
+        for name, info in Schema.from_mapping(body).fields.items():
+            if info.source_path != tuple(name.split(".")):
+                found.setdefault(name, info)
+    return found
+
+
 def implied_multi_field(name: str) -> FieldInfo | None:
     """``<field>.caseless`` (``<field>`` lowercased) or ``<field>.text`` (``<field>``); None for others.
 

@@ -32,11 +32,11 @@ from typing import IO, Any, NoReturn, Protocol
 import orjson
 import structlog
 
-from ..config import SearchSettings
-from ..eql import Dispatcher, LinePrefilter, UnsortedInputError, paused_collector
+from ..config import SearchSettings, Settings
+from ..eql import Dispatcher, FieldInfo, LinePrefilter, UnsortedInputError, multi_fields_of, paused_collector
 from ..eql.fields import flatten, make_getter
 from ..eql.values import MIN_DATE_NS, fast_iso_ns, timestamp_ns
-from ..errors import EventSourceError
+from ..errors import ConfigError, EventSourceError
 from ..hunts import Hunt
 from ..indices import IndexPatterns, data_stream_name
 from ..results import Event, Match, QueryResult, Window
@@ -443,10 +443,19 @@ class LocalSearcher:
     """
 
     def __init__(
-        self, files: EventFiles, settings: SearchSettings, *, prefilter: bool = True, processes: int = 2
+        self,
+        files: EventFiles,
+        settings: SearchSettings,
+        *,
+        prefilter: bool = True,
+        processes: int = 2,
+        multi_fields: Mapping[str, FieldInfo] | None = None,
     ) -> None:
         self.files = files
         self.settings = settings
+        # multi-fields of the given index mappings (``[embedded] mappings``): how ``x.caseless`` and
+        # the like read ``x``; without them Elastic's ``.caseless``/``.text`` are assumed
+        self.multi_fields = dict(multi_fields or {})
         self.prefilter = prefilter  # skip lines no query can use before parsing them (:mod:`..eql.prefilter`)
         # a pass with at least ``parallel_runs`` queries is split over this many processes (1 or 2)
         # where the machine has the cores and this process no other thread (forking one that has is
@@ -687,6 +696,7 @@ class LocalSearcher:
                     tiebreaker_field=fields.tiebreaker,
                     result_position="head",
                     presorted=presorted,
+                    multi_fields=self.multi_fields or None,
                 )
                 for query in hunt.queries
             )
@@ -715,3 +725,28 @@ class LocalSearcher:
             )
             for sequence in output["sequences"]
         ]
+
+
+def local_searcher(files: EventFiles, settings: Settings) -> LocalSearcher:
+    """The searcher of the embedded mode as the settings describe it (prefilter, index mappings)."""
+    return LocalSearcher(
+        files,
+        settings.search,
+        prefilter=settings.embedded.prefilter,
+        multi_fields=load_multi_fields(settings),
+    )
+
+
+def load_multi_fields(settings: Settings) -> dict[str, FieldInfo]:
+    """The multi-fields of the index mappings named by ``[embedded] mappings`` (one-line errors)."""
+    multi_fields: dict[str, FieldInfo] = {}
+    for path in settings.embedded.mappings:
+        try:
+            mapping = orjson.loads(path.read_bytes())
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise ConfigError(f"embedded.mappings: {path}: {exc}") from exc
+        if not isinstance(mapping, dict):
+            raise ConfigError(f"embedded.mappings: {path}: not a JSON object (an index mapping)")
+        for name, info in multi_fields_of(mapping).items():
+            multi_fields.setdefault(name, info)
+    return multi_fields

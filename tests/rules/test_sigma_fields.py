@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from hunter.coverage import coverage_report
 from hunter.eql import Schema, compile_query
 from hunter.eql.schema import implied_multi_field, normalize
 from hunter.hunts import load_hunts
+from tests.conftest import QUERIES
 
 EXE = "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\PowerShell.EXE"
 
@@ -172,3 +174,102 @@ def test_caseless_on_the_test_cluster_follows_the_mapping() -> None:
                 )
             }
     assert list(hits.values()) == [1, 1, 1, 1, 0]
+
+
+# ---- multi-fields of a mapping given for local files ([embedded] mappings) ------------------------
+
+MAPPING = {
+    "my-index": {
+        "mappings": {
+            "properties": {
+                "process": {
+                    "properties": {
+                        "name": {"type": "keyword", "fields": {"kw": {"type": "keyword"}}},
+                        "executable": {
+                            "type": "keyword",
+                            "fields": {"low": {"type": "keyword", "normalizer": "lowercase"}},
+                        },
+                    }
+                }
+            }
+        }
+    }
+}
+
+
+def test_multi_fields_of_a_mapping_read_their_parent_field() -> None:
+    """A mapping's multi-fields, given to a search without a schema, read their parent as the
+    mapping says (a lowercase normalizer lowercases); other fields still read as they come."""
+    from hunter.eql import multi_fields_of, search_many
+
+    fields = multi_fields_of(MAPPING)
+    assert sorted(fields) == ["process.executable.low", "process.name.kw"]
+    source = {"process": {"name": "lua5.4", "executable": "C:\\Tools\\LUA.EXE"}, "@timestamp": 1}
+    queries = [
+        'process where process.name.kw == "lua5.4"',
+        'process where process.executable.low == "c:\\\\tools\\\\lua.exe"',
+        'process where process.name == "lua5.4"',
+    ]
+    runs = [compile_query(q).run(multi_fields=fields, size=10) for q in queries]
+    event = {"_index": "my-index", "_id": "1", "_source": {**source, "event": {"category": "process"}}}
+    outputs = search_many(runs, [event])
+    assert [len(output["events"]) for output in outputs] == [1, 1, 1]
+    plain = compile_query(queries[0]).run(size=10)
+    assert search_many([plain], [event])[0]["events"] == []  # without the mapping: a field of its own
+
+
+def test_embedded_mappings_setting_serves_hunter_hunt_and_coverage(
+    tmp_path: Path, settings_file: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """[embedded] mappings names mapping files; hunts over local files then answer their multi-fields,
+    and a mapping file that is not JSON is a one-line error."""
+    from hunter.cli import main
+    from tests.conftest import SAMPLES, read_ndjson
+
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps(MAPPING), encoding="utf-8")
+    hunts = tmp_path / "hunts"
+    hunts.mkdir()
+    (hunts / "kw.toml").write_text(
+        'id = "kw"\nname = "kw"\nseverity = "low"\nindices = ["logs-*", "auditbeat-*", "winlogbeat-*"]\n'
+        '[queries.q]\nquery = \'process where process.name.kw : "lua*" and event.type == "start"\'\n',
+        encoding="utf-8",
+    )
+    with_mapping = settings_file(
+        queries=hunts, sections={"embedded": {"events": [SAMPLES], "mappings": [mapping]}}
+    )
+    assert main(["hunt", "--config", str(with_mapping), "--events", str(SAMPLES)]) == 0
+    assert len(read_ndjson(capsys.readouterr().out)) > 0
+    without = settings_file(queries=hunts, name="plain.toml")
+    assert main(["hunt", "--config", str(without), "--events", str(SAMPLES)]) == 0
+    assert read_ndjson(capsys.readouterr().out) == []
+    mapping.write_text("{not json", encoding="utf-8")
+    assert main(["hunt", "--config", str(with_mapping), "--events", str(SAMPLES)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("hunter: embedded.mappings: ") and len(err.splitlines()) == 1
+
+
+def test_the_dispatcher_and_prefilter_do_not_ask_events_for_a_multi_field_by_name(tmp_path: Path) -> None:
+    """Several queries over one pass (dispatcher, line prefilter): a query on process.executable.caseless
+    still sees the event, which holds process.executable only (it asked for the name itself and
+    never matched)."""
+    from hunter.config import SearchSettings
+    from hunter.search.local import EventFiles, LocalSearcher
+    from tests.conftest import write_ndjson
+
+    hunts = load_hunts(QUERIES)
+    event = {
+        "@timestamp": "2026-11-20T10:00:00Z",
+        "event": {"category": ["process"], "type": ["start"]},
+        "process": {"executable": "C:\\Tools\\LUA.EXE", "name": "LUA.EXE"},
+    }
+    path = write_ndjson(tmp_path / "logs-x.ndjson", [event])
+    caseless = compile_query('process where process.executable.caseless == "c:\\\\tools\\\\lua.exe"')
+    hunt = hunts[0]
+    probe = dataclasses.replace(
+        hunt, id="probe", indices=("*",), queries=(dataclasses.replace(hunt.queries[0], compiled=caseless),)
+    )
+    for prefilter in (True, False):
+        searcher = LocalSearcher(EventFiles([path]), SearchSettings(), prefilter=prefilter)
+        found = searcher.search_hunts([probe, dataclasses.replace(hunt, indices=("*",))], None)
+        assert len(found["probe"][0].matches) == 1, prefilter
