@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .eql.fields import make_getter
+from .eql.values import timestamp_ns
 from .hunts import Hunt
 
 
@@ -72,3 +74,25 @@ def window_bounds(windows: Sequence[Window]) -> Window | None:
     if not windows:
         return None
     return Window(min(w.start_ns for w in windows), max(w.end_ns for w in windows))
+
+
+def matches_of(query: str, hits: Mapping[str, Any], timestamp_field: str) -> list[Match]:
+    """The matches of an EQL search's ``hits`` (Elasticsearch's shape, which the embedded engine
+    answers too): one per event, or one per sequence without its missing events."""
+    timestamp = make_getter(tuple(timestamp_field.split(".")))
+
+    def event(hit: Mapping[str, Any]) -> Event:
+        source = hit.get("_source") or {}
+        ns = timestamp_ns(timestamp(source)) or 0
+        return Event(str(hit.get("_index", "")), str(hit.get("_id", "")), source, ns)
+
+    if "sequences" in hits:
+        return [
+            Match(
+                query,
+                tuple(event(hit) for hit in sequence.get("events", []) if not hit.get("missing")),
+                tuple(sequence.get("join_keys") or ()),
+            )
+            for sequence in hits["sequences"]
+        ]
+    return [Match(query, (event(hit),)) for hit in hits.get("events", [])]

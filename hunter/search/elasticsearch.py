@@ -17,19 +17,18 @@ for the checkpoint.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
 from elasticsearch import Elasticsearch
 
 from ..config import SearchSettings
-from ..eql.fields import make_getter
-from ..eql.values import format_date_ns, timestamp_ns
+from ..eql.values import format_date_ns
 from ..errors import PermanentSearchError, TransientSearchError
 from ..esclient import PartialResultsError, Retrier, describe, error_type, is_transient, status_of
 from ..hunts import Hunt, HuntQuery
-from ..results import Event, Match, QueryResult, Window
+from ..results import QueryResult, Window, matches_of
 from . import TimeField, eql_fields, time_field
 
 log = structlog.get_logger(__name__)
@@ -50,7 +49,6 @@ class ElasticsearchSearcher:
         self.retrier = retrier or Retrier(
             attempts=settings.retries + 1, backoff=settings.retry_backoff.total_seconds()
         )
-        self._timestamp = make_getter(tuple(settings.timestamp_field.split(".")))
         self._reported: set[tuple[str, str, str]] = set()
 
     def search(self, hunt: Hunt, window: Window | None) -> list[QueryResult]:
@@ -96,7 +94,7 @@ class ElasticsearchSearcher:
                     query=query.name,
                     failures=failures,
                 )
-            matches = self._matches(query.name, hits, self._timestamp_of(hunt))
+            matches = matches_of(query.name, hits, eql_fields(hunt, self.settings).timestamp)
             capped = len(matches) >= self.settings.size
             if capped and self._splittable(query, part):
                 pending.extend(reversed(self._halves(query, part)))
@@ -211,31 +209,3 @@ class ElasticsearchSearcher:
             raise PermanentSearchError(
                 f"{hunt.id}/{query.name}: {describe(exc)}", reason_type=kind, reason=reason
             ) from exc
-
-    def _timestamp_of(self, hunt: Hunt) -> Callable[[Mapping[str, Any]], Any]:
-        field = eql_fields(hunt, self.settings).timestamp
-        return (
-            self._timestamp
-            if field == self.settings.timestamp_field
-            else make_getter(tuple(field.split(".")))
-        )
-
-    @staticmethod
-    def _matches(
-        name: str, hits: Mapping[str, Any], timestamp: Callable[[Mapping[str, Any]], Any]
-    ) -> list[Match]:
-        def event(hit: Mapping[str, Any]) -> Event:
-            source = hit.get("_source") or {}
-            ns = timestamp_ns(timestamp(source)) or 0
-            return Event(str(hit.get("_index", "")), str(hit.get("_id", "")), source, ns)
-
-        if "sequences" in hits:
-            return [
-                Match(
-                    name,
-                    tuple(event(hit) for hit in sequence.get("events", []) if not hit.get("missing")),
-                    tuple(sequence.get("join_keys") or ()),
-                )
-                for sequence in hits["sequences"]
-            ]
-        return [Match(name, (event(hit),)) for hit in hits.get("events", [])]

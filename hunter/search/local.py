@@ -39,7 +39,7 @@ from ..eql.values import MIN_DATE_NS, fast_iso_ns, timestamp_ns
 from ..errors import ConfigError, EventSourceError
 from ..hunts import Hunt
 from ..indices import IndexPatterns, data_stream_name
-from ..results import Event, Match, QueryResult, Window
+from ..results import QueryResult, Window, matches_of
 from . import TimeField, eql_fields, time_field
 
 log = structlog.get_logger(__name__)
@@ -462,7 +462,6 @@ class LocalSearcher:
         # unsafe: the service's scheduler); each process reads the files
         self.processes = processes
         self.parallel_runs = PARALLEL_RUNS
-        self._timestamp = make_getter(tuple(settings.timestamp_field.split(".")))
         self._patterns: dict[tuple[str, ...], IndexPatterns] = {}  # matches remembered across runs
         # hunt id -> events of its indices and window its last search looked at; None when it looked
         # at none but lines were skipped unparsed (whether any of them was in its indices is unknown)
@@ -514,11 +513,11 @@ class LocalSearcher:
         for hunt, scope in zip(hunts, scopes, strict=True):
             self.searched[hunt.id] = None if skipped and not scope.admitted else scope.admitted
             results[hunt.id] = []
-            timestamp = self._getter(eql_fields(hunt, self.settings).timestamp)
+            timestamp = eql_fields(hunt, self.settings).timestamp
             for query in hunt.queries:
                 output = outputs[position]
                 position += 1
-                matches = self._matches(query.name, output, timestamp)
+                matches = matches_of(query.name, output, timestamp)
                 results[hunt.id].append(QueryResult(query=query.name, matches=matches, requests=1))
         return results
 
@@ -701,30 +700,6 @@ class LocalSearcher:
                 for query in hunt.queries
             )
         return runs
-
-    def _getter(self, field: str) -> Callable[[Mapping[str, Any]], Any]:
-        if field == self.settings.timestamp_field:
-            return self._timestamp
-        return make_getter(tuple(field.split(".")))
-
-    @staticmethod
-    def _matches(
-        name: str, output: dict[str, Any], timestamp: Callable[[Mapping[str, Any]], Any]
-    ) -> list[Match]:
-        def event(hit: Mapping[str, Any]) -> Event:
-            source = hit["_source"]
-            return Event(str(hit["_index"]), str(hit["_id"]), source, timestamp_ns(timestamp(source)) or 0)
-
-        if "events" in output:
-            return [Match(name, (event(hit),)) for hit in output["events"]]
-        return [
-            Match(
-                name,
-                tuple(event(hit) for hit in sequence["events"] if not hit.get("missing")),
-                tuple(sequence.get("join_keys", ())),
-            )
-            for sequence in output["sequences"]
-        ]
 
 
 def local_searcher(files: EventFiles, settings: Settings) -> LocalSearcher:
