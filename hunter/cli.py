@@ -367,7 +367,7 @@ def _preview(args: argparse.Namespace) -> int:
         if window is None
         else f"{format_date_ns(window.start_ns)}..{format_date_ns(window.end_ns)}"
     )
-    with _stdout_or_quiet() as out:
+    with _output() as out:
         if args.json:
             for document in result.documents:
                 out.write(orjson.dumps(document) + b"\n")
@@ -404,9 +404,10 @@ def _preview_lines(outcome: Any) -> str:
 
 
 class _output:  # noqa: N801 - used as a context manager factory
-    """stdout or a file, as a binary stream."""
+    """A file, or stdout, as a binary stream; a reader of stdout that went away (``| head``) ends
+    the output quietly."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None = None) -> None:
         self.path = path
         self.handle: IO[bytes] | None = None
 
@@ -420,11 +421,21 @@ class _output:  # noqa: N801 - used as a context manager factory
             raise ConfigError(f"{self.path}: cannot write: {exc.strerror}") from exc
         return self.handle
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
         if self.handle is not None:
             self.handle.close()
-        else:
+            return False
+        try:
             sys.stdout.flush()
+        except BrokenPipeError:
+            kind = BrokenPipeError
+        if kind is not None and issubclass(kind, BrokenPipeError):
+            # Python would complain again when it flushes stdout at exit: point stdout at devnull
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            return True
+        return False
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -469,7 +480,7 @@ def _alerts(args: argparse.Namespace) -> int:
     store = build_store(settings)
     try:
         since = to_ns(args.since) if args.since else None
-        with _stdout_or_quiet() as out:
+        with _output() as out:
             for document in store.all(hunt_id=args.hunt, since_ns=since, limit=args.limit):
                 out.write(orjson.dumps(document) + b"\n")
     finally:
@@ -492,7 +503,7 @@ def _notices(args: argparse.Namespace) -> int:
             print(f"hunter: {count} parked notice(s) queued again; the next run sends them", file=sys.stderr)
             return EXIT_OK
         status = "failed" if args.failed else None
-        with _stdout_or_quiet() as out:
+        with _output() as out:
             for record in store.notices(status=status, hunt_id=args.hunt):
                 line = {
                     "alert_id": record.alert_id,
@@ -509,26 +520,6 @@ def _notices(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return EXIT_OK
-
-
-class _stdout_or_quiet:  # noqa: N801 - used as a context manager factory
-    """stdout as a binary stream; a reader that went away (``| head``) ends the output quietly."""
-
-    def __enter__(self) -> IO[bytes]:
-        return sys.stdout.buffer
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
-        try:
-            sys.stdout.flush()
-        except BrokenPipeError:
-            kind = BrokenPipeError
-        if kind is not None and issubclass(kind, BrokenPipeError):
-            # Python would complain again when it flushes stdout at exit: point stdout at devnull
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-            return True
-        return False
 
 
 def _coverage(args: argparse.Namespace) -> int:
