@@ -204,6 +204,40 @@ _GETTERS = {
     name: make_getter(tuple(name.split("."))) for name in (*SUBJECT_FIELDS, *EVIDENCE_FIELDS, *MEMBER_FIELDS)
 }
 
+# A field plan: (name, kind, getter, root) in the order given, ``root`` the name's first segment. An
+# event carries a field only under a top-level key whose first segment is its root (``process`` or
+# ``process.name``), so a field whose root is none of the event's is absent without reading it.
+_Plan = tuple[tuple[str, str, Any, str], ...]
+
+
+def _plan(fields: Mapping[str, str]) -> _Plan:
+    return tuple((name, kind, _GETTERS[name], name.partition(".")[0]) for name, kind in fields.items())
+
+
+_SUBJECT_PLAN = _plan(SUBJECT_FIELDS)
+_MEMBER_PLAN = _plan(MEMBER_FIELDS)
+_EVIDENCE_PLANS = {
+    name: _plan({field: kind for field, kind in EVIDENCE_FIELDS.items() if field.startswith(name + ".")})
+    for name in EVIDENCE_SETS
+}
+_TEXT_KINDS = frozenset({"keyword", "wildcard", "text", "match_only_text"})
+# dict attributes a template may mean (``x.items``): those still go through the sandbox's getattr
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _Sandbox(SandboxedEnvironment):
+    """The sandbox, reading a key of a plain dict at once (the usual case: the context is data),
+    which is what the sandbox would return for it after failing to find such an attribute."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """``obj.attribute`` in a template."""
+        if obj.__class__ is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
 
 class AlertRenderError(ConfigError):
     """The alert template is broken or produced something that is not a JSON object (bad input: the
@@ -214,8 +248,12 @@ class AlertRenderer:
     """Renders findings into alert documents with the alert template."""
 
     def __init__(self, templates: Path) -> None:
-        self.environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+        self.environment = _Sandbox(undefined=StrictUndefined, autoescape=False)
         self.environment.policies["json.dumps_function"] = _json_dumps
+        # the output is JSON, not HTML: values are written as JSON and nothing more (Jinja's own
+        # tojson also escapes <>&' for HTML and wraps the text as markup, the same JSON, slower)
+        self.environment.filters["tojson"] = _json_dumps
+        self._hunts: dict[str, tuple[Hunt, dict[str, Any]]] = {}  # hunt id -> (hunt, its context)
         path = templates / ALERT_TEMPLATE
         try:
             self.template = self.environment.from_string(path.read_text(encoding="utf-8"))
@@ -253,8 +291,11 @@ class AlertRenderer:
         sources = [finding.sources.get((ref.index, ref.id)) for ref in listed]
         evidence = {name: _top_evidence(name, carried.get(name), sources) for name in EVIDENCE_SETS}
         ingested = (carried.get("event") or {}).get("ingested")
+        cached = self._hunts.get(hunt.id)
+        if cached is None or cached[0] is not hunt:
+            cached = self._hunts[hunt.id] = (hunt, _hunt_context(hunt))
         context = {
-            "hunt": _hunt_context(hunt),
+            "hunt": cached[1],
             "alert": {
                 "id": finding.alert_id,
                 "first_seen": format_date_ns(finding.first_seen_ns, nanos=True),
@@ -302,9 +343,9 @@ class AlertRenderer:
 def subject_sections(source: Mapping[str, Any]) -> dict[str, Any]:
     """``host``/``process``/``user`` of an event, limited to ECS fields and coerced to ECS types."""
     sections: dict[str, Any] = {"host": {}, "process": {}, "user": {}}
-    for name, kind in SUBJECT_FIELDS.items():
-        values = _values(source, name, kind)
-        if values:
+    roots = _roots(source)
+    for name, kind, getter, root in _SUBJECT_PLAN:
+        if root in roots and (values := _values_of(getter(source), kind)):
             _put(sections, name, values if name in ARRAY_FIELDS else values[0])
     return sections
 
@@ -312,9 +353,10 @@ def subject_sections(source: Mapping[str, Any]) -> dict[str, Any]:
 def evidence_section(source: Mapping[str, Any], name: str) -> dict[str, Any]:
     """One evidence set (``destination``, ``dns``, ...) of an event: its ECS fields, coerced and bounded."""
     found: dict[str, Any] = {}
-    prefix = name + "."
-    for field_name, kind in EVIDENCE_FIELDS.items():
-        if field_name.startswith(prefix) and (values := _values(source, field_name, kind)):
+    if name not in _roots(source):
+        return found
+    for field_name, kind, getter, _root in _EVIDENCE_PLANS[name]:
+        if values := _values_of(getter(source), kind):
             _put(found, field_name, _bounded(field_name, values, EVIDENCE_CHARS, EVIDENCE_ITEMS)[0])
     section: dict[str, Any] = found.get(name) or {}
     return section
@@ -326,8 +368,11 @@ def member_evidence(source: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
     found: dict[str, Any] = {}
     used = 0
     cut = False
-    for field_name, kind in MEMBER_FIELDS.items():
-        values = _values(source, field_name, kind)
+    roots = _roots(source)
+    for field_name, kind, getter, root in _MEMBER_PLAN:
+        if root not in roots:
+            continue
+        values = _values_of(getter(source), kind)
         if not values:
             continue
         value, trimmed = _bounded(field_name, values, MEMBER_CHARS, MEMBER_ITEMS)
@@ -522,9 +567,18 @@ def _member_entry(ref: EventRef, source: Mapping[str, Any] | None) -> dict[str, 
     return entry
 
 
-def _values(source: Mapping[str, Any], name: str, kind: str) -> list[Any]:
-    """The values of one field of an event, coerced to ``kind`` (values that are not are left out)."""
-    return [v for v in (_coerce(v, kind) for v in flatten(_GETTERS[name](source))) if v is not None]
+def _roots(source: Mapping[str, Any]) -> set[str]:
+    """The first segments of an event's top-level keys (``process`` of ``process.name``)."""
+    return {key.partition(".")[0] for key in source}
+
+
+def _values_of(raw: Any, kind: str) -> list[Any]:
+    """The values of a field's raw value, coerced to ``kind`` (values that are not are left out)."""
+    if raw is None:
+        return []
+    if raw.__class__ is str and kind in _TEXT_KINDS:
+        return [raw]
+    return [v for v in (_coerce(v, kind) for v in flatten(raw)) if v is not None]
 
 
 def _bounded(name: str, values: list[Any], chars: int, items: int) -> tuple[Any, bool]:
@@ -589,10 +643,23 @@ def _undefined_default(value: Any) -> Any:
 
 
 def _drop_empty(value: Any) -> Any:
-    """Remove nulls and empty objects/lists the template left for absent data."""
-    if isinstance(value, dict):
-        cleaned = {key: _drop_empty(item) for key, item in value.items()}
-        return {key: item for key, item in cleaned.items() if item not in (None, {}, [])}
-    if isinstance(value, list):
-        return [_drop_empty(item) for item in value if item is not None]
+    """Remove nulls and empty objects/lists the template left for absent data (``value`` is parsed
+    JSON: dicts, lists and scalars)."""
+    cls = value.__class__
+    if cls is dict:
+        cleaned: dict[str, Any] = {}
+        for key, item in value.items():
+            if item.__class__ is dict or item.__class__ is list:
+                kept = _drop_empty(item)
+                if kept:
+                    cleaned[key] = kept
+            elif item is not None:
+                cleaned[key] = item
+        return cleaned
+    if cls is list:
+        return [
+            _drop_empty(item) if item.__class__ is dict or item.__class__ is list else item
+            for item in value
+            if item is not None
+        ]
     return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import ipaddress
 import re
@@ -550,3 +551,54 @@ def test_the_alert_carries_what_the_slack_notice_tells_about_the_hunt(
     assert (
         "notes" not in render(renderer, quiet, lua_finding(quiet, lua_exec(T, doc_id="q")))["hunter"]["hunt"]
     )
+
+
+def test_dotted_top_level_keys_give_the_same_alert_as_nested_objects(
+    renderer: AlertRenderer, lua_hunt: Hunt
+) -> None:
+    """An event whose fields are dotted top-level keys ("process.name", "destination.port") yields the
+    same subject, evidence and member entry as the nested form: no field is skipped for its key's shape."""
+    nested = lua_exec(T, doc_id="n")
+    nested["_source"]["destination"] = {"ip": "10.1.2.3", "port": 4444}
+    dotted = copy.deepcopy(nested)
+    source = dotted["_source"]
+    for section in ("process", "destination", "host"):
+        for name, value in _flat(section, source.pop(section)).items():
+            source[name] = value
+    one = render(renderer, lua_hunt, lua_finding(lua_hunt, nested))
+    other = render(renderer, lua_hunt, lua_finding(lua_hunt, dotted))
+    for key in ("process", "host", "destination", "message"):
+        assert other[key] == one[key]
+    assert other["destination"] == {"ip": "10.1.2.3", "port": 4444}
+    assert other["hunter"]["events"][0]["process"] == one["hunter"]["events"][0]["process"]
+
+
+def _flat(prefix: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        return {prefix: value}
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        out.update(_flat(f"{prefix}.{key}", item))
+    return out
+
+
+def test_html_special_characters_are_written_as_they_are(renderer: AlertRenderer, lua_hunt: Hunt) -> None:
+    """The alert is JSON, not HTML: <, >, & and ' in event data come back exactly as they were."""
+    payload = "os.execute('a <b> && c > /tmp/x') -- '&amp;'"
+    hit = lua_exec(T, doc_id="h", args=["lua5.4", "-e", payload])
+    document = render(renderer, lua_hunt, lua_finding(lua_hunt, hit))
+    assert document["process"]["args"][2] == payload
+    assert document["hunter"]["events"][0]["process"]["args"][2] == payload
+
+
+def test_a_dict_method_name_still_goes_through_the_sandbox(tmp_path: Path, lua_hunt: Hunt) -> None:
+    """Reading a key of the context is direct, but names of dict methods (``items``) and dunders are
+    still the sandbox's to answer: a method is not a JSON value, a dunder chain is refused."""
+    (tmp_path / "alert.json.j2").write_text(
+        '{"name": {{ hunt.name | tojson }}, "x": {{ hunt.items | tojson }}}', encoding="utf-8"
+    )
+    with pytest.raises(AlertRenderError, match="not JSON serializable"):
+        render(AlertRenderer(tmp_path), lua_hunt, lua_finding(lua_hunt, lua_exec(T, doc_id="m")))
+    (tmp_path / "alert.json.j2").write_text('{"x": {{ hunt.__class__ | string | tojson }}}', encoding="utf-8")
+    with pytest.raises(AlertRenderError):
+        render(AlertRenderer(tmp_path), lua_hunt, lua_finding(lua_hunt, lua_exec(T, doc_id="m")))
