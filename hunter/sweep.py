@@ -6,6 +6,7 @@ with an in-memory store and no notices, so what it prints is what a run would al
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -63,30 +64,40 @@ def sweep(
 ) -> Sweep:
     """Run every enabled hunt (``disabled_too``: every hunt) once over ``window`` (None: every event
     there is) with no state."""
-    store = SqliteStore(Path(":memory:"))
-    runner = Runner(
-        searcher=searcher,
-        store=store,
-        notifier=_NoNotices(),
-        renderer=AlertRenderer(settings.templates),
-        schedule=settings.schedule,
-        owner="sweep",
-    )
-    enabled = [hunt for hunt in hunts if hunt.enabled or disabled_too]
-    search_hunts = getattr(searcher, "search_hunts", None)  # local files: every hunt in one read
-    if search_hunts is not None:
-        found: dict[str, list[QueryResult]] = search_hunts(enabled, window)
-    else:
-        found = {hunt.id: searcher.search(hunt, window) for hunt in enabled}
-    counts: dict[str, int] | None = getattr(searcher, "searched", None)
+    renderer = AlertRenderer(settings.templates)
+    runners: dict[int, Runner] = {}  # process id -> its runner: a forked helper builds its own store
     now = datetime.now(UTC)
-    result = Sweep()
+
+    def finish(hunt: Hunt, results: list[QueryResult]) -> tuple[list[QueryResult], int, list[dict[str, Any]]]:
+        runner = runners.get(os.getpid())
+        if runner is None:
+            runner = runners[os.getpid()] = Runner(
+                searcher=searcher,
+                store=SqliteStore(Path(":memory:")),
+                notifier=_NoNotices(),
+                renderer=renderer,
+                schedule=settings.schedule,
+                owner="sweep",
+            )
+        kept, excluded = apply_exceptions(hunt.exceptions, results)
+        batch = runner.alert_documents(hunt, findings(hunt, kept), window, now, RunSummary(hunt.id))
+        return kept, excluded, batch.created
+
+    enabled = [hunt for hunt in hunts if hunt.enabled or disabled_too]
+    # local files: every hunt in one read, alert documents built where each hunt was searched
+    search_and_finish = getattr(searcher, "search_and_finish", None)
     try:
-        for hunt in enabled:
-            kept, excluded = apply_exceptions(hunt.exceptions, found[hunt.id])
-            batch = runner.alert_documents(hunt, findings(hunt, kept), window, now, RunSummary(hunt.id))
-            searched = None if counts is None else counts.get(hunt.id, 0)
-            result.outcomes.append(HuntOutcome(hunt, kept, excluded, batch.created, searched))
+        if search_and_finish is not None:
+            done = search_and_finish([(hunt, window) for hunt in enabled], finish)
+        else:
+            done = {hunt.id: finish(hunt, searcher.search(hunt, window)) for hunt in enabled}
     finally:
-        store.close()
+        for runner in runners.values():
+            runner.store.close()
+    counts: dict[str, int] | None = getattr(searcher, "searched", None)
+    result = Sweep()
+    for hunt in enabled:
+        kept, excluded, documents = done[hunt.id]
+        searched = None if counts is None else counts.get(hunt.id, 0)
+        result.outcomes.append(HuntOutcome(hunt, kept, excluded, documents, searched))
     return result

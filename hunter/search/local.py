@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, NoReturn, Protocol
+from typing import IO, Any, NoReturn, Protocol, TypeVar
 
 import orjson
 import structlog
@@ -53,6 +53,7 @@ PARALLEL_RUNS = 64  # fewer queries than this are not worth a second process rea
 
 
 _ABSENT = object()
+_T = TypeVar("_T")
 
 
 class LocalHit(Mapping[str, Any]):
@@ -435,6 +436,21 @@ class _Scope:
         return start <= hit.timestamp_ns <= end
 
 
+@dataclass
+class _PassPlan:
+    """What one pass feeds: the runs of every hunt's queries in order, each hunt's run numbers, and
+    each run's scope (hunts with the same indices, time field and window share one)."""
+
+    runs: list[Any]
+    hunt_runs: list[range] = field(default_factory=list)
+    run_scope: list[int] = field(default_factory=list)
+    scopes: list[_Scope] = field(default_factory=list)
+
+    def runs_of(self, hunts: Sequence[int]) -> list[int]:
+        """The run numbers of the hunts numbered ``hunts``."""
+        return [run for number in hunts for run in self.hunt_runs[number]]
+
+
 class LocalSearcher:
     """Runs a hunt's queries over local event files with the embedded engine, one read per window.
 
@@ -478,6 +494,17 @@ class LocalSearcher:
     def search_windows(self, searches: Sequence[tuple[Hunt, Window | None]]) -> dict[str, list[QueryResult]]:
         """Several hunts, each over its own window (None: every event), in one read of the files:
         the read covers every window, and each hunt sees only the events of its own."""
+        return self.search_and_finish(searches, lambda _hunt, results: results)
+
+    def search_and_finish(
+        self,
+        searches: Sequence[tuple[Hunt, Window | None]],
+        finish: Callable[[Hunt, list[QueryResult]], _T],
+    ) -> dict[str, _T]:
+        """:meth:`search_windows`, then ``finish`` of each hunt and its results, by hunt id. When the
+        pass is split over two processes each finishes the hunts it searched (what ``finish`` returns
+        comes back pickled), so work such as building alert documents is shared too; ``finish`` must
+        not depend on having run in this process."""
         hunts = [hunt for hunt, _window in searches]
         windows = [window for _hunt, window in searches]
         times = [time_field(hunt, self.settings) for hunt in hunts]
@@ -491,35 +518,45 @@ class LocalSearcher:
             and all(t.override is None and t.timestamp == plain for t in times)
             else None
         )
+
+        def conclude(number: int, outputs: list[dict[str, Any]]) -> _T:
+            hunt = hunts[number]
+            timestamp = eql_fields(hunt, self.settings).timestamp
+            results = [
+                QueryResult(query=query.name, matches=matches_of(query.name, output, timestamp), requests=1)
+                for query, output in zip(hunt.queries, outputs, strict=True)
+            ]
+            return finish(hunt, results)
+
         before = copy.deepcopy(self.files.stats)
         count = len(self.files.files())
         try:
             if count > MAX_MERGED_FILES:  # merging keeps every file open at once
                 raise UnsortedInputError(f"{count} event files: more than {MAX_MERGED_FILES} to merge")
+
             scopes = self._scopes(hunts, times, windows, read_window)
-            outputs = self._feed(
-                hunts, scopes, lambda wants: self.files.hits_by_time(read_window, wants=wants), presorted=True
+            finished = self._feed(
+                hunts,
+                scopes,
+                lambda wants: self.files.hits_by_time(read_window, wants=wants),
+                conclude,
+                presorted=True,
             )
         except UnsortedInputError as exc:
             log.info("reading the event files one by one without streaming", reason=str(exc))
             self.files.stats = copy.deepcopy(before)
             scopes = self._scopes(hunts, times, windows, read_window)
-            outputs = self._feed(
-                hunts, scopes, lambda wants: self.files.hits(read_window, wants=wants), presorted=False
+            finished = self._feed(
+                hunts,
+                scopes,
+                lambda wants: self.files.hits(read_window, wants=wants),
+                conclude,
+                presorted=False,
             )
         skipped = self.files.stats.unparsed > before.unparsed
-        results: dict[str, list[QueryResult]] = {}
-        position = 0
         for hunt, scope in zip(hunts, scopes, strict=True):
             self.searched[hunt.id] = None if skipped and not scope.admitted else scope.admitted
-            results[hunt.id] = []
-            timestamp = eql_fields(hunt, self.settings).timestamp
-            for query in hunt.queries:
-                output = outputs[position]
-                position += 1
-                matches = matches_of(query.name, output, timestamp)
-                results[hunt.id].append(QueryResult(query=query.name, matches=matches, requests=1))
-        return results
+        return {hunt.id: result for hunt, result in zip(hunts, finished, strict=True)}
 
     def _scopes(
         self,
@@ -554,41 +591,46 @@ class LocalSearcher:
         hunts: Sequence[Hunt],
         scopes: Sequence[_Scope],
         read: Callable[[Wants | None], Iterator[LocalHit]],
+        conclude: Callable[[int, list[dict[str, Any]]], _T],
         *,
         presorted: bool,
-    ) -> list[dict[str, Any]]:
+    ) -> list[_T]:
         """One pass over the events ``read`` gives (skipping, when allowed, the lines no run can use):
-        each event goes to the runs the dispatcher names for it, of the scopes that admit it. Many
-        runs are split between this process and a forked helper, each reading the files."""
-        runs = self._runs(hunts, presorted=presorted)
-        prefilter = LinePrefilter.for_runs(runs) if self.prefilter and runs else None
+        each event goes to the runs the dispatcher names for it, of the scopes that admit it; then
+        ``conclude`` of each hunt's number and its runs' outputs, in hunt order. Many runs are split
+        between this process and a forked helper, each reading the files and concluding its hunts."""
+        plan = _PassPlan(self._runs(hunts, presorted=presorted))
+        prefilter = LinePrefilter.for_runs(plan.runs) if self.prefilter and plan.runs else None
         wants = prefilter.wants if prefilter is not None else None
         distinct: dict[int, int] = {}
-        scope_list: list[_Scope] = []
-        run_scope: list[int] = []
         for hunt, scope in zip(hunts, scopes, strict=True):
             number = distinct.get(id(scope))
             if number is None:
-                number = distinct[id(scope)] = len(scope_list)
-                scope_list.append(scope)
-            run_scope.extend([number] * len(hunt.queries))
-        if self.processes > 1 and len(runs) >= self.parallel_runs and _may_fork():
-            return self._forked(runs, run_scope, scope_list, lambda: read(wants))
-        found = self._pass(runs, list(range(len(runs))), run_scope, scope_list, read(wants))
-        return [found[number] for number in range(len(runs))]
+                number = distinct[id(scope)] = len(plan.scopes)
+                plan.scopes.append(scope)
+            plan.hunt_runs.append(range(len(plan.run_scope), len(plan.run_scope) + len(hunt.queries)))
+            plan.run_scope.extend([number] * len(hunt.queries))
+
+        def conclude_all(numbers: Sequence[int], found: Mapping[int, dict[str, Any]]) -> dict[int, _T]:
+            return {
+                number: conclude(number, [found[run] for run in plan.hunt_runs[number]]) for number in numbers
+            }
+
+        everyone = range(len(hunts))
+        if self.processes > 1 and len(plan.runs) >= self.parallel_runs and _may_fork():
+            concluded = self._forked(plan, lambda: read(wants), conclude_all)
+        else:
+            concluded = conclude_all(everyone, self._pass(plan, plan.runs_of(everyone), read(wants)))
+        return [concluded[number] for number in everyone]
 
     def _pass(
-        self,
-        runs: Sequence[Any],
-        share: Sequence[int],
-        run_scope: Sequence[int],
-        scope_list: Sequence[_Scope],
-        hits: Iterator[LocalHit],
+        self, plan: _PassPlan, share: Sequence[int], hits: Iterator[LocalHit]
     ) -> dict[int, dict[str, Any]]:
         """The pass itself, feeding the runs numbered ``share``; every event counts towards the scopes
         that admit it (an untimed scope's admission depends on the event's index alone)."""
-        mine = [runs[number] for number in share]
-        my_scope = [run_scope[number] for number in share]
+        scope_list = plan.scopes
+        mine = [plan.runs[number] for number in share]
+        my_scope = [plan.run_scope[number] for number in share]
         untimed = [number for number, scope in enumerate(scope_list) if not scope.timed]
         timed = [(number, scope.admits) for number, scope in enumerate(scope_list) if scope.timed]
         by_index: dict[str, frozenset[int]] = {}
@@ -618,15 +660,15 @@ class LocalSearcher:
 
     def _forked(
         self,
-        runs: Sequence[Any],
-        run_scope: Sequence[int],
-        scope_list: Sequence[_Scope],
+        plan: _PassPlan,
         hits: Callable[[], Iterator[LocalHit]],
-    ) -> list[dict[str, Any]]:
-        """Every other run in a forked helper process (its results come back pickled through a pipe),
-        the rest here; both read the files, this process alone counts, logs and shows progress. The
-        runs are independent, so the results are those of one process; an error of the helper is
-        raised here, and an error here ends the helper."""
+        conclude: Callable[[Sequence[int], Mapping[int, dict[str, Any]]], dict[int, _T]],
+    ) -> dict[int, _T]:
+        """Every other hunt searched and concluded in a forked helper process (what it concludes
+        comes back pickled through a pipe), the rest here; both read the files, this process alone
+        counts, logs and shows progress. Hunts are independent, so the results are those of one
+        process; an error of the helper is raised here, and an error here ends the helper."""
+        everyone = range(len(plan.hunt_runs))
         read_end, write_end = os.pipe()
         try:
             pid = os.fork()
@@ -634,17 +676,17 @@ class LocalSearcher:
             os.close(read_end)
             os.close(write_end)
             log.info("searching in one process", reason=f"cannot fork: {exc}")
-            found = self._pass(runs, list(range(len(runs))), run_scope, scope_list, hits())
-            return [found[number] for number in range(len(runs))]
+            return conclude(everyone, self._pass(plan, plan.runs_of(everyone), hits()))
+        mine, theirs = everyone[0::2], everyone[1::2]
         if pid == 0:  # the helper: never returns
             os.close(read_end)
-            self._help(runs, list(range(1, len(runs), 2)), run_scope, scope_list, hits, write_end=write_end)
+            self._help(plan, theirs, hits, conclude, write_end=write_end)
         os.close(write_end)
         with os.fdopen(read_end, "rb") as answers:
             try:
-                found = self._pass(runs, list(range(0, len(runs), 2)), run_scope, scope_list, hits())
+                concluded = conclude(mine, self._pass(plan, plan.runs_of(mine), hits()))
                 try:
-                    done, theirs = pickle.load(answers)  # noqa: S301 - our own child, through our own pipe
+                    done, answer = pickle.load(answers)  # noqa: S301 - our own child, through our own pipe
                 except (EOFError, pickle.UnpicklingError) as exc:
                     raise EventSourceError(f"the second search process ended without results: {exc}") from exc
             except BaseException:
@@ -653,27 +695,27 @@ class LocalSearcher:
             finally:
                 os.waitpid(pid, 0)
         if not done:
-            raise theirs
-        found.update(theirs)
-        return [found[number] for number in range(len(runs))]
+            raise answer
+        concluded.update(answer)
+        return concluded
 
     def _help(
         self,
-        runs: Sequence[Any],
-        share: Sequence[int],
-        run_scope: Sequence[int],
-        scope_list: Sequence[_Scope],
+        plan: _PassPlan,
+        hunts: Sequence[int],
         hits: Callable[[], Iterator[LocalHit]],
+        conclude: Callable[[Sequence[int], Mapping[int, dict[str, Any]]], dict[int, Any]],
         *,
         write_end: int,
     ) -> NoReturn:
-        """The forked helper: its share of the runs, silently; the results (or the error) pickled."""
+        """The forked helper: the runs of its share of the hunts, silently, and those hunts concluded;
+        what they concluded (or the error) pickled."""
         status = 0
         try:
             self.files.observer = None
             self.files.on_bad_line = None
             self.files.quiet = True
-            answer: tuple[bool, Any] = (True, self._pass(runs, share, run_scope, scope_list, hits()))
+            answer: tuple[bool, Any] = (True, conclude(hunts, self._pass(plan, plan.runs_of(hunts), hits())))
         except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
             answer = (False, exc)
         try:

@@ -18,7 +18,7 @@ from hunter.config import SearchSettings
 from hunter.eql import compile_query
 from hunter.errors import EventSourceError
 from hunter.hunts import Hunt
-from hunter.results import Window
+from hunter.results import QueryResult, Window
 from hunter.search.local import EventFiles, LocalSearcher, index_name
 from tests.conftest import (
     AUDITBEAT,
@@ -713,11 +713,12 @@ def test_an_error_of_the_helper_process_is_raised_here(
     import hunter.search.local as local
 
     real_pass = LocalSearcher._pass
+    parent = os.getpid()
 
-    def failing(self: LocalSearcher, runs: Any, share: Any, *rest: Any) -> Any:
-        if share and share[0] == 1:  # the helper's share
+    def failing(self: LocalSearcher, *args: Any) -> Any:
+        if os.getpid() != parent:  # the helper
             raise EventSourceError("the helper failed")
-        return real_pass(self, runs, share, *rest)
+        return real_pass(self, *args)
 
     monkeypatch.setattr(local, "_may_fork", lambda: True)
     monkeypatch.setattr(LocalSearcher, "_pass", failing)
@@ -741,3 +742,55 @@ def test_a_pass_that_cannot_fork_runs_in_one_process(monkeypatch: pytest.MonkeyP
     searcher = LocalSearcher(EventFiles([SAMPLES]), SearchSettings())
     searcher.parallel_runs = 4
     assert searcher.search_hunts(many_hunts(lua_hunt), None) == alone
+
+
+def test_a_split_pass_finishes_each_hunt_in_the_process_that_searched_it(
+    monkeypatch: pytest.MonkeyPatch, lua_hunt: Hunt
+) -> None:
+    """``search_and_finish`` runs ``finish`` of a hunt where it was searched: with two processes the
+    helper finishes half the hunts (its answers come back pickled), and every hunt's answer is the one
+    a single process gives."""
+    import hunter.search.local as local
+
+    def finish(hunt: Hunt, results: list[QueryResult]) -> tuple[int, list[tuple[str, list[list[str]]]]]:
+        return os.getpid(), [(r.query, sorted([e.id for e in m.events] for m in r.matches)) for r in results]
+
+    hunts = many_hunts(lua_hunt)
+    searches = [(hunt, None) for hunt in hunts]
+    alone = LocalSearcher(EventFiles([SAMPLES]), SearchSettings(), processes=1).search_and_finish(
+        searches, finish
+    )
+    monkeypatch.setattr(local, "_may_fork", lambda: True)
+    searcher = LocalSearcher(EventFiles([SAMPLES]), SearchSettings())
+    searcher.parallel_runs = 4
+    split = searcher.search_and_finish(searches, finish)
+    assert {hunt_id: answer for hunt_id, (_pid, answer) in split.items()} == {
+        hunt_id: answer for hunt_id, (_pid, answer) in alone.items()
+    }
+    pids = [split[hunt.id][0] for hunt in hunts]
+    assert pids[0::2] == [os.getpid()] * len(pids[0::2])
+    assert os.getpid() not in pids[1::2] and len(set(pids[1::2])) == 1
+    assert any(matches for _pid, answer in split.values() for _query, matches in answer)
+
+
+def test_hunter_hunt_over_a_split_pass_writes_the_alerts_of_one_process(
+    monkeypatch: pytest.MonkeyPatch, lua_hunt: Hunt
+) -> None:
+    """A sweep whose pass (and alert building) is split over two processes writes the same alert
+    documents, in the same order, as one process."""
+    import hunter.search.local as local
+    from hunter.config import Settings
+    from hunter.sweep import sweep
+
+    def documents(processes: int) -> list[dict[str, Any]]:
+        searcher = LocalSearcher(EventFiles([SAMPLES]), SearchSettings(), processes=processes)
+        searcher.parallel_runs = 4
+        found = sweep(Settings(), many_hunts(lua_hunt), searcher, None).documents
+        for document in found:  # the moment of building differs
+            document["event"].pop("created"), document["event"].pop("ingested")
+            document["hunter"].pop("created"), document["hunter"].pop("updated")
+        return found
+
+    alone = documents(1)
+    monkeypatch.setattr(local, "_may_fork", lambda: True)
+    assert alone and documents(2) == alone
