@@ -186,12 +186,21 @@ class Runner:
         except HunterError as exc:
             log.warning("the shared pass failed; each hunt searches on its own", error=str(exc))
             return
-        self._shared = {(hunt.id, window): found[hunt.id] for hunt, window in searches}
+        # added to, not replaced: the scheduled service runs the passes of several schedule groups
+        # in its worker threads at once (a dict's update and pop are atomic; each hunt is in one group)
+        self._shared.update({(hunt.id, window): found[hunt.id] for hunt, window in searches})
         log.info("shared pass", hunts=len(searches), search_s=round(time.perf_counter() - started, 3))
 
-    def end_shared_pass(self) -> None:
-        """Forget what the shared pass found and no run took (a later tick searches afresh)."""
-        self._shared.clear()
+    def end_shared_pass(self, hunts: Iterable[Hunt] | None = None) -> None:
+        """Forget what shared passes found and no run took (a later tick searches afresh): for
+        ``hunts`` only (one schedule group's, while another group's pass may be in use), or for all."""
+        if hunts is None:
+            self._shared.clear()
+            return
+        ids = {hunt.id for hunt in hunts}
+        for key in list(self._shared):  # a copy: another group's runs pop their own keys meanwhile
+            if key[0] in ids:
+                self._shared.pop(key, None)
 
     def run_hunt(self, hunt: Hunt, *, now: datetime | None = None) -> RunSummary:
         """One scheduled run of ``hunt``: its planned windows, then pending notices."""

@@ -3,11 +3,13 @@
 Only this module and :mod:`hunter.cli` read settings to build searchers, stores and notifiers;
 everything below receives ready objects.
 
-The service is one APScheduler 3.x job per hunt: ``coalesce=True`` (missed runs collapse into one:
-the window planner covers the whole gap anyway), ``max_instances=1`` (a hunt never overlaps
-itself) and a misfire grace time, with a little jitter; plus a health and metrics endpoint.
-SIGTERM/SIGINT stop new runs, let a running one finish (bounded by the shutdown timeout), flush
-pending notices and close clients.
+The service is APScheduler 3.x jobs: ``coalesce=True`` (missed runs collapse into one: the window
+planner covers the whole gap anyway), ``max_instances=1`` (a job never overlaps itself) and a
+misfire grace time, with a little jitter; plus a health and metrics endpoint. Over local event files
+(a searcher that shares passes) there is one job per schedule (:func:`schedule_id`): the hunts due
+at the same tick are searched in one pass over the files, then run one by one; against
+Elasticsearch there is one job per hunt. SIGTERM/SIGINT stop new runs, let a running one finish
+(bounded by the shutdown timeout), flush pending notices and close clients.
 """
 
 from __future__ import annotations
@@ -48,6 +50,15 @@ from .store.sqlite import SqliteStore
 from .windows import chunk_windows
 
 log = structlog.get_logger(__name__)
+
+
+def schedule_id(hunt: Hunt) -> str:
+    """The schedule a hunt shares with others, as the id of their job: ``every 300s`` (its interval,
+    in the whole seconds its trigger runs on) or ``cron 0 * * * *`` (its crontab expression, spaces
+    normalised). A hunt id has no space, so it never equals one."""
+    if hunt.cron:
+        return "cron " + " ".join(hunt.cron.split())
+    return f"every {max(1, hunt.interval_ns // 1_000_000_000)}s"
 
 
 def owner_id() -> str:
@@ -227,7 +238,13 @@ class HealthState:
 
 
 class HuntService:
-    """Schedules every enabled hunt and serves /healthz and /metrics until stopped."""
+    """Schedules every enabled hunt and serves /healthz and /metrics until stopped.
+
+    Job ids: where the searcher shares passes over local files (``search_windows``), one job per
+    schedule, its id the :func:`schedule_id` of its hunts (``every 300s``, ``cron 0 * * * *``), so
+    hunts due at the same tick read the files once (:meth:`run_group`); otherwise (Elasticsearch)
+    one job per hunt, its id the hunt's id (:meth:`run_hunt`). Health is judged per hunt either way.
+    """
 
     def __init__(
         self,
@@ -261,6 +278,10 @@ class HuntService:
         )
         self.stopping = threading.Event()
         self._running: dict[str, threading.Lock] = {hunt.id: threading.Lock() for hunt in self.hunts}
+        # hunts due at the same tick share one pass over the files where the searcher can do that
+        self.shares_passes = getattr(runtime.runner.searcher, "search_windows", None) is not None
+        # schedule id -> its hunts in file order (read by each run of the schedule's job)
+        self.groups: dict[str, list[Hunt]] = self._grouped(self.hunts) if self.shares_passes else {}
         self.http: ThreadingHTTPServer | None = None
 
     # ---- jobs -----------------------------------------------------------------------------------
@@ -279,9 +300,35 @@ class HuntService:
         )
 
     def add_jobs(self) -> None:
-        """One job per hunt, the first run right away."""
+        """One job per schedule (hunts sharing passes) or per hunt, the first run right away."""
+        if self.shares_passes:
+            for group_id in self.groups:
+                self._add_group_job(group_id)
+            return
         for hunt in self.hunts:
             self._add_job(hunt)
+
+    @staticmethod
+    def _grouped(hunts: list[Hunt]) -> dict[str, list[Hunt]]:
+        groups: dict[str, list[Hunt]] = {}
+        for hunt in hunts:
+            groups.setdefault(schedule_id(hunt), []).append(hunt)
+        return groups
+
+    def _add_group_job(self, group_id: str) -> None:
+        self.scheduler.add_job(
+            self.run_group,
+            trigger=self.trigger(self.groups[group_id][0]),  # the same trigger for every hunt in it
+            args=[group_id],
+            id=group_id,
+            name=self._group_name(group_id),
+            next_run_time=self.clock(),
+            misfire_grace_time=int(self.runtime.settings.schedule.misfire_grace.total_seconds()) or None,
+        )
+
+    def _group_name(self, group_id: str) -> str:
+        count = len(self.groups.get(group_id, ()))
+        return f"{count} hunt{'s' if count != 1 else ''} {group_id}"
 
     def _add_job(self, hunt: Hunt) -> None:
         self.scheduler.add_job(
@@ -296,7 +343,8 @@ class HuntService:
         )
 
     def run_hunt(self, hunt: Hunt) -> RunSummary | None:
-        """The job body: one run, unless stopping or this hunt is already running."""
+        """The job body of a hunt with a job of its own: one run, unless stopping or this hunt is
+        already running."""
         if self.stopping.is_set():
             return None
         lock = self._running[hunt.id]
@@ -304,29 +352,89 @@ class HuntService:
             log.info("previous run still going; this one is skipped", hunt=hunt.id)
             return None
         try:
-            with structlog.contextvars.bound_contextvars(hunt=hunt.id):
-                try:
-                    summary = self.runtime.runner.run_hunt(hunt)
-                except Exception:
-                    log.exception("hunt run crashed")
-                    summary = RunSummary(hunt.id, outcome="failed", error="crashed (see the log)")
-                self.health.record(summary, self.clock())
-                interval_s = hunt.interval_ns / 1e9
-                if summary.total_seconds > interval_s:
-                    log.warning(
-                        "run took longer than the hunt's interval; runs are skipped while one is going",
-                        took_s=round(summary.total_seconds, 1),
-                        interval_s=interval_s,
-                    )
-                return summary
+            return self._run(hunt, None)
         finally:
             lock.release()
 
+    def run_group(self, group_id: str) -> list[RunSummary]:
+        """The job body of a schedule: its hunts' next windows searched in one shared pass, then
+        each hunt's run (in file order) taking its results, all planned for one moment of the
+        runner's clock, so the windows searched are the ones the runs plan. A hunt whose previous
+        run is still going (begun before a reload moved it here, or outside the scheduler) is
+        skipped, as its own job's run would be; the others run. Stopping ends the tick before the
+        next hunt (those left search their range next time). A run that crashes is recorded as
+        failed and the next hunt runs."""
+        if self.stopping.is_set():
+            return []
+        started = time.perf_counter()
+        hunts = list(self.groups.get(group_id, ()))  # as it is now; a reload may regroup meanwhile
+        held: list[Hunt] = []
+        for hunt in hunts:
+            if self._running.setdefault(hunt.id, threading.Lock()).acquire(blocking=False):
+                held.append(hunt)
+            else:
+                log.info("previous run still going; this one is skipped", hunt=hunt.id, schedule=group_id)
+        runner = self.runtime.runner
+        moment = runner.clock()
+        summaries: list[RunSummary] = []
+        left = list(held)
+        try:
+            try:
+                runner.share_pass(held, moment)
+            except Exception:  # each run then searches on its own
+                log.exception("the shared pass crashed; each hunt searches on its own", schedule=group_id)
+            while left and not self.stopping.is_set():
+                hunt = left.pop(0)
+                try:
+                    summaries.append(self._run(hunt, moment))
+                finally:
+                    # what the pass found for it and its run did not take goes, before another
+                    # run of this hunt (after a reload, say) may start
+                    runner.end_shared_pass([hunt])
+                    self._running[hunt.id].release()
+        finally:
+            runner.end_shared_pass(left)
+            for hunt in left:
+                self._running[hunt.id].release()
+        took_s = time.perf_counter() - started
+        interval_s = hunts[0].interval_ns / 1e9 if hunts else 0.0
+        if hunts and took_s > interval_s:
+            log.warning(
+                "a tick of this schedule took longer than its interval; its fire times are skipped "
+                "while one is going",
+                schedule=group_id,
+                hunts=len(hunts),
+                took_s=round(took_s, 1),
+                interval_s=interval_s,
+            )
+        return summaries
+
+    def _run(self, hunt: Hunt, now: datetime | None) -> RunSummary:
+        """One run of ``hunt`` (its lock held): a crash is a failed run; health is recorded."""
+        with structlog.contextvars.bound_contextvars(hunt=hunt.id):
+            try:
+                summary = self.runtime.runner.run_hunt(hunt, now=now)
+            except Exception:
+                log.exception("hunt run crashed")
+                summary = RunSummary(hunt.id, outcome="failed", error="crashed (see the log)")
+            self.health.record(summary, self.clock())
+            interval_s = hunt.interval_ns / 1e9
+            if summary.total_seconds > interval_s:
+                log.warning(
+                    "run took longer than the hunt's interval; runs are skipped while one is going",
+                    took_s=round(summary.total_seconds, 1),
+                    interval_s=interval_s,
+                )
+            return summary
+
     def reload(self) -> bool:
-        """Re-read settings and hunt files (SIGHUP) and apply them: jobs of new hunts are added, of
-        removed ones removed, of changed ones rescheduled, and the schedule settings take effect. A
-        bad file or setting is logged and changes nothing (the running set keeps running). Settings
-        that the running store, searcher or notifier were built from need a restart; that is said."""
+        """Re-read settings and hunt files (SIGHUP) and apply them, and the schedule settings take
+        effect. One job per hunt: jobs of new hunts are added, of removed ones removed, of changed
+        ones rescheduled. One job per schedule: the hunts are grouped again; a schedule no hunt has
+        any more loses its job, a new one gets a job (running at once), and one that a hunt joined
+        (new, or moved from another schedule) runs at once, all its hunts in one pass. A bad file or
+        setting is logged and changes nothing (the running set keeps running). Settings that the
+        running store, searcher or notifier were built from need a restart; that is said."""
         if self._load is None:
             log.warning("reload asked for, but this service was started without a way to reload")
             return False
@@ -353,26 +461,60 @@ class HuntService:
         removed = sorted(old.keys() - new.keys())
         changed = sorted(key for key in new.keys() & old.keys() if new[key] != old[key])
         for hunt_id in removed:
-            if self.scheduler.get_job(hunt_id) is not None:
-                self.scheduler.remove_job(hunt_id)
             self.health.forget(hunt_id)
+        for hunt_id in sorted(new.keys() & old.keys()):
+            self.health.watch(hunt_id, timedelta(seconds=new[hunt_id].interval_ns / 1e9), self.clock())
+        for hunt_id in added:
+            self._running.setdefault(hunt_id, threading.Lock())
+            self.health.watch(hunt_id, timedelta(seconds=new[hunt_id].interval_ns / 1e9), self.clock())
         jitter_changed = settings.schedule.jitter != old_settings.schedule.jitter
         misfire = int(settings.schedule.misfire_grace.total_seconds()) or None
+        self.hunts = [new[hunt_id] for hunt_id in new]
+        self.runtime.hunts = list(hunts)
+        if self.shares_passes:
+            self._regroup(jitter_changed=jitter_changed, misfire=misfire)
+        else:
+            self._rejob(old, new, jitter_changed=jitter_changed, misfire=misfire)
+        log.info("reloaded settings and hunts", added=added, removed=removed, changed=changed)
+        return True
+
+    def _rejob(
+        self, old: dict[str, Hunt], new: dict[str, Hunt], *, jitter_changed: bool, misfire: int | None
+    ) -> None:
+        """One job per hunt after a reload: removed, updated (rescheduled if its schedule or the
+        jitter changed) and added."""
+        for hunt_id in sorted(old.keys() - new.keys()):
+            if self.scheduler.get_job(hunt_id) is not None:
+                self.scheduler.remove_job(hunt_id)
         for hunt_id in sorted(new.keys() & old.keys()):
             hunt = new[hunt_id]
             self.scheduler.modify_job(hunt_id, args=[hunt], name=hunt.name, misfire_grace_time=misfire)
             schedule_changed = (hunt.cron, hunt.interval_ns) != (old[hunt_id].cron, old[hunt_id].interval_ns)
             if jitter_changed or schedule_changed:
                 self.scheduler.reschedule_job(hunt_id, trigger=self.trigger(hunt))
-            self.health.watch(hunt_id, timedelta(seconds=hunt.interval_ns / 1e9), self.clock())
-        self.hunts = [new[hunt_id] for hunt_id in new]
-        self.runtime.hunts = list(hunts)
-        for hunt_id in added:
-            self._running.setdefault(hunt_id, threading.Lock())
-            self.health.watch(hunt_id, timedelta(seconds=new[hunt_id].interval_ns / 1e9), self.clock())
+        for hunt_id in sorted(new.keys() - old.keys()):
             self._add_job(new[hunt_id])
-        log.info("reloaded settings and hunts", added=added, removed=removed, changed=changed)
-        return True
+
+    def _regroup(self, *, jitter_changed: bool, misfire: int | None) -> None:
+        """One job per schedule after a reload: ``self.hunts`` grouped again; a job a schedule no
+        longer needs removed, one a new schedule needs added, and one a hunt joined run at once."""
+        before = {group_id: {hunt.id for hunt in hunts} for group_id, hunts in self.groups.items()}
+        groups = self._grouped(self.hunts)
+        for group_id in sorted(before.keys() - groups.keys()):
+            if self.scheduler.get_job(group_id) is not None:
+                self.scheduler.remove_job(group_id)
+        self.groups = groups  # the next run of each job reads its hunts here
+        for group_id, hunts in groups.items():
+            if group_id not in before or self.scheduler.get_job(group_id) is None:
+                self._add_group_job(group_id)
+                continue
+            self.scheduler.modify_job(group_id, name=self._group_name(group_id), misfire_grace_time=misfire)
+            if jitter_changed:
+                self.scheduler.reschedule_job(group_id, trigger=self.trigger(hunts[0]))
+            if {hunt.id for hunt in hunts} - before[group_id]:
+                # a hunt added or moved here runs now rather than up to an interval later: with the
+                # others, in one pass (if the job is running, APScheduler skips this and it waits)
+                self.scheduler.modify_job(group_id, next_run_time=self.clock())
 
     # ---- HTTP -----------------------------------------------------------------------------------
 
@@ -431,6 +573,8 @@ class HuntService:
         log.info(
             "hunter service started",
             hunts=[hunt.id for hunt in self.hunts],
+            # the jobs of the hunts that share passes (one per schedule); none: one job per hunt
+            schedules={group_id: len(hunts) for group_id, hunts in self.groups.items()},
             mode=self.runtime.settings.mode,
             endpoint=f"http://{server.server_address[0]!s}:{server.server_address[1]}",
         )

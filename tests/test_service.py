@@ -12,6 +12,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -23,8 +24,9 @@ import structlog
 
 from hunter.config import Settings, load_settings
 from hunter.hunts import Hunt, load_hunts
-from hunter.results import QueryResult, Window
+from hunter.results import QueryResult, Searcher, Window
 from hunter.runner import RunSummary
+from hunter.search.local import LocalSearcher
 from hunter.service import HealthState, HuntService, Runtime, build_runtime
 from tests.support.es_server import EsTestServer
 from tests.support.manual_scheduler import ManualScheduler, clock_apscheduler
@@ -94,13 +96,14 @@ def _scheduled(
 
 
 def test_job_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt) -> None:
-    """Each hunt is one job: coalesced, at most one instance, the configured misfire grace and interval."""
+    """Over local files a hunt's job is its schedule's (``every 300s``): coalesced, at most one
+    instance, the configured misfire grace and interval."""
     runtime = build_runtime(_settings(tmp_path, monkeypatch), [hunt])
     clock = Clock(datetime(2026, 11, 20, 12, tzinfo=UTC))
     try:
         with _scheduled(runtime, clock) as (_service, scheduler, _summaries):
             (job,) = scheduler.get_jobs()
-            assert job.id == hunt.id
+            assert job.id == "every 300s"
             assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, 60)
             assert job.trigger.interval == timedelta(minutes=5)
             assert job.trigger.jitter == 5
@@ -186,7 +189,7 @@ def test_outage_coalesces_into_one_run_then_catches_up_in_bounded_chunks(
             clock.advance(minutes=7)  # this fire time is 2 minutes old when processed: missed
             scheduler.tick()
             scheduler.wait_finished(len(summaries) + 1)
-            assert scheduler.missed == [hunt.id]
+            assert scheduler.missed == ["every 300s"]
             assert runtime.store.checkpoint(hunt.id) == checkpoint
             clock.advance(minutes=3)  # the next fire time, on time
             scheduler.tick()
@@ -478,10 +481,10 @@ def test_head_healthz_answers_like_get_without_a_body(
         runtime.close()
 
 
-def _hunt_file(folder: Path, hunt_id: str, interval: str = "5m") -> None:
+def _hunt_file(folder: Path, hunt_id: str, interval: str = "5m", *, cron: str | None = None) -> None:
     text = (ROOT / "queries" / "t1059_011_lua.toml").read_text(encoding="utf-8")
     text = text.replace('id = "t1059_011_lua"', f'id = "{hunt_id}"').replace(
-        'interval = "5m"', f'interval = "{interval}"'
+        'interval = "5m"', f'cron = "{cron}"' if cron else f'interval = "{interval}"'
     )
     (folder / f"{hunt_id}.toml").write_text(text, encoding="utf-8")
 
@@ -489,8 +492,9 @@ def _hunt_file(folder: Path, hunt_id: str, interval: str = "5m") -> None:
 def test_reload_adds_removes_and_reschedules_jobs_and_keeps_them_on_a_bad_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """SIGHUP's reload: a new hunt file adds a job, a removed one removes it, a changed interval
-    reschedules it; a bad hunt file is logged and the running set stays as it was."""
+    """SIGHUP's reload with one job per hunt (a searcher that cannot share passes, as Elasticsearch's):
+    a new hunt file adds a job, a removed one removes it, a changed interval reschedules it; a bad
+    hunt file is logged and the running set stays as it was."""
     from hunter.cli import _hunts
     from hunter.hunts import load_hunt_set
 
@@ -500,6 +504,7 @@ def test_reload_adds_removes_and_reschedules_jobs_and_keeps_them_on_a_bad_file(
     _hunt_file(folder, "two")
     settings = _settings(tmp_path, monkeypatch, HUNTER_QUERIES=str(folder))
     runtime = build_runtime(settings, load_hunt_set([folder]).hunts)
+    runtime.runner.searcher = _SearchAlone(runtime.searcher)
     clock = Clock(datetime(2026, 11, 20, 12, tzinfo=UTC))
 
     def reload() -> tuple[Settings, list[Hunt]]:
@@ -633,7 +638,7 @@ def test_reload_applies_misfire_grace_and_jitter_to_every_job(
                 _hunts(load_settings(), argparse.Namespace(queries=None)),
             )
             assert service.reload()
-            job = scheduler.get_job("one")
+            job = scheduler.get_job("every 300s")
             assert (job.misfire_grace_time, job.trigger.jitter) == (120, 9)
     finally:
         runtime.close()
@@ -657,3 +662,395 @@ def test_a_taken_port_is_a_one_line_startup_error(
                 HuntService(runtime, install_signals=False).start_http()
         finally:
             runtime.close()
+
+
+# ---- one pass over the files per schedule --------------------------------------------------------
+
+
+class _SearchAlone:
+    """A searcher that cannot share passes (as Elasticsearch's): only ``search``, here over local files."""
+
+    def __init__(self, inner: Searcher) -> None:
+        self.inner = inner
+
+    def search(self, hunt: Hunt, window: Window | None) -> list[QueryResult]:
+        return self.inner.search(hunt, window)
+
+
+class _Reads:
+    """Counts the reads of a runtime's event files: every pass over them, shared or one hunt's, is one."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        assert isinstance(runtime.searcher, LocalSearcher)
+        self.count = 0
+        self.lock = threading.Lock()
+        files = runtime.searcher.files
+        for name in ("hits_by_time", "hits"):
+            setattr(files, name, self._counting(getattr(files, name)))
+
+    def _counting(self, read: Any) -> Any:
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            with self.lock:
+                self.count += 1
+            return read(*args, **kwargs)
+
+        return counting
+
+    def take(self) -> int:
+        """The reads since the last call."""
+        with self.lock:
+            count, self.count = self.count, 0
+        return count
+
+
+def _write_lua_events(path: Path, start: datetime) -> Path:
+    """30 Lua starts from ``start`` + 3 minutes, 4 minutes apart, one per host."""
+    lines = _lua_events(start + timedelta(minutes=3), 30, timedelta(minutes=4))
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+def _alert_documents(runtime: Runtime) -> list[str]:
+    """Every stored alert document, but for ``event.ingested`` (the real time it was written)."""
+    documents = []
+    for doc in runtime.store.all():
+        doc["event"].pop("ingested")
+        documents.append(json.dumps(doc, sort_keys=True))
+    return sorted(documents)
+
+
+def test_hunts_of_one_schedule_read_the_files_once_per_tick(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt
+) -> None:
+    """Over local files the hunts due at the same tick share one read of the files: one job per
+    schedule (a hunt of another interval has its own), one read per job per tick (not one per hunt),
+    and the same alert documents and checkpoints as each hunt run on its own at those moments."""
+    start = datetime(2026, 11, 20, 10, tzinfo=UTC)
+    env = {
+        "HUNTER_EMBEDDED__EVENTS": json.dumps([str(_write_lua_events(tmp_path / "events.ndjson", start))]),
+        "HUNTER_SCHEDULE__JITTER": "0s",
+    }
+    every_5m = [dataclasses.replace(hunt, id=hunt_id) for hunt_id in ("a", "b", "c")]
+    every_10m = dataclasses.replace(hunt, id="d", interval_ns=600 * 1_000_000_000)
+    hunts = [every_5m[0], every_10m, every_5m[1], every_5m[2]]  # the file order mixes the schedules
+    clock = Clock(start)
+    runtime = build_runtime(_settings(tmp_path, monkeypatch, **env), hunts, clock=clock)
+    alone = build_runtime(
+        _settings(tmp_path, monkeypatch, HUNTER_EMBEDDED__STATE=str(tmp_path / "alone.sqlite3"), **env),
+        hunts,
+        clock=clock,
+    )
+    reads, alone_reads = _Reads(runtime), _Reads(alone)
+    ticks = [start, start + timedelta(minutes=5), start + timedelta(minutes=10)]
+    try:
+        with _scheduled(runtime, clock) as (service, scheduler, summaries):
+            per_tick = []
+            for moment in ticks:
+                clock.now = moment
+                scheduler.tick()
+                scheduler.wait_finished(len(scheduler.submitted))
+                per_tick.append(reads.take())
+            assert per_tick == [2, 1, 2]  # each hunt reading the files itself: 4, 3, 4
+            assert sorted(job.id for job in scheduler.get_jobs()) == ["every 300s", "every 600s"]
+            assert {group: [h.id for h in members] for group, members in service.groups.items()} == {
+                "every 300s": ["a", "b", "c"],
+                "every 600s": ["d"],
+            }
+            assert Counter(s.hunt_id for s in summaries) == {"a": 3, "b": 3, "c": 3, "d": 2}
+            assert all(s.outcome == "ok" for s in summaries)
+            assert not scheduler.errors
+        for moment in ticks:
+            for each in hunts:
+                if each.id != "d" or moment != ticks[1]:
+                    assert alone.runner.run_hunt(each, now=moment).outcome == "ok"
+        assert alone_reads.take() == 11
+        documents = _alert_documents(runtime)
+        assert len(documents) == 8  # two Lua starts before 10:09 for each of the four hunts
+        assert documents == _alert_documents(alone)
+        for each in hunts:
+            checkpoint = runtime.store.checkpoint(each.id)
+            assert checkpoint is not None and checkpoint == alone.store.checkpoint(each.id)
+    finally:
+        runtime.close()
+        alone.close()
+
+
+class _TickingClock(Clock):
+    """A clock a second later at every look (as real time moves while a tick's hunts run)."""
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+def test_a_schedule_plans_its_pass_and_its_runs_for_one_moment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt
+) -> None:
+    """The shared pass and every run of the tick plan their windows for one moment of the runner's
+    clock, so each run takes what the pass found, even though the clock moves while they run."""
+    start = datetime(2026, 11, 20, 10, tzinfo=UTC)
+    events = _write_lua_events(tmp_path / "events.ndjson", start)
+    settings = _settings(tmp_path, monkeypatch, HUNTER_EMBEDDED__EVENTS=json.dumps([str(events)]))
+    clock = _TickingClock(start + timedelta(hours=1))
+    hunts = [dataclasses.replace(hunt, id=hunt_id) for hunt_id in ("a", "b", "c")]
+    runtime = build_runtime(settings, hunts, clock=clock)
+    reads = _Reads(runtime)
+    try:
+        service = HuntService(runtime, clock=clock, install_signals=False)
+        summaries = service.run_group("every 300s")
+        assert [s.hunt_id for s in summaries] == ["a", "b", "c"]
+        assert all(s.outcome == "ok" and len(s.created) == 15 for s in summaries)
+        assert len({tuple(s.windows) for s in summaries}) == 1
+        assert reads.take() == 1
+    finally:
+        runtime.close()
+
+
+class _HoldingSearcher:
+    """The local searcher, except that one hunt's search on its own waits for the test."""
+
+    def __init__(self, inner: LocalSearcher, hunt_id: str) -> None:
+        self.inner = inner
+        self.hunt_id = hunt_id
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def search(self, hunt: Hunt, window: Window | None) -> list[QueryResult]:
+        if hunt.id == self.hunt_id:
+            self.entered.set()
+            assert self.release.wait(10)
+        return self.inner.search(hunt, window)
+
+    def search_windows(self, searches: list[tuple[Hunt, Window | None]]) -> dict[str, list[QueryResult]]:
+        return self.inner.search_windows(searches)
+
+
+def test_a_hunt_still_running_is_skipped_by_its_schedule_and_the_others_share_the_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt
+) -> None:
+    """A hunt whose previous run is still going when its schedule fires is skipped (logged), as its
+    own job's run would be; the schedule's other hunts run, sharing one read; the running one ends ok."""
+    start = datetime(2026, 11, 20, 10, tzinfo=UTC)
+    events = _write_lua_events(tmp_path / "events.ndjson", start)
+    settings = _settings(tmp_path, monkeypatch, HUNTER_EMBEDDED__EVENTS=json.dumps([str(events)]))
+    clock = Clock(start + timedelta(hours=1))
+    hunts = [dataclasses.replace(hunt, id=hunt_id) for hunt_id in ("a", "b", "c")]
+    runtime = build_runtime(settings, hunts, clock=clock)
+    assert isinstance(runtime.searcher, LocalSearcher)
+    searcher = _HoldingSearcher(runtime.searcher, "a")
+    runtime.runner.searcher = searcher
+    reads = _Reads(runtime)
+    service = HuntService(runtime, clock=clock, install_signals=False)
+    results: list[RunSummary | None] = []
+    first = threading.Thread(target=lambda: results.append(service.run_hunt(hunts[0])))
+    first.start()
+    try:
+        assert searcher.entered.wait(10)
+        with structlog.testing.capture_logs() as logs:
+            summaries = service.run_group("every 300s")
+        assert [s.hunt_id for s in summaries] == ["b", "c"]
+        assert all(s.outcome == "ok" and s.created for s in summaries)
+        assert reads.take() == 1
+        (skipped,) = [entry for entry in logs if entry["event"].startswith("previous run still going")]
+        assert skipped["hunt"] == "a"
+        (shared,) = [entry for entry in logs if entry["event"] == "shared pass"]
+        assert shared["hunts"] == 2  # the running hunt is left out of the pass too
+    finally:
+        searcher.release.set()
+        first.join(10)
+        runtime.close()
+    assert results and results[0] is not None and results[0].outcome == "ok"
+
+
+def test_a_crash_in_a_run_or_in_the_shared_pass_fails_nothing_else_of_its_schedule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt
+) -> None:
+    """A shared pass that crashes leaves each hunt of the schedule to search on its own; a hunt's run
+    that crashes is recorded as failed (health names it) and the next hunt still runs."""
+    start = datetime(2026, 11, 20, 10, tzinfo=UTC)
+    events = _write_lua_events(tmp_path / "events.ndjson", start)
+    settings = _settings(tmp_path, monkeypatch, HUNTER_EMBEDDED__EVENTS=json.dumps([str(events)]))
+    clock = Clock(start + timedelta(hours=1))
+    hunts = [dataclasses.replace(hunt, id=hunt_id) for hunt_id in ("a", "b", "c")]
+    runtime = build_runtime(settings, hunts, clock=clock)
+    reads = _Reads(runtime)
+    assert isinstance(runtime.searcher, LocalSearcher)
+
+    search_windows = runtime.searcher.search_windows
+
+    def broken_pass(searches: list[tuple[Hunt, Window | None]]) -> dict[str, list[QueryResult]]:
+        if len(searches) > 1:  # a shared pass; one hunt's own search goes through here too
+            raise RuntimeError("a bug in the shared pass")
+        return search_windows(searches)
+
+    monkeypatch.setattr(runtime.searcher, "search_windows", broken_pass)
+    run_hunt = runtime.runner.run_hunt
+
+    def crashing(each: Hunt, *, now: datetime | None = None) -> RunSummary:
+        if each.id == "b":
+            raise RuntimeError("a bug in b's run")
+        return run_hunt(each, now=now)
+
+    monkeypatch.setattr(runtime.runner, "run_hunt", crashing)
+    try:
+        service = HuntService(runtime, clock=clock, install_signals=False)
+        with structlog.testing.capture_logs() as logs:
+            summaries = service.run_group("every 300s")
+        assert [(s.hunt_id, s.outcome) for s in summaries] == [("a", "ok"), ("b", "failed"), ("c", "ok")]
+        assert summaries[1].error == "crashed (see the log)"
+        assert len(summaries[0].created) == len(summaries[2].created) == 15
+        assert service.health.last_error == {"b": "crashed (see the log)"}
+        events_logged = [entry["event"] for entry in logs]
+        assert "the shared pass crashed; each hunt searches on its own" in events_logged
+        assert "hunt run crashed" in events_logged
+        assert reads.take() == 2  # a's and c's own searches
+    finally:
+        runtime.close()
+
+
+def test_elasticsearch_mode_keeps_one_job_per_hunt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt, es_samples: EsTestServer
+) -> None:
+    """Against Elasticsearch (no shared pass) each hunt keeps a job of its own, its id the hunt's id,
+    even where hunts share an interval; each runs at its tick."""
+    settings = _settings(
+        tmp_path,
+        monkeypatch,
+        HUNTER_MODE="elasticsearch",
+        HUNTER_ELASTICSEARCH__HOSTS=json.dumps([es_samples.url]),
+        HUNTER_SCHEDULE__JITTER="0s",
+    )
+    hunts = [dataclasses.replace(hunt, id=hunt_id) for hunt_id in ("a", "b")]
+    clock = Clock(datetime(2026, 11, 20, 15, tzinfo=UTC))
+    runtime = build_runtime(settings, hunts, clock=clock)
+    try:
+        with _scheduled(runtime, clock) as (_service, scheduler, summaries):
+            jobs = sorted(scheduler.get_jobs(), key=lambda job: job.id)
+            assert [(job.id, job.args[0].id) for job in jobs] == [("a", "a"), ("b", "b")]
+            scheduler.tick()
+            scheduler.wait_finished(2)
+            assert sorted(job_id for job_id, _times in scheduler.submitted) == ["a", "b"]
+            assert sorted((s.hunt_id, s.outcome, len(s.created)) for s in summaries) == [
+                ("a", "ok", 4),
+                ("b", "ok", 4),
+            ]
+    finally:
+        runtime.close()
+
+
+def test_reload_regroups_hunts_by_schedule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGHUP's reload over local files regroups the hunts: a schedule no hunt has any more loses its
+    job, a new schedule gets one (running at once), a schedule a hunt joins (new, or moved from
+    another interval) runs at once with all its hunts in one read; job ids stay the schedules',
+    health intervals stay per hunt, and a bad file changes nothing."""
+    from hunter.cli import _hunts
+    from hunter.hunts import load_hunt_set
+
+    start = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    folder = tmp_path / "hunts"
+    folder.mkdir()
+    _hunt_file(folder, "one")
+    _hunt_file(folder, "two")
+    _hunt_file(folder, "hourly", cron="0 * * * *")
+    events = _write_lua_events(tmp_path / "events.ndjson", start - timedelta(hours=2))
+    settings = _settings(
+        tmp_path,
+        monkeypatch,
+        HUNTER_QUERIES=str(folder),
+        HUNTER_EMBEDDED__EVENTS=json.dumps([str(events)]),
+        HUNTER_SCHEDULE__JITTER="0s",
+    )
+    clock = Clock(start)
+    runtime = build_runtime(settings, load_hunt_set([folder]).hunts, clock=clock)
+    reads = _Reads(runtime)
+
+    def reload() -> tuple[Settings, list[Hunt]]:
+        fresh = load_settings()
+        return fresh, _hunts(fresh, argparse.Namespace(queries=None))
+
+    def groups(service: HuntService) -> dict[str, list[str]]:
+        return {group: [h.id for h in members] for group, members in service.groups.items()}
+
+    try:
+        with _scheduled(runtime, clock) as (service, scheduler, summaries):
+            service._load = reload
+            assert groups(service) == {"cron 0 * * * *": ["hourly"], "every 300s": ["one", "two"]}
+            scheduler.tick()
+            scheduler.wait_finished(2)
+            assert reads.take() == 2
+
+            clock.advance(minutes=2)
+            (folder / "two.toml").unlink()
+            _hunt_file(folder, "three")
+            _hunt_file(folder, "one", interval="10m")
+            with structlog.testing.capture_logs() as logs:
+                assert service.reload()
+            (done,) = [entry for entry in logs if entry["event"] == "reloaded settings and hunts"]
+            assert (done["added"], done["removed"], done["changed"]) == (["three"], ["two"], ["one"])
+            assert groups(service) == {
+                "cron 0 * * * *": ["hourly"],
+                "every 600s": ["one"],
+                "every 300s": ["three"],
+            }
+            jobs = {job.id: job for job in scheduler.get_jobs()}
+            assert sorted(jobs) == ["cron 0 * * * *", "every 300s", "every 600s"]
+            assert jobs["every 600s"].trigger.interval == timedelta(minutes=10)
+            assert jobs["every 300s"].next_run_time == clock.now  # three joined it: at once
+            assert jobs["every 600s"].next_run_time == clock.now  # a new schedule: at once
+            assert jobs["cron 0 * * * *"].next_run_time == datetime(2026, 11, 20, 13, tzinfo=UTC)
+            assert service.health.intervals == {
+                "hourly": timedelta(hours=1),
+                "one": timedelta(minutes=10),
+                "three": timedelta(minutes=5),
+            }
+
+            _hunt_file(folder, "one")  # back to every 5 minutes: the 10-minute schedule goes
+            clock.advance(minutes=1)
+            assert service.reload()
+            assert groups(service) == {"cron 0 * * * *": ["hourly"], "every 300s": ["one", "three"]}
+            assert sorted(job.id for job in scheduler.get_jobs()) == ["cron 0 * * * *", "every 300s"]
+            assert scheduler.get_job("every 300s").next_run_time == clock.now
+            summaries.clear()
+            scheduler.tick()
+            scheduler.wait_finished(3)
+            assert sorted(s.hunt_id for s in summaries) == ["one", "three"]
+            assert reads.take() == 1
+
+            (folder / "broken.toml").write_text('id = "broken"\n', encoding="utf-8")
+            assert not service.reload()
+            assert groups(service) == {"cron 0 * * * *": ["hourly"], "every 300s": ["one", "three"]}
+            assert sorted(job.id for job in scheduler.get_jobs()) == ["cron 0 * * * *", "every 300s"]
+            assert not scheduler.errors
+    finally:
+        runtime.close()
+
+
+def test_shared_passes_of_two_schedules_under_way_at_once_keep_each_others_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt
+) -> None:
+    """Two schedules' passes under way at once (in the scheduler's worker threads) neither replace
+    nor forget each other's results: every run takes what its pass found, nothing is read again."""
+    start = datetime(2026, 11, 20, 10, tzinfo=UTC)
+    events = _write_lua_events(tmp_path / "events.ndjson", start)
+    settings = _settings(tmp_path, monkeypatch, HUNTER_EMBEDDED__EVENTS=json.dumps([str(events)]))
+    every_5m = [dataclasses.replace(hunt, id=hunt_id) for hunt_id in ("a", "b")]
+    every_10m = [
+        dataclasses.replace(hunt, id=hunt_id, interval_ns=600 * 1_000_000_000) for hunt_id in ("c", "d")
+    ]
+    moment = start + timedelta(hours=1)
+    runtime = build_runtime(settings, every_5m + every_10m, clock=Clock(moment))
+    reads = _Reads(runtime)
+    runner = runtime.runner
+    try:
+        runner.share_pass(every_5m, moment)
+        runner.share_pass(every_10m, moment)
+        summaries = [runner.run_hunt(each, now=moment) for each in every_5m]
+        runner.end_shared_pass(every_5m)  # the 5-minute tick ends while the 10-minute one runs
+        summaries += [runner.run_hunt(each, now=moment) for each in every_10m]
+        runner.end_shared_pass(every_10m)
+        assert [(s.hunt_id, s.outcome, len(s.created)) for s in summaries] == [
+            (hunt_id, "ok", 15) for hunt_id in ("a", "b", "c", "d")
+        ]
+        assert reads.take() == 2
+    finally:
+        runtime.close()
