@@ -1054,3 +1054,33 @@ def test_shared_passes_of_two_schedules_under_way_at_once_keep_each_others_resul
         assert reads.take() == 2
     finally:
         runtime.close()
+
+
+def test_stopping_ends_a_schedules_tick_before_its_next_hunt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt
+) -> None:
+    """SIGTERM during a schedule's tick lets the running hunt finish and starts none of the rest
+    (their checkpoints stay, so the next start searches their range); no hunt is left locked."""
+    start = datetime(2026, 11, 20, 10, tzinfo=UTC)
+    events = _write_lua_events(tmp_path / "events.ndjson", start)
+    settings = _settings(tmp_path, monkeypatch, HUNTER_EMBEDDED__EVENTS=json.dumps([str(events)]))
+    hunts = [dataclasses.replace(hunt, id=hunt_id) for hunt_id in ("a", "b", "c")]
+    clock = Clock(start + timedelta(hours=1))
+    runtime = build_runtime(settings, hunts, clock=clock)
+    service = HuntService(runtime, clock=clock, install_signals=False)
+    run_hunt = runtime.runner.run_hunt
+
+    def stopped_during(each: Hunt, *, now: datetime | None = None) -> RunSummary:
+        summary = run_hunt(each, now=now)
+        service.stopping.set()  # SIGTERM arrives while the first hunt runs
+        return summary
+
+    monkeypatch.setattr(runtime.runner, "run_hunt", stopped_during)
+    try:
+        summaries = service.run_group("every 300s")
+        assert [(s.hunt_id, s.outcome) for s in summaries] == [("a", "ok")]
+        assert runtime.store.checkpoint("a") is not None
+        assert runtime.store.checkpoint("b") is None and runtime.store.checkpoint("c") is None
+        assert not any(lock.locked() for lock in service._running.values())
+    finally:
+        runtime.close()
