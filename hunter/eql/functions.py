@@ -5,6 +5,8 @@ Every function returns null when a required argument is null, like Elasticsearch
 
 from __future__ import annotations
 
+import bisect
+import functools
 import ipaddress
 import math
 import re
@@ -134,16 +136,42 @@ _SEEN_LIMIT = 4_096  # distinct addresses remembered per cidrMatch call site
 
 
 def cidr_matcher(networks: Sequence[Any]) -> Callable[[Any], Any]:
-    """``cidr_match(value, *networks)`` with the blocks parsed once and recent values remembered."""
-    blocks = []
+    """``cidr_match(value, *networks)`` with the blocks parsed once and recent values remembered.
+
+    Call sites with the same blocks share one matcher (a rule library repeats the private ranges in
+    a hundred rules), so an address is looked up once for all of them.
+    """
+    return _cidr_matcher(tuple(str(network) for network in networks if network is not None))
+
+
+@functools.lru_cache(maxsize=1_024)
+def _cidr_matcher(networks: tuple[str, ...]) -> Callable[[Any], Any]:
+    # per IP version, the blocks as merged [first, last] address ranges, found by bisection
+    spans: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
     for network in networks:
-        if network is None:
-            continue
         try:
-            blocks.append(ipaddress.ip_network(str(network), strict=False))
+            block = ipaddress.ip_network(network, strict=False)
         except ValueError:
             continue
+        spans[block.version].append((int(block.network_address), int(block.broadcast_address)))
+    firsts: dict[int, list[int]] = {}
+    lasts: dict[int, list[int]] = {}
+    for version, ranges in spans.items():
+        merged: list[list[int]] = []
+        for first, last in sorted(ranges):
+            if merged and first <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], last)
+            else:
+                merged.append([first, last])
+        firsts[version] = [first for first, _last in merged]
+        lasts[version] = [last for _first, last in merged]
     seen: dict[Any, Any] = {}
+
+    def inside(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        number = int(address)
+        starts = firsts[address.version]
+        at = bisect.bisect_right(starts, number) - 1
+        return at >= 0 and number <= lasts[address.version][at]
 
     def match(source: Any) -> Any:
         if source.__class__ is str:
@@ -160,7 +188,7 @@ def cidr_matcher(networks: Sequence[Any]) -> Callable[[Any], Any]:
         else:
             if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
                 address = address.ipv4_mapped
-            result = any(address.version == block.version and address in block for block in blocks)
+            result = inside(address)
         if source.__class__ is str:
             if len(seen) >= _SEEN_LIMIT:
                 seen.clear()

@@ -9,6 +9,7 @@ running each query alone over every event.
 from __future__ import annotations
 
 import gc
+import ipaddress
 import json
 import tomllib
 from pathlib import Path
@@ -345,3 +346,31 @@ def test_rules_over_the_lines_a_prefilter_keeps_equal_each_rule_over_all(
     together = search_many(runs, kept)
     alone = [queries[number].search(events, size=size, result_position=position) for number in chosen]
     assert together == alone
+
+
+def _blocks() -> st.SearchStrategy[list[str]]:
+    v4 = st.builds(
+        lambda a, p: f"{ipaddress.IPv4Address(a)}/{p}", st.integers(0, 2**32 - 1), st.integers(0, 32)
+    )
+    v6 = st.builds(
+        lambda a, p: f"{ipaddress.IPv6Address(a)}/{p}", st.integers(0, 2**128 - 1), st.integers(0, 128)
+    )
+    near = st.sampled_from(["10.0.0.0/8", "10.0.0.0/9", "10.128.0.0/9", "11.0.0.0/8", "::ffff:0:0/96", "::1"])
+    return st.lists(st.one_of(v4, v6, near), min_size=1, max_size=8)
+
+
+def _addresses() -> st.SearchStrategy[str]:
+    edges = st.sampled_from(
+        ["9.255.255.255", "10.0.0.0", "10.127.255.255", "10.128.0.0", "11.255.255.255", "12.0.0.0"]
+    )
+    mapped = st.integers(0, 2**32 - 1).map(lambda a: f"::ffff:{ipaddress.IPv4Address(a)}")
+    return st.one_of(st.ip_addresses().map(str), edges, mapped)
+
+
+@given(_blocks(), _addresses())
+@settings(max_examples=300)
+def test_cidr_ranges_answer_as_each_block_would(blocks: list[str], value: str) -> None:
+    """Blocks merged into ranges (overlapping, adjacent, nested, both IP versions, v4-mapped
+    addresses) answer exactly as testing each block in turn; equal block lists share one matcher."""
+    assert cidr_matcher(blocks)(value) == cidr_match(value, *blocks)
+    assert cidr_matcher(list(blocks)) is cidr_matcher(tuple(blocks))
