@@ -74,29 +74,42 @@ def parse_iso_ns(text: str) -> int | None:
 
 
 _MINUTE_NS: dict[str, int] = {}
+# the last text parsed and its answer: the runs a pass feeds one event all read its one timestamp
+# string (the same object), so all but the first find it here (one tuple, rebound whole: threads
+# never see one text with another's answer)
+_LAST: tuple[object, int | None] = (None, None)
 
 
 def fast_iso_ns(text: str) -> int | None:
     """:func:`parse_iso_ns` for the usual ``YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z`` form, else the full parser.
 
     The start of each minute is remembered, so most timestamps cost one dictionary lookup and
-    one integer conversion of seconds and fraction together.
+    one integer conversion of seconds and fraction together; the same string asked again at once
+    costs an identity check.
     """
+    global _LAST  # noqa: PLW0603 - a one-entry cache
+    last = _LAST
+    if last[0] is text:
+        return last[1]
+    ns: int | None = None
     size = len(text)
     if text[-1:] == "Z" and (size == 20 or (22 <= size <= 30 and text[19] == ".")) and text[16] == ":":
         minute = text[:16]
         base = _MINUTE_NS.get(minute)
         if base is None:
             base = parse_iso_ns(minute + "Z") if minute[10] == "T" else None
-            if base is None:
-                return parse_iso_ns(text)
-            if len(_MINUTE_NS) >= 100_000:
-                _MINUTE_NS.clear()
-            _MINUTE_NS[minute] = base
-        digits = text[17:19] + text[20:-1]
-        if digits.isascii() and digits.isdigit() and digits[0] < "6":
-            return base + int(digits.ljust(11, "0"))
-    return parse_iso_ns(text)
+            if base is not None:
+                if len(_MINUTE_NS) >= 100_000:
+                    _MINUTE_NS.clear()
+                _MINUTE_NS[minute] = base
+        if base is not None:
+            digits = text[17:19] + text[20:-1]
+            if digits.isascii() and digits.isdigit() and digits[0] < "6":
+                ns = base + int(digits.ljust(11, "0"))
+    if ns is None:
+        ns = parse_iso_ns(text)
+    _LAST = (text, ns)
+    return ns
 
 
 def parse_epoch_millis_ns(value: int | float | str) -> int | None:

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hunter.eql import compile_query
+from hunter.eql.values import fast_iso_ns, parse_iso_ns
 
 NAMES = ["a", "b", "c"]
 HOSTS = ["h1", "h2"]
@@ -100,3 +101,25 @@ def test_streaming_equals_buffering_with_missing_events(events: list[dict[str, A
         assert _ids(query.search(ordered, size=1000, presorted=True)) == _ids(
             query.search(ordered, size=1000)
         )
+
+
+_ISO = st.builds(
+    lambda y, mo, d, h, mi, s, frac, zone: f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}{frac}{zone}",
+    st.integers(1900, 2300),
+    st.integers(1, 12),
+    st.integers(1, 31),
+    st.integers(0, 24),
+    st.integers(0, 60),
+    st.integers(0, 61),
+    st.sampled_from(["", ".1", ".123", ".123456", ".123456789", ".1234567891", "."]),
+    st.sampled_from(["Z", "+01:00", "-0530", "", "z"]),
+)
+
+
+@given(st.lists(st.one_of(_ISO, st.text(max_size=32)), min_size=1, max_size=6))
+@settings(max_examples=300)
+def test_the_fast_timestamp_parser_answers_as_the_full_one(texts: list[str]) -> None:
+    """fast_iso_ns gives parse_iso_ns's answer for any text, asked once, again at once (its
+    one-entry memory) and after others."""
+    for text in texts + texts + [text for text in texts for _ in range(2)]:
+        assert fast_iso_ns(text) == parse_iso_ns(text)
