@@ -1,14 +1,29 @@
-"""Parse EQL text into the syntax tree of :mod:`hunter.eql.ast` (Lark, LALR, basic lexer)."""
+"""Parse EQL text into the syntax tree of :mod:`hunter.eql.ast` (Lark, LALR, basic lexer).
+
+Two ways through one grammar, one result. The plain way is Lark's: a parse tree with positions
+(``propagate_positions``), then :class:`_Builder` over it. The fast way (:class:`_FastParser`) runs
+Lark's own LALR table and terminals in a lean loop that builds the syntax tree as it reduces: each
+rule's children are shaped as Lark's tree builder shapes them, its start is the position Lark would
+give it (that of its first child, counting the tokens the tree leaves out, such as ``(`` and ``[``),
+and :class:`_Builder`'s method for the rule makes its node. That is about twice as fast. Only a
+fast parse that succeeds is used, and only for a statement no deeper than :data:`_FAST_MAX_DEPTH`;
+anything else (a syntax or semantic error, a deep statement) is parsed again the plain way, so
+errors, their order and the "statement is too large" limit are exactly the plain way's.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from functools import cache
 from importlib import resources
 from typing import Any, NamedTuple
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.grammar import Rule, Terminal
+from lark.lexer import BasicLexer, UnlessCallback
+from lark.parsers.lalr_analysis import Shift
 from lark.tree import Meta
 
 from . import ast, lucene_regex
@@ -26,6 +41,9 @@ _UNSUPPORTED_PIPES = ("count", "filter", "sort", "unique", "unique_count")
 _MAX_RUNS = 100  # LogicalPlanBuilder.visitSequence: "cannot be repeated more than 100 times"
 _MAX_SEQUENCE_QUERIES = 256
 _MAX_SAMPLE_QUERIES = 5
+# Deeper statements take the plain way, whose tree walk recurses about twice per level: at 100 levels
+# that is far from Python's recursion limit, so below it both ways succeed or fail alike.
+_FAST_MAX_DEPTH = 100
 
 _TOKEN_NAMES = {
     "LSQB": "'['",
@@ -44,13 +62,25 @@ _TOKEN_NAMES = {
 
 
 @cache
+def _grammar() -> str:
+    return resources.files(__package__).joinpath("eql.lark").read_text(encoding="utf-8")
+
+
+@cache
 def _parser() -> Lark:
-    grammar = resources.files(__package__).joinpath("eql.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=False)
+    return Lark(_grammar(), parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=False)
 
 
 def parse(text: str) -> ast.Statement:
     """Parse a whole EQL statement; raise :class:`EqlSyntaxError` or :class:`EqlSemanticError`."""
+    statement = _fast_parse(text)
+    if statement is not None:
+        return statement
+    return parse_plain(text)
+
+
+def parse_plain(text: str) -> ast.Statement:
+    """:func:`parse` the plain way only: a Lark parse tree, then :class:`_Builder` over it."""
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as exc:
@@ -610,3 +640,229 @@ def _runs_value(option: tuple[Token, ast.Literal] | None) -> int:
             value.pos.column,
         )
     return number
+
+
+# ---- the fast way: the syntax tree built during the parse -------------------------------------
+
+
+class _Node:
+    """A rule's value while Lark parses: the built node (or an inlined rule's children) and positions.
+
+    ``line``/``column`` are where the rule starts, ``container_*`` where the text it was reduced from
+    starts (an inlined ``( expression )`` starts at its ``(``), as Lark's ``propagate_positions`` keeps
+    them; ``depth`` is the height of the parse tree the plain way would build and walk.
+    """
+
+    __slots__ = ("children", "column", "container_column", "container_line", "depth", "line", "value")
+
+    def __init__(self, value: Any, children: list[Any] | None, line: int, column: int, depth: int) -> None:
+        self.value = value
+        self.children = children
+        self.line = line
+        self.column = column
+        self.container_line = line
+        self.container_column = column
+        self.depth = depth
+
+
+def _fast_callback(rule: Rule, builder: _Builder) -> Any:
+    """What the parser calls on reducing ``rule``: Lark's tree shaping and positions, then the builder."""
+    keep_tokens = rule.options.keep_all_tokens
+    include = [
+        (index, not symbol.is_term and symbol.name.startswith("_"))  # an inlined _rule: splice its children
+        for index, symbol in enumerate(rule.expansion)
+        if keep_tokens or not (isinstance(symbol, Terminal) and symbol.filter_out)
+    ]
+    expand_single = rule.options.expand1 and not rule.alias  # a ?rule with one child is that child
+    if expand_single and len(rule.expansion) == 1 and include == [(0, False)]:
+        # a link of a chain such as expression -> or_expr -> ... -> primary: its one child keeps
+        # its positions (its start is the rule's start), so the value is the child as it is
+        return _only_child
+    name = rule.alias or rule.options.template_source or rule.origin.name
+    inlined = name.startswith("_")
+    method = None if inlined else getattr(builder, name, None)
+    wrapper = getattr(method, "visit_wrapper", None)
+
+    def reduce(children: list[Any]) -> Any:
+        line = column = 0
+        positioned = False
+        for child in children:  # Lark's PropagatePositions: the first child that has a position
+            if child.__class__ is _Node:
+                if child.container_line:
+                    line, column, positioned = child.container_line, child.container_column, True
+                    break
+            else:
+                line, column, positioned = child.line, child.column, True
+                break
+        shaped: list[Any] = []
+        for index, splice in include:
+            if splice:
+                shaped += children[index].children
+            else:
+                shaped.append(children[index])
+        if expand_single and len(shaped) == 1:
+            only = shaped[0]
+            if only.__class__ is _Node and positioned:
+                if not only.line:
+                    only.line, only.column = line, column
+                only.container_line, only.container_column = line, column
+            return only
+        depth = 0
+        for child in shaped:
+            if child.__class__ is _Node and child.depth > depth:
+                depth = child.depth
+        if inlined:
+            return _Node(None, shaped, line, column, depth)
+        if method is None:
+            raise LookupError(f"no builder method for rule {name}")  # the plain way decides
+        values = [child.value if child.__class__ is _Node else child for child in shaped]
+        if wrapper is None:
+            value = method(values)
+        else:
+            meta = Meta()  # type: ignore[no-untyped-call]  # lark's own class is untyped
+            if positioned:
+                meta.line, meta.column, meta.empty = line, column, False
+            value = wrapper(method, name, values, meta)
+        return _Node(value, None, line, column, depth + 1)
+
+    return reduce
+
+
+def _only_child(children: list[Any]) -> Any:
+    return children[0]
+
+
+class _FastParser:
+    """Lark's LALR(1) tables and terminals for this grammar, run by a lean loop of its own.
+
+    The tokens are those of Lark's basic lexer (the same regex over the same terminals in the same
+    order, keywords retyped the same way, the same line and column counting); the loop shifts and
+    reduces by Lark's parse table as Lark's parser does, calling :func:`_fast_callback` functions.
+    It only has to be right where it succeeds: on any failure the plain way parses again.
+    """
+
+    def __init__(self, lark: Lark) -> None:
+        lexer = lark.parser.lexer
+        if not isinstance(lexer, BasicLexer):
+            raise TypeError("not Lark's basic lexer")
+        scanner = lexer.scanner  # also makes lexer.callback: keywords an identifier's regex matches
+        self.regex = re.compile(
+            "|".join(
+                f"(?P<{terminal.name}>{terminal.pattern.to_regexp()})" for terminal in scanner.terminals
+            ),
+            lexer.g_regex_flags,
+        )
+        self.ignore = lexer.ignore_types
+        self.multiline = lexer.newline_types
+        self.retype: dict[str, Callable[[str], str | None]] = {}
+        for kind, callback in lexer.callback.items():
+            if not isinstance(callback, UnlessCallback):
+                raise TypeError(f"a lexer callback other than Lark's keyword check for {kind}")
+            self.retype[kind] = callback.scanner.fullmatch
+        table = lark.parser.parser.parser.parse_table
+        self.start = table.start_states["start"]
+        self.end = table.end_states["start"]
+        builder = _Builder(visit_tokens=False)
+        reductions = {
+            rule: (len(rule.expansion), _fast_callback(rule, builder), rule.origin.name)
+            for rule in lark.rules
+        }
+        # per state and symbol: (True, next state) to shift, (False, (size, callback, rule name)) to reduce
+        self.states: dict[Any, dict[str, tuple[bool, Any]]] = {
+            state: {
+                symbol: (True, arg) if action is Shift else (False, reductions[arg])
+                for symbol, (action, arg) in actions.items()
+            }
+            for state, actions in table.states.items()
+        }
+
+    def tokens(self, text: str) -> Iterator[Token]:
+        """Lark's basic lexer's tokens of ``text`` (ignored ones left out); raises where it would."""
+        match, ignore, multiline, retype = self.regex.match, self.ignore, self.multiline, self.retype
+        at, line, line_start, size = 0, 1, 0, len(text)
+        while at < size:
+            found = match(text, at)
+            if found is None:
+                raise ValueError(f"no token at {at}")
+            value = found.group(0)
+            kind = found.lastgroup or ""
+            end = at + len(value)
+            end_line, end_line_start = line, line_start
+            if kind in multiline and (newlines := value.count("\n")):
+                end_line, end_line_start = line + newlines, at + value.rindex("\n") + 1
+            if kind not in ignore:
+                token = Token(
+                    kind, value, at, line, at - line_start + 1, end_line, end - end_line_start + 1, end
+                )
+                if kind in retype and (keyword := retype[kind](value)) is not None:
+                    token.type = keyword
+                yield token
+            at, line, line_start = end, end_line, end_line_start
+
+    def parse(self, text: str) -> Any:
+        """The start rule's value for ``text``; raises (anything) where Lark's parser would fail."""
+        states = self.states
+        state_stack: list[Any] = [self.start]
+        value_stack: list[Any] = []
+        for token in self.tokens(text):
+            while True:
+                shift, arg = states[state_stack[-1]][token.type]
+                if shift:
+                    state_stack.append(arg)
+                    value_stack.append(token)
+                    break
+                self._reduce(arg, state_stack, value_stack)
+        while True:
+            shift, arg = states[state_stack[-1]]["$END"]
+            if shift:
+                raise ValueError("shift at the end of the input")
+            self._reduce(arg, state_stack, value_stack)
+            if state_stack[-1] == self.end:
+                return value_stack[-1]
+
+    def _reduce(
+        self, reduction: tuple[int, Any, str], state_stack: list[Any], value_stack: list[Any]
+    ) -> None:
+        size, callback, name = reduction
+        if size:
+            children = value_stack[-size:]
+            del state_stack[-size:]
+            del value_stack[-size:]
+        else:
+            children = []
+        value_stack.append(callback(children))
+        shift, state = self.states[state_stack[-1]][name]
+        if not shift:
+            raise ValueError(f"no goto for {name}")
+        state_stack.append(state)
+
+
+@cache
+def _fast_parser() -> _FastParser | None:
+    """The fast way's parser; None (the plain way only) if this version of Lark does not allow it."""
+    try:
+        lark = Lark(
+            _grammar(), parser="lalr", lexer="basic", propagate_positions=False, maybe_placeholders=False
+        )
+        fast = _FastParser(lark)
+        probe = fast.parse("any where true")
+    except Exception:  # noqa: BLE001 - Lark's inner workings changed: the plain way only
+        return None
+    if not (isinstance(probe, _Node) and isinstance(probe.value, ast.Statement)):
+        return None
+    return fast
+
+
+def _fast_parse(text: str) -> ast.Statement | None:
+    """The statement, when the fast way parses it without error and it is shallow; else None."""
+    fast = _fast_parser()
+    if fast is None:
+        return None
+    try:
+        node = fast.parse(text)
+    except Exception:  # noqa: BLE001 - every error is reported by the plain way, in its order
+        return None
+    if not isinstance(node, _Node) or node.depth > _FAST_MAX_DEPTH:
+        return None
+    statement = node.value
+    return statement if isinstance(statement, ast.Statement) else None

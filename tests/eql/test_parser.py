@@ -1,10 +1,21 @@
-"""Parsing and verification errors carry Elasticsearch's wording and a line and column."""
+"""Parsing and verification errors carry Elasticsearch's wording and a line and column.
+
+The parser's fast way (its own loop over Lark's tables) must give exactly the plain way's (Lark's
+parse tree, then the builder) trees, positions and errors: the last tests compare the two.
+"""
 
 from __future__ import annotations
 
-import pytest
+import dataclasses
+from collections.abc import Callable
 
-from hunter.eql import EqlSemanticError, EqlSyntaxError, compile_query
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from hunter.eql import EqlError, EqlSemanticError, EqlSyntaxError, ast, compile_query, parser
+from tests.eql.test_detection_rules import RULES, eql_queries
+from tests.eql.test_fuzz import _BUILT_IN, mutated
+from tests.support import eql_spec
 
 
 @pytest.mark.parametrize(
@@ -150,3 +161,78 @@ def test_unicode_escape() -> None:
     assert query.search([{"@timestamp": 1, "x": "café"}])["total"]["value"] == 1
     with pytest.raises(EqlSyntaxError, match="2-8"):
         compile_query('any where x == "\\u{1}"')
+
+
+# ---- the fast way and the plain way give one result -------------------------------------------------
+
+
+def _outcome(parse: Callable[[str], ast.Statement], text: str) -> object:
+    """The statement with every position (nodes compare without them), or the error it raised."""
+    try:
+        return _with_positions(parse(text))
+    except EqlError as exc:
+        return (type(exc).__name__, exc.message, exc.line, exc.column)
+    except RecursionError:
+        return "RecursionError"
+
+
+def _with_positions(node: object) -> object:
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        fields = [
+            (field.name, _with_positions(getattr(node, field.name))) for field in dataclasses.fields(node)
+        ]
+        return (type(node).__name__, *fields)
+    if isinstance(node, tuple):
+        return tuple(_with_positions(item) for item in node)
+    return node
+
+
+def _real_queries() -> list[str]:
+    queries = list(_BUILT_IN)
+    if RULES.is_dir():
+        queries += list(eql_queries().values())
+    if eql_spec.available():
+        queries += [case.query for case in eql_spec.cases()]
+    return queries
+
+
+def test_fast_and_plain_parse_agree_on_real_queries() -> None:
+    """Every detection rule and spec query parses the fast way, to the plain way's tree and positions."""
+    for text in _real_queries():
+        assert parser._fast_parse(text) is not None, text
+        assert _outcome(parser.parse, text) == _outcome(parser.parse_plain, text), text
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated())
+def test_fast_and_plain_parse_agree_on_damaged_queries(text: str) -> None:
+    """Damaged real queries give the plain way's tree, or its error with its position, either way."""
+    assert _outcome(parser.parse, text) == _outcome(parser.parse_plain, text)
+
+
+def test_positions_count_the_tokens_the_tree_leaves_out() -> None:
+    """A parenthesised left side starts its `and` at `(`, and a sequence term starts at its `[`."""
+    condition = parser.parse("process where (a == 1) and b").query.filter.condition  # type: ignore[union-attr]
+    assert isinstance(condition, ast.And)
+    assert (condition.pos, condition.left.pos) == (ast.Pos(1, 15), ast.Pos(1, 16))
+    sequence = parser.parse("sequence [a where true] [b where true]").query
+    assert isinstance(sequence, ast.SequenceQuery)
+    assert [term.pos for term in sequence.terms] == [ast.Pos(1, 10), ast.Pos(1, 25)]
+    assert sequence.terms[0].filter.pos == ast.Pos(1, 11)
+
+
+def test_a_syntax_error_wins_over_an_earlier_builder_error() -> None:
+    """`=` before a truncated end is reported as the truncation, as Lark's tree is checked first."""
+    with pytest.raises(EqlSyntaxError, match=r"^line 1:26: mismatched input '<EOF>'"):
+        compile_query("process where a = 1 and (")
+    with pytest.raises(EqlSyntaxError, match=r"^line 1:17: Use == instead of ="):
+        compile_query("process where a = 1 and b == 2")
+
+
+def test_deep_statements_take_the_plain_way() -> None:
+    """Past the fast way's depth limit the plain way parses, to the same tree; far past it, its error."""
+    deep = "any where " + "not " * (parser._FAST_MAX_DEPTH + 5) + "true"
+    assert parser._fast_parse(deep) is None
+    assert _outcome(parser.parse, deep) == _outcome(parser.parse_plain, deep) != "RecursionError"
+    shallow = "any where " + "not " * (parser._FAST_MAX_DEPTH - 10) + "true"
+    assert parser._fast_parse(shallow) is not None
