@@ -6,13 +6,22 @@ schema-less searches, the common pushed-down checks (category, ``==``/``!=`` aga
 statements instead: fields are read lazily (only on the branch that needs them) and at most once
 per path, and parent objects are looked up once. Everything else (typed fields, scripts,
 regexes) is embedded as a call to the compiler's closure, so semantics stay in one place.
+
+Python's ``compile`` of the generated source is most of the cost of generating it, and a search
+calls few of a rule library's functions (the dispatcher hands each event to the few rules that can
+match it). So a generated function is compiled when it is first called: until then it runs a stub
+that compiles the source and puts the code in place, so every holder of the function runs the
+generated code from then on, at no cost per call. Its source is written at once, or (``defer``) on
+that first call too, for clauses :mod:`.query` has found cannot fail while being written.
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
+import threading
 from collections.abc import Callable
+from types import FunctionType
 from typing import Any
 
 from . import ast
@@ -134,56 +143,73 @@ class _Emitter:
         return lines, result
 
 
-def generate(compiler: Compiler, node: Node, category: str | None, category_field: str) -> Pred:
-    """One function testing the event category and the where-clause ``node``."""
+def generate(
+    compiler: Compiler, node: Node, category: str | None, category_field: str, *, defer: bool = False
+) -> Pred:
+    """One function testing the event category and the where-clause ``node``.
+
+    Its source is written now, or with ``defer`` when it is first called (see the module doc).
+    """
     emitter = _Emitter(compiler)
-    lines, result = emitter.test(_with_category(node, category, category_field), set(), "    ")
-    function: Callable[[Any], bool] = _build(
-        emitter, ["def _pred(doc):", *lines, f"    return {result}"], "_pred"
-    )
+
+    def write() -> list[str]:
+        lines, result = emitter.test(_with_category(node, category, category_field), set(), "    ")
+        return ["def _pred(doc):", *lines, f"    return {result}"]
+
+    function: Callable[[Any], bool] = _build(emitter, write, "_pred", defer=defer)
     return function
 
 
 def generate_mask(
-    compiler: Compiler, stages: list[tuple[Node, str | None]], category_field: str
+    compiler: Compiler, stages: list[tuple[Node, str | None]], category_field: str, *, defer: bool = False
 ) -> Callable[[Any], int]:
     """One function returning a bit mask of the stages (where-clause and category) an event matches.
 
     The category field is read once for all stages; other fields are read again by a later stage
-    when an earlier stage read them only on some branch.
+    when an earlier stage read them only on some branch. ``defer`` as for :func:`generate`.
     """
     emitter = _Emitter(compiler)
-    lines = ["def _mask(doc):", "    m = 0"]
-    shared: set[str] = set()
-    if any(category is not None for _node, category in stages):
-        emitter.field_var(category_field)
-        lines += emitter.reads(shared, "    ")
-    for bit, (node, category) in enumerate(stages):
-        test_lines, result = emitter.test(_with_category(node, category, category_field), set(shared), "    ")
-        lines += test_lines
-        lines.append(f"    if {result}: m |= {1 << bit}")
-    lines.append("    return m")
-    function: Callable[[Any], int] = _build(emitter, lines, "_mask")
+
+    def write() -> list[str]:
+        lines = ["def _mask(doc):", "    m = 0"]
+        shared: set[str] = set()
+        if any(category is not None for _node, category in stages):
+            emitter.field_var(category_field)
+            lines += emitter.reads(shared, "    ")
+        for bit, (node, category) in enumerate(stages):
+            with_category = _with_category(node, category, category_field)
+            test_lines, result = emitter.test(with_category, set(shared), "    ")
+            lines += test_lines
+            lines.append(f"    if {result}: m |= {1 << bit}")
+        lines.append("    return m")
+        return lines
+
+    function: Callable[[Any], int] = _build(emitter, write, "_mask", defer=defer)
     return function
 
 
 def generate_keys(
-    compiler: Compiler, fields: list[str], fallback: Callable[[Any], list[Any]]
+    compiler: Compiler, fields: list[str], fallback: Callable[[Any], list[Any]], *, defer: bool = False
 ) -> Callable[[Any], Any]:
     """Join-key tuples of an event: inline for the usual single scalar values, else ``fallback``.
 
-    Only for non-optional keys: an absent one excludes the event (``[]``).
+    Only for non-optional keys: an absent one excludes the event (``[]``). ``defer`` as for
+    :func:`generate`.
     """
     if not fields or not all(compiler.access(name).dynamic for name in fields):
         return fallback
     emitter = _Emitter(compiler, unwrap=False)
-    variables = [emitter.field_var(name) for name in fields]
-    lines = ["def _keys(doc):", *emitter.reads(set(), "    ")]
-    test = " and ".join(f"{var}.__class__ in _KEY_SCALARS" for var in variables)
-    lines.append(f"    if {test}: return [({', '.join(variables)},)]")
-    lines.append(f"    if {' or '.join(f'{var} is None' for var in variables)}: return []")
-    lines.append(f"    return {emitter.constant(fallback, 'f')}(doc)")
-    function: Callable[[Any], Any] = _build(emitter, lines, "_keys")
+
+    def write() -> list[str]:
+        variables = [emitter.field_var(name) for name in fields]
+        lines = ["def _keys(doc):", *emitter.reads(set(), "    ")]
+        test = " and ".join(f"{var}.__class__ in _KEY_SCALARS" for var in variables)
+        lines.append(f"    if {test}: return [({', '.join(variables)},)]")
+        lines.append(f"    if {' or '.join(f'{var} is None' for var in variables)}: return []")
+        lines.append(f"    return {emitter.constant(fallback, 'f')}(doc)")
+        return lines
+
+    function: Callable[[Any], Any] = _build(emitter, write, "_keys", defer=defer)
     return function
 
 
@@ -213,10 +239,50 @@ def _parts(node: Any, kind: type[ast.And] | type[ast.Or]) -> list[Any]:
     return [node]
 
 
-def _build(emitter: _Emitter, lines: list[str], name: str) -> Any:
+def _build(emitter: _Emitter, write: Callable[[], list[str]], name: str, *, defer: bool) -> Any:
+    """The function ``name`` whose source ``write`` returns, compiled when it is first called.
+
+    The source is written now (so whatever can go wrong while writing it happens here), or also
+    when first called with ``defer``, for statements :mod:`.query` has found cannot go wrong there.
+    """
     namespace = emitter.namespace
-    exec(compile("\n".join(lines), f"<eql {name}>", "exec"), namespace)  # noqa: S102
-    return namespace[name]
+    function = FunctionType(_stub.__code__, namespace, name)
+    function.__qualname__ = name
+    namespace[_COMPILE] = _Deferred(function, write if defer else write())
+    return function
+
+
+_COMPILE = "_compile_"  # the name a stub calls, in the namespace of its generated code
+_LOCK = threading.Lock()  # one thread compiles a function; another waits and runs the result
+
+
+def _stub(doc: Any) -> Any:
+    """The code of a generated function before its first call: compile it, then run it."""
+    return _compile_()(doc)  # type: ignore[name-defined]  # noqa: F821 - a name of the namespace
+
+
+class _Deferred:
+    """Writes (when deferred) and compiles one generated function, and gives the function that code."""
+
+    __slots__ = ("function", "source")
+
+    def __init__(self, function: FunctionType, source: list[str] | Callable[[], list[str]]) -> None:
+        self.function = function
+        self.source: list[str] | Callable[[], list[str]] | None = source
+
+    def __call__(self) -> FunctionType:
+        with _LOCK:
+            source = self.source
+            if source is not None:
+                lines = source() if callable(source) else source
+                function = self.function
+                namespace = function.__globals__
+                name = function.__name__
+                exec(compile("\n".join(lines), f"<eql {name}>", "exec"), namespace)  # noqa: S102
+                function.__code__ = namespace[name].__code__
+                namespace[name] = function
+                self.source = None
+        return self.function
 
 
 def _dynamic(compiler: Compiler, field: ast.Field) -> bool:

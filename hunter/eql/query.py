@@ -139,10 +139,13 @@ class CompiledQuery:
         query = self.statement.query
 
         conditions: list[tuple[Node, str | None]] = []
+        deferred: list[bool] = []
 
         def stage(term_filter: ast.EventFilter, keys: tuple[ast.Expr, ...]) -> Stage:
             condition: Node = analyzer.condition(term_filter.condition)
             conditions.append((condition, term_filter.category))
+            defer = _writes_safely_later(condition, category_field)
+            deferred.append(defer)
             key_fns = []
             key_fields = []
             for key in keys:
@@ -154,8 +157,11 @@ class CompiledQuery:
             def composite(source: Mapping[str, Any]) -> list[tuple[Any, ...]]:
                 return _composite_keys(key_fns, source)
 
-            keys_fn = generate_keys(compiler, key_fields, composite) if all(key_fields) else composite
-            return Stage(generate(compiler, condition, term_filter.category, category_field), keys_fn)
+            keys_fn = (
+                generate_keys(compiler, key_fields, composite, defer=defer) if all(key_fields) else composite
+            )
+            test = generate(compiler, condition, term_filter.category, category_field, defer=defer)
+            return Stage(test, keys_fn)
 
         if isinstance(query, ast.EventQuery):
             stages = [stage(query.filter, ())]
@@ -167,7 +173,7 @@ class CompiledQuery:
                 until = stage(query.until.filter, (*query.keys, *query.until.keys))
         timestamp = compiler.access(timestamp_field)
         mask = (
-            generate_mask(compiler, conditions, category_field)
+            generate_mask(compiler, conditions, category_field, defer=all(deferred))
             if len(conditions) > 1
             else _first_only(stages)
         )
@@ -260,6 +266,54 @@ class CompiledQuery:
         if isinstance(query, ast.SampleQuery):
             return SampleRun(query, resolver, size, max_samples_per_key)
         return EventRun(resolver, limits_for(self.statement, size, result_position))
+
+
+# Generating a where-clause's code recurses about three times per level of the clause, and reads
+# of a field path are generated as one nested block per part: well within Python's limits up to these.
+_DEFER_MAX_DEPTH = 64
+_DEFER_MAX_PATH = 16
+
+
+def _writes_safely_later(condition: Node, category_field: str) -> bool:
+    """Whether the code of an analysed where-clause can be written when an event first needs it.
+
+    Writing it cannot fail then, as it did not fail before: analysis (done now) raises every
+    error a query can have, and what writing adds can only fail on a clause so deep that Python
+    runs out of stack, a field path so long that Python refuses its nesting, or a regex Python's
+    ``re`` refuses. A clause that could meet one of those has its code written at once, as ever.
+    """
+    if len(category_field.split(".")) > _DEFER_MAX_PATH:
+        return False
+    pending: list[tuple[Any, int]] = [(condition, 1)]
+    while pending:
+        node, depth = pending.pop()
+        kind = node.__class__
+        if kind is ast.Field:
+            if len(node.path) > _DEFER_MAX_PATH:
+                return False
+            continue
+        if depth > _DEFER_MAX_DEPTH or (kind is ast.Match and node.kind == "regex"):
+            return False
+        children = node if kind is tuple else [getattr(node, name) for name in _fields_of(kind)]
+        pending.extend(
+            (child, depth + 1)
+            for child in children
+            if child.__class__ is not ast.Literal
+            and (child.__class__ is tuple or _fields_of(child.__class__))
+        )
+    return True
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _fields_of(kind: type) -> tuple[str, ...]:
+    """The child fields of a syntax tree node type (its ``__slots__`` but the position), else ()."""
+    found = _FIELDS.get(kind)
+    if found is None:
+        names: tuple[str, ...] = getattr(kind, "__slots__", ())
+        found = _FIELDS[kind] = tuple(name for name in names if name != "pos")
+    return found
 
 
 def _first_only(stages: list[Stage]) -> Callable[[Mapping[str, Any]], int]:

@@ -1,0 +1,209 @@
+"""Generated predicates are written and compiled when first called, and behave as if generated at once.
+
+A compiled query's functions start as stubs that compile the generated source on their first call and
+put its code in place, so every holder of the function runs the generated code from then on. The
+tests pin that, that it happens once under concurrent first calls, that clauses whose writing could
+fail are written at once (as before), and that results equal those of code generated at once, over
+the spec suite and Elastic's whole rule library.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hunter.eql import CompiledQuery, EqlError, analyzer, ast, codegen, compile_query
+from hunter.eql.codegen import _Emitter
+from hunter.eql.query import _DEFER_MAX_DEPTH, _DEFER_MAX_PATH, _writes_safely_later
+from tests.eql.test_conformance import run_case
+from tests.eql.test_dispatch import RULES, Library, library, library_events, rule_library
+from tests.support import eql_spec
+
+__all__ = ["rule_library"]  # the fixture, shared with test_dispatch
+
+EVENT = {"@timestamp": 1, "event": {"category": "process"}, "process": {"name": "lua5.4", "pid": 7}}
+
+
+def _eager_build(emitter: _Emitter, write: Callable[[], list[str]], name: str, *, defer: bool) -> Any:
+    """The generated function as it was made before: written and compiled at once."""
+    exec(compile("\n".join(write()), f"<eql {name}>", "exec"), emitter.namespace)
+    return emitter.namespace[name]
+
+
+@pytest.fixture
+def eager() -> Iterator[None]:
+    """Queries compiled inside generate their code at once."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(codegen, "_build", _eager_build)
+        yield
+
+
+def _pending(function: Any) -> Any:
+    """What a generated function still has to compile: its lines, their writer, or None once compiled."""
+    return function.__globals__[codegen._COMPILE].source
+
+
+def test_a_predicate_compiles_on_its_first_call_in_the_same_function_object() -> None:
+    """Before the first call the function is a stub; after it, the same object runs the generated code."""
+    query = compile_query('process where process.name : "lua*" and process.pid > 1')
+    test = query.plan(None, "@timestamp", "event.category", None).stages[0].test
+    assert test.__code__ is codegen._stub.__code__
+    assert callable(_pending(test))  # not even written yet
+    assert test(EVENT) is True
+    assert test.__code__.co_name == "_pred" and _pending(test) is None
+    assert query.plan(None, "@timestamp", "event.category", None).stages[0].test is test
+    assert test({**EVENT, "process": {"name": "bash"}}) is False
+
+
+def test_a_sequence_compiles_its_stages_mask_and_keys_when_searched() -> None:
+    """Every generated function of a sequence (tests, mask, join keys) gives the eager results."""
+    text = (
+        'sequence by host.id with maxspan=1m [process where process.name == "lua"] by process.pid '
+        "[network where true] by process.pid"
+    )
+    events = [
+        {
+            "@timestamp": 1,
+            "event": {"category": "process"},
+            "host": {"id": "h"},
+            "process": {"name": "lua", "pid": 1},
+        },
+        {"@timestamp": 2, "event": {"category": "network"}, "host": {"id": "h"}, "process": {"pid": 1}},
+    ]
+    deferred = compile_query(text)
+    plan = deferred.plan(None, "@timestamp", "event.category", None)
+    assert all(callable(_pending(f)) for f in (plan.mask, *(stage.keys for stage in plan.stages)))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(codegen, "_build", _eager_build)
+        eager = compile_query(text)
+    assert deferred.search(events) == eager.search(events)
+    assert deferred.search(events)["total"]["value"] == 1
+    assert all(_pending(f) is None for f in (plan.mask, *(stage.keys for stage in plan.stages)))
+
+
+def test_threads_calling_a_new_predicate_at_once_compile_it_once() -> None:
+    """Eight threads making the first call together all get the right answer; the source compiles once."""
+    test = compile_query('process where process.name : "lua*"').plan(
+        None, "@timestamp", "event.category", None
+    )
+    predicate = test.stages[0].test
+    compiled: list[str] = []
+
+    def counting_compile(source: str, filename: str, mode: str) -> Any:
+        compiled.append(filename)
+        return compile(source, filename, mode)
+
+    barrier = threading.Barrier(8)
+    results: list[bool] = []
+
+    def call() -> None:
+        barrier.wait()
+        results.append(predicate(EVENT))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(codegen, "compile", counting_compile, raising=False)
+        threads = [threading.Thread(target=call) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert results == [True] * 8
+    assert compiled == ["<eql _pred>"]
+
+
+def _condition(text: str) -> Any:
+    return analyzer.Analyzer(None).condition(compile_query(text).statement.query.filter.condition)  # type: ignore[union-attr]
+
+
+def test_clauses_whose_writing_could_fail_are_written_at_once() -> None:
+    """Regexes, deep clauses and long field paths are written at plan time, as before; others wait."""
+    assert _writes_safely_later(_condition('any where a : "x*" and b in ("1", "2")'), "event.category")
+    assert not _writes_safely_later(_condition('any where a regex "x.*"'), "event.category")
+    assert not _writes_safely_later(_condition('any where not (a regex~ "x" or b == 1)'), "event.category")
+    deep = "any where " + "not " * _DEFER_MAX_DEPTH + "a == 1"
+    assert not _writes_safely_later(_condition(deep), "event.category")
+    long_path = ".".join(["f"] * (_DEFER_MAX_PATH + 1))
+    assert not _writes_safely_later(_condition(f"any where {long_path} == 1"), "event.category")
+    assert not _writes_safely_later(_condition("any where a == 1"), long_path)
+    plan = compile_query('any where a regex "x.*"').plan(None, "@timestamp", "event.category", None)
+    assert isinstance(_pending(plan.stages[0].test), list)  # written, compiled on first call
+    assert plan.stages[0].test({"@timestamp": 1, "a": "xyz"}) is True
+
+
+def test_a_field_path_too_long_for_python_fails_at_compile_time_as_before() -> None:
+    """A path deeper than Python's nesting limit fails when the query is compiled, not at its first event.
+
+    (Today with Python's own IndentationError from the field getter, not an EqlError: see fields.py.)
+    """
+    path = ".".join(["f"] * 120)
+    with pytest.raises((SyntaxError, EqlError)):
+        compile_query(f"any where {path} == 1")
+
+
+def test_generated_source_is_the_same_written_now_or_later() -> None:
+    """The lines written on the first call are those writing at plan time gives."""
+    text = (
+        'process where process.name : ("lua*", "*.lua") and not process.args in ("-v", "x") '
+        "and ?a.b.c != null"
+    )
+    later = compile_query(text).plan(None, "@timestamp", "event.category", None).stages[0].test
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("hunter.eql.query._writes_safely_later", lambda condition, category_field: False)
+        now = compile_query(text).plan(None, "@timestamp", "event.category", None).stages[0].test
+    written_later, written_now = _pending(later)(), _pending(now)
+    assert written_later == written_now and written_now[0] == "def _pred(doc):"
+
+
+@pytest.mark.skipif(not eql_spec.available(), reason="../shared/eql-spec is not present")
+def test_spec_cases_give_the_same_problems_with_code_generated_at_once(eager: None) -> None:
+    """Each spec case (every third) has no problem with code generated at once either (typed schemas too)."""
+    for case in list(eql_spec.cases())[::3]:
+        if not case.expect_shard_failures:
+            assert run_case(case) == [], case.id
+
+
+@pytest.fixture(scope="module")
+def eager_library() -> list[CompiledQuery]:
+    """The rule library compiled with code generated at once."""
+    if not (RULES / "rules").is_dir():
+        pytest.skip("../shared/detection-rules is not present")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(codegen, "_build", _eager_build)
+        return library()
+
+
+@pytest.mark.slow
+@given(data=st.data())
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+def test_library_results_equal_code_generated_at_once(
+    rule_library: Library, eager_library: list[CompiledQuery], data: st.DataObject
+) -> None:
+    """Every rule of the library returns over events its literals build what it returned before."""
+    events = data.draw(library_events(rule_library))
+    queries = rule_library[0]
+    assert [q.text for q in queries] == [q.text for q in eager_library]
+    assert [q.search(events, size=1000) for q in queries] == [
+        q.search(events, size=1000) for q in eager_library
+    ]
+
+
+def test_ast_nodes_have_slots_the_check_walks() -> None:
+    """The walk over a clause sees every child: every node type of the syntax tree has slots."""
+    for kind in (
+        ast.And,
+        ast.Or,
+        ast.Not,
+        ast.Comparison,
+        ast.InList,
+        ast.Match,
+        ast.FunctionCall,
+        analyzer.IsNull,
+    ):
+        assert "pos" in kind.__slots__ and len(kind.__slots__) > 1
