@@ -122,7 +122,41 @@ def read_rule(
     path: Path, text: str, data: dict[str, Any], *, include_deprecated: bool = False
 ) -> FileOutcome:
     """One parsed detection-rules file (``data`` has a ``[rule]`` table): a hunt, a skip, or problems."""
+    skipped = _plain_skip(path, data, include_deprecated=include_deprecated)
+    if skipped is not None:
+        return FileOutcome(path, skipped=skipped)
     return _RuleReader(path, text, data).read(include_deprecated=include_deprecated)
+
+
+def _plain_skip(path: Path, data: dict[str, Any], *, include_deprecated: bool) -> Skipped | None:
+    """The skip of a rule file that is skipped with nothing to report (half of a library), else None.
+
+    Decided as :meth:`_RuleReader.read` decides, but without locating the file's keys first (which
+    only a problem or a warning needs): a deprecated rule, or one whose ``type`` is a string other
+    than ``eql``, with a ``[metadata]`` table or none. Every other file goes through the reader.
+    """
+    metadata = data.get("metadata", {})
+    if not isinstance(metadata, dict):
+        return None
+    rule: dict[str, Any] = data["rule"]
+    deprecated = _deprecated(path, metadata)
+    if deprecated and not include_deprecated:
+        return _skipped(path, rule, "deprecated", deprecated=True)
+    rule_type = rule.get("type")
+    if isinstance(rule_type, str) and rule_type and rule_type != "eql":
+        return _skipped(path, rule, f'not EQL (type = "{rule_type}")', deprecated=False)
+    return None
+
+
+def _deprecated(path: Path, metadata: dict[str, Any]) -> bool:
+    return metadata.get("maturity") == "deprecated" or DEPRECATED_FOLDER in path.parts
+
+
+def _skipped(path: Path, rule: dict[str, Any], reason: str, *, deprecated: bool) -> Skipped:
+    rule_id, name = (
+        str(value) if isinstance(value, str) else "" for value in (rule.get("rule_id"), rule.get("name"))
+    )
+    return Skipped(path, reason, deprecated=deprecated, rule_id=rule_id, name=name)
 
 
 def duration_ns(text: str) -> int | None:
@@ -151,17 +185,14 @@ class _RuleReader(TomlChecker):
         if not isinstance(metadata, dict):
             self.problem("metadata", "metadata must be a table")
             metadata = {}
-        rule_id, name = (
-            str(value) if isinstance(value, str) else "" for value in (rule.get("rule_id"), rule.get("name"))
-        )
-        deprecated = metadata.get("maturity") == "deprecated" or DEPRECATED_FOLDER in self.path.parts
+        deprecated = _deprecated(self.path, metadata)
         if deprecated and not include_deprecated:
-            return self._skip("deprecated", deprecated=True, rule_id=rule_id, name=name)
+            return self._skip("deprecated", deprecated=True)
         rule_type = self.string("rule.type", rule.get("type"), required=True)
         if not rule_type:  # without a type there is no telling which keys the rule needs
             return FileOutcome(self.path, problems=self.problems, id_line=self.line_of("rule.rule_id"))
         if rule_type != "eql":
-            return self._skip(f'not EQL (type = "{rule_type}")', deprecated=False, rule_id=rule_id, name=name)
+            return self._skip(f'not EQL (type = "{rule_type}")', deprecated=False)
         self.unknown("", self.data, _TOP_KEYS, warn=True)
         self.unknown("metadata", metadata, _METADATA_KEYS, warn=True)
         self.unknown("rule", rule, _RULE_KEYS, warn=True)
@@ -174,8 +205,8 @@ class _RuleReader(TomlChecker):
             id_line=self.line_of("rule.rule_id"),
         )
 
-    def _skip(self, reason: str, *, deprecated: bool, rule_id: str, name: str) -> FileOutcome:
-        skipped = Skipped(self.path, reason, deprecated=deprecated, rule_id=rule_id, name=name)
+    def _skip(self, reason: str, *, deprecated: bool) -> FileOutcome:
+        skipped = _skipped(self.path, self.rule, reason, deprecated=deprecated)
         return FileOutcome(self.path, skipped=skipped, problems=self.problems)
 
     def _hunt(self, deprecated: bool) -> Hunt | None:

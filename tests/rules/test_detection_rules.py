@@ -18,8 +18,8 @@ from hunter.alerts import AlertRenderer
 from hunter.config import SearchSettings
 from hunter.dedup import findings
 from hunter.errors import HuntSetError
-from hunter.hunts import HuntSet, Technique, Threat, ThreatRef, load_hunt_set
-from hunter.rules.detection_rules import KIBANA_DEFAULT_INDEX
+from hunter.hunts import FileOutcome, HuntSet, Technique, Threat, ThreatRef, load_hunt_set
+from hunter.rules.detection_rules import KIBANA_DEFAULT_INDEX, _plain_skip, _RuleReader, read_rule
 from hunter.search.local import EventFiles, LocalSearcher
 from tests.conftest import TEMPLATES, write_ndjson
 
@@ -446,6 +446,74 @@ def test_problems_in_rule_files_are_located_and_loading_goes_on(tmp_path: Path) 
     ]
 
 
+def test_every_refused_query_of_a_library_is_located_when_it_loads(tmp_path: Path) -> None:
+    """Queries the parser, the analyser or the regex parser refuse fail the load among good rules.
+
+    Code for queries is generated when an event first needs it: what makes a query wrong must still
+    be found while the rules load, each problem at the file, line and column of its query text.
+    """
+    refused = {
+        "b1.toml": ("process where nope(process.name)", 15, "Unknown function [nope]"),
+        "b2.toml": ("process where length(process.name)", 15, "Condition expression needs to be boolean"),
+        "b3.toml": ('process where -"a" == 1', 15, "Cannot negate a non-numeric value ['a']"),
+        "b4.toml": ('process where process.name regex "a[b"', 34, "Invalid regular expression [a[b]"),
+        "b5.toml": (
+            "sequence [process where true] with runs=200 [network where true]",
+            41,
+            "cannot be repeated",
+        ),
+    }
+    for number in range(20):
+        query = f'process where process.name : "x{number}*" and process.args in ("-e", "{number}")'
+        write(
+            tmp_path, f"good{number:02}.toml", rule(f"{number:08x}-2222-4333-8444-555555555555", query=query)
+        )
+    texts = {}
+    for number, (name, (query, _column, _message)) in enumerate(refused.items()):
+        texts[name] = rule(f"bbbbbbb{number}-2222-4333-8444-555555555555", query=query)
+        write(tmp_path, name, texts[name])
+    with pytest.raises(HuntSetError) as raised:
+        load_hunt_set([tmp_path])
+    problems = raised.value.problems
+    assert [Path(problem.path).name for problem in problems] == list(refused)
+    for problem, (name, (_query, column, message)) in zip(problems, refused.items(), strict=True):
+        assert (problem.line, problem.column) == (line_of(texts[name], "query = ") + 1, column)
+        assert problem.message.startswith("rule.query: ") and message in problem.message
+    assert raised.value.summary.startswith("20 hunts loaded")
+
+
+_PLAIN_SKIP_CASES = {  # file name: (text, include_deprecated)
+    "query.toml": (rule(rule_type="query"), False),
+    "no_metadata.toml": (rule(rule_type="esql").split("\n\n", 1)[1], False),
+    "deprecated_query.toml": (rule(rule_type="query", maturity="deprecated"), True),
+    "deprecated.toml": (rule(maturity="deprecated"), False),
+    "deprecated_no_type.toml": (rule(maturity="deprecated").replace('type = "eql"\n', ""), False),
+    "_deprecated/eql.toml": (rule(), False),
+    "_deprecated/bad_metadata.toml": ('metadata = "x"\n' + rule().split("\n\n", 1)[1], False),
+    "type_number.toml": (rule().replace('type = "eql"', "type = 1"), False),
+    "type_empty.toml": (rule().replace('type = "eql"', 'type = ""'), False),
+    "eql.toml": (rule(), False),
+    "deprecated_eql.toml": (rule(maturity="deprecated"), True),
+}
+
+
+@pytest.mark.parametrize("name", list(_PLAIN_SKIP_CASES))
+def test_a_skip_read_without_locating_keys_is_what_the_full_reader_gives(tmp_path: Path, name: str) -> None:
+    """Skipped rules are decided without locating keys, with the outcome checking every key gives."""
+    text, include_deprecated = _PLAIN_SKIP_CASES[name]
+    path = write(tmp_path, name, text)
+    data = tomllib.loads(text)
+    fast = read_rule(path, text, data, include_deprecated=include_deprecated)
+    full = _RuleReader(path, text, data).read(include_deprecated=include_deprecated)
+    assert _outcome_of(fast) == _outcome_of(full)
+
+
+def _outcome_of(outcome: FileOutcome) -> tuple[object, ...]:
+    """A file's outcome in comparable form (problems are exceptions, which compare by identity)."""
+    problems = [str(problem) for problem in outcome.problems]
+    return (outcome.hunt, outcome.skipped, problems, outcome.warnings, outcome.id_line)
+
+
 def test_a_rule_without_a_type_is_one_problem(tmp_path: Path) -> None:
     """Without `type` there is no telling what the rule needs: one located problem, nothing more."""
     text = rule().replace('type = "eql"\n', "")
@@ -582,3 +650,21 @@ def test_with_include_deprecated_the_57_deprecated_eql_rules_load_too(
     assert {hunt.id for hunt in everything.hunts} - {hunt.id for hunt in added} == {
         h.id for h in library.hunts
     }
+
+
+@pytest.mark.slow
+def test_every_skipped_library_file_is_skipped_without_locating_keys(detection_rules: Path) -> None:
+    """The 1,168 skips of the library (1,111 with deprecated rules) are decided as the full reader does."""
+    for include_deprecated, expected in ((False, 1168), (True, 1111)):
+        skips = 0
+        for folder in ("rules", "rules_building_block"):
+            for path in sorted((detection_rules / folder).rglob("*.toml")):
+                text = path.read_text(encoding="utf-8")
+                data = tomllib.loads(text)
+                skipped = _plain_skip(path, data, include_deprecated=include_deprecated)
+                if skipped is None:
+                    continue
+                skips += 1
+                full = _RuleReader(path, text, data).read(include_deprecated=include_deprecated)
+                assert _outcome_of(FileOutcome(path, skipped=skipped)) == _outcome_of(full), path
+        assert skips == expected
