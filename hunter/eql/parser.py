@@ -728,6 +728,9 @@ def _fast_callback(rule: Rule, builder: _Builder) -> Any:
     return reduce
 
 
+_new_str = str.__new__
+
+
 def _only_child(children: list[Any]) -> Any:
     return children[0]
 
@@ -791,9 +794,10 @@ class _FastParser:
             if kind in multiline and (newlines := value.count("\n")):
                 end_line, end_line_start = line + newlines, at + value.rindex("\n") + 1
             if kind not in ignore:
-                token = Token(
-                    kind, value, at, line, at - line_start + 1, end_line, end - end_line_start + 1, end
-                )
+                token = _new_str(Token, value)  # what Token(...) does, without its two Python calls
+                token.type, token.value, token.start_pos, token.end_pos = kind, value, at, end
+                token.line, token.column = line, at - line_start + 1
+                token.end_line, token.end_column = end_line, end - end_line_start + 1
                 if kind in retype and (keyword := retype[kind](value)) is not None:
                     token.type = keyword
                 yield token
@@ -824,13 +828,16 @@ class _FastParser:
         self, reduction: tuple[int, Any, str], state_stack: list[Any], value_stack: list[Any]
     ) -> None:
         size, callback, name = reduction
-        if size:
-            children = value_stack[-size:]
-            del state_stack[-size:]
-            del value_stack[-size:]
+        if callback is _only_child:  # a link of a ?rule chain: the value stays, the state changes
+            del state_stack[-1]
         else:
-            children = []
-        value_stack.append(callback(children))
+            if size:
+                children = value_stack[-size:]
+                del state_stack[-size:]
+                del value_stack[-size:]
+            else:
+                children = []
+            value_stack.append(callback(children))
         shift, state = self.states[state_stack[-1]][name]
         if not shift:
             raise ValueError(f"no goto for {name}")
