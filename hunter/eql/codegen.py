@@ -176,11 +176,16 @@ def generate_mask(
         if any(category is not None for _node, category in stages):
             emitter.field_var(category_field)
             lines += emitter.reads(shared, "    ")
-        for bit, (node, category) in enumerate(stages):
+        bits: dict[int, int] = {}  # first stage of each distinct condition -> the bits of all its stages
+        for bit, stage in enumerate(stages):
+            first = next(number for number in range(bit + 1) if stages[number] == stage)
+            bits[first] = bits.get(first, 0) | 1 << bit
+        for first, stage_bits in bits.items():  # a repeated stage (``with runs=N``) is tested once
+            node, category = stages[first]
             with_category = _with_category(node, category, category_field)
             test_lines, result = emitter.test(with_category, set(shared), "    ")
             lines += test_lines
-            lines.append(f"    if {result}: m |= {1 << bit}")
+            lines.append(f"    if {result}: m |= {stage_bits}")
         lines.append("    return m")
         return lines
 

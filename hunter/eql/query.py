@@ -167,7 +167,17 @@ class CompiledQuery:
             stages = [stage(query.filter, ())]
             until = None
         else:
-            stages = [stage(term.filter, (*query.keys, *term.keys)) for term in query.terms]
+            # a stage ``with runs=N`` is one term N times: compiled once, the same Stage N times
+            made: dict[int, Stage] = {}
+            stages = []
+            for term in query.terms:
+                compiled = made.get(id(term))
+                if compiled is None:
+                    compiled = made[id(term)] = stage(term.filter, (*query.keys, *term.keys))
+                else:
+                    conditions.append(conditions[stages.index(compiled)])
+                    deferred.append(deferred[stages.index(compiled)])
+                stages.append(compiled)
             until = None
             if isinstance(query, ast.SequenceQuery) and query.until is not None:
                 until = stage(query.until.filter, (*query.keys, *query.until.keys))

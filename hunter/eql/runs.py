@@ -180,9 +180,12 @@ class SequenceRun(Run):
         self, position: int, item: Mapping[str, Any], source: Mapping[str, Any], plan: Any, mask: int
     ) -> None:
         stage_keys: dict[int, Keys] = {}
+        read: Any = None  # the stage whose keys ``keys`` are (a stage ``with runs=N`` repeats)
+        keys: Keys = []
         for term_index, stage in enumerate(plan.stages):
             if mask & (1 << term_index):
-                keys = stage.keys(source)
+                if stage is not read:
+                    read, keys = stage, stage.keys(source)
                 if keys:
                     stage_keys[term_index] = keys
         until_keys: Keys = []

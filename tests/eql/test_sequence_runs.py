@@ -146,3 +146,31 @@ def test_single_stage_runs_with_until() -> None:
     ]
     hits = query.search(events)
     assert [s["join_keys"] for s in hits["sequences"]] == [["h2"]]
+
+
+def test_a_stage_with_runs_is_compiled_and_tested_once() -> None:
+    """``with runs=N`` repeats one stage N times: one compiled Stage (its keys read once per event)
+    and one test in the mask, which still sets the bit of every repetition."""
+    query = compile_query(
+        'sequence by host.id [process where process.name : "a*"] with runs=3 [file where file.name == "x"]'
+    )
+    plan = query.plan(None, "@timestamp", "event.category", None)
+    first, second, third, last = plan.stages
+    assert first is second is third and last is not first
+    event = {"event": {"category": "process"}, "process": {"name": "ab"}, "host": {"id": "h"}}
+    assert plan.mask(event) == 0b0111
+    assert plan.mask({"event": {"category": "file"}, "file": {"name": "x"}, "host": {"id": "h"}}) == 0b1000
+    hits = query.search(
+        [{"@timestamp": f"2026-01-01T00:00:0{n}Z", **event, "n": n} for n in range(3)]
+        + [
+            {
+                "@timestamp": "2026-01-01T00:00:05Z",
+                "event": {"category": "file"},
+                "file": {"name": "x"},
+                "host": {"id": "h"},
+            }
+        ]
+    )
+    assert [[e["_source"].get("n") for e in s["events"]] for s in hits["sequences"]] == [
+        [0, 1, 2, None]
+    ]
