@@ -148,6 +148,18 @@ class SequenceRun(Run):
         self.useful = (
             _usefulness(self.matcher, self.orderer, self.positive, self.missing_stages) if presorted else None
         )
+        # stages an event is always kept for (the first positive one, missing ones before it); an
+        # event of other stages only when some sequence is under way (:meth:`_idle`)
+        self.opening_bits = sum(
+            1 << term
+            for term in (
+                self.positive[0],
+                *(m.term_index for m in self.missing_stages if m.before_positive == 0),
+            )
+        )
+        self.trailing_bits = sum(
+            1 << m.term_index for m in self.missing_stages if m.before_positive == len(self.positive)
+        )
 
     def accept(self, position: int, item: Mapping[str, Any]) -> None:
         source = item.get("_source")
@@ -176,9 +188,29 @@ class SequenceRun(Run):
             if mask:
                 accept(position, item, source, plan, mask)
 
+    def _idle(self, mask: int) -> bool:
+        """Streaming, whether no sequence could use an event matching the stages of ``mask``: none
+        opens one, none is pending or held, and (for a trailing missing stage) none has completed."""
+        if mask & self.opening_bits or self.orderer.group:
+            return False
+        matcher = self.matcher
+        if any(matcher.pending):
+            return False
+        return not (mask & self.trailing_bits and matcher.completed)
+
     def _accept_matching(
         self, position: int, item: Mapping[str, Any], source: Mapping[str, Any], plan: Any, mask: int
     ) -> None:
+        if self.useful is not None and self._idle(mask):
+            # nothing can use it: only its order is checked (a later, older event would have needed it)
+            ts = plan.timestamp(source)
+            if ts is not None:
+                if ts < self.latest_ts:
+                    raise UnsortedInputError(
+                        f"events are not in timestamp order: {ts} ns after {self.latest_ts} ns"
+                    )
+                self.latest_ts = ts
+            return
         stage_keys: dict[int, Keys] = {}
         read: Any = None  # the stage whose keys ``keys`` are (a stage ``with runs=N`` repeats)
         keys: Keys = []

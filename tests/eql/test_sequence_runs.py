@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from hunter.eql import EqlSemanticError, EqlSyntaxError, compile_query
+from hunter.eql.errors import UnsortedInputError
 
 
 def _event(n: int, kind: str, host: str = "h1") -> dict[str, Any]:
@@ -171,6 +172,43 @@ def test_a_stage_with_runs_is_compiled_and_tested_once() -> None:
             }
         ]
     )
-    assert [[e["_source"].get("n") for e in s["events"]] for s in hits["sequences"]] == [
-        [0, 1, 2, None]
-    ]
+    assert [[e["_source"].get("n") for e in s["events"]] for s in hits["sequences"]] == [[0, 1, 2, None]]
+
+
+_MISSING_AFTER = (
+    'sequence by host.id with maxspan=10s [process where k == "open"] ![process where k == "gone"]'
+)
+
+
+@pytest.mark.parametrize(
+    ("kinds", "found"),
+    [
+        # "gone" events while no sequence is under way are of no use, and change nothing
+        (["gone", "gone", "open"], [[2]]),
+        # after an opening event, a "gone" within maxspan vetoes it
+        (["gone", "open", "gone"], []),
+        (["open", "gone", "gone", "open"], [[3]]),
+    ],
+)
+def test_events_no_sequence_can_use_are_dropped_when_streaming(
+    kinds: list[str], found: list[list[int]]
+) -> None:
+    """Streamed and buffered searches agree when events of later stages come while nothing is under
+    way (they are dropped unread) and after a sequence has started (they are kept)."""
+    query = compile_query(_MISSING_AFTER)
+    events = [{**_event(n, kind), "n": n} for n, kind in enumerate(kinds)]
+    for presorted in (True, False):
+        hits = query.search(events, presorted=presorted)
+        assert [
+            [e["_source"]["n"] for e in s["events"] if e.get("_source")] for s in hits["sequences"]
+        ] == found
+
+
+def test_an_event_no_sequence_can_use_is_still_checked_for_order() -> None:
+    """A streamed event that no sequence can use is not looked at further, but an older one after
+    it is still found out of order: read in time order, the two make a sequence."""
+    query = compile_query('sequence by host.id [process where k == "open"] [process where k == "close"]')
+    events = [_event(5, "close"), _event(1, "open")]
+    with pytest.raises(UnsortedInputError):
+        query.search(events, presorted=True)
+    assert len(query.search(events)["sequences"]) == 1
