@@ -301,9 +301,9 @@ def _hunt(args: argparse.Namespace) -> int:
     for outcome in result.outcomes:
         blind = outcome.searched == 0  # None: unknown (lines were skipped unparsed), not blind
         outside += blind
-        if every_line or any(r.matches for r in outcome.results):
+        if every_line or any(count for _query, count in outcome.hits):
             hunt = outcome.hunt
-            hits = ", ".join(f"{r.query}={len(r.matches)}" for r in outcome.results)
+            hits = ", ".join(f"{query}={count}" for query, count in outcome.hits)
             note = f"; no event is in its indices ({', '.join(hunt.indices)})" if blind else ""
             print(f"hunter: {hunt.id}: hits {hits}; alerts {len(outcome.documents)}{note}", file=sys.stderr)
     if outside and not every_line:
@@ -381,7 +381,7 @@ def _preview(args: argparse.Namespace) -> int:
 def _preview_lines(outcome: Any) -> str:
     """A hunt's preview: its hits and exclusions, then one line per alert it would raise."""
     hunt = outcome.hunt
-    hits = ", ".join(f"{r.query}={len(r.matches)}" for r in outcome.results)
+    hits = ", ".join(f"{query}={count}" for query, count in outcome.hits)
     lines = [f"{hunt.name} ({hunt.id}): {len(outcome.documents)} alert(s); hits {hits}"]
     if not hunt.enabled:
         lines.append("  disabled (enabled = false): the service does not run it; this is what it would find")

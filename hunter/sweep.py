@@ -28,7 +28,7 @@ class HuntOutcome:
     """What one hunt found in a sweep."""
 
     hunt: Hunt
-    results: list[QueryResult]
+    hits: list[tuple[str, int]]  # each query's name and its matches (after the hunt's exceptions)
     excluded: int
     documents: list[dict[str, Any]]
     searched: int | None  # events the hunt's indices and window held (None: unknown, a cluster)
@@ -68,7 +68,11 @@ def sweep(
     runners: dict[int, Runner] = {}  # process id -> its runner: a forked helper builds its own store
     now = datetime.now(UTC)
 
-    def finish(hunt: Hunt, results: list[QueryResult]) -> tuple[list[QueryResult], int, list[dict[str, Any]]]:
+    def finish(
+        hunt: Hunt, results: list[QueryResult]
+    ) -> tuple[list[tuple[str, int]], int, list[dict[str, Any]]]:
+        # runs where the hunt was searched (a forked helper's answer comes back pickled: counts and
+        # documents, not the matched events)
         runner = runners.get(os.getpid())
         if runner is None:
             runner = runners[os.getpid()] = Runner(
@@ -81,7 +85,7 @@ def sweep(
             )
         kept, excluded = apply_exceptions(hunt.exceptions, results)
         batch = runner.alert_documents(hunt, findings(hunt, kept), window, now, RunSummary(hunt.id))
-        return kept, excluded, batch.created
+        return [(result.query, len(result.matches)) for result in kept], excluded, batch.created
 
     enabled = [hunt for hunt in hunts if hunt.enabled or disabled_too]
     # local files: every hunt in one read, alert documents built where each hunt was searched
@@ -97,7 +101,7 @@ def sweep(
     counts: dict[str, int] | None = getattr(searcher, "searched", None)
     result = Sweep()
     for hunt in enabled:
-        kept, excluded, documents = done[hunt.id]
+        hits, excluded, documents = done[hunt.id]
         searched = None if counts is None else counts.get(hunt.id, 0)
-        result.outcomes.append(HuntOutcome(hunt, kept, excluded, documents, searched))
+        result.outcomes.append(HuntOutcome(hunt, hits, excluded, documents, searched))
     return result
