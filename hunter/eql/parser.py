@@ -14,15 +14,16 @@ errors, their order and the "statement is too large" limit are exactly the plain
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 from typing import Any, NamedTuple
 
 from lark import Lark, Token, Transformer, v_args
+from lark import visitors as lark_visitors
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.grammar import Rule, Terminal
-from lark.lexer import BasicLexer, UnlessCallback
+from lark.lexer import BasicLexer, PatternStr, UnlessCallback
 from lark.parsers.lalr_analysis import Shift
 from lark.tree import Meta
 
@@ -682,6 +683,10 @@ def _fast_callback(rule: Rule, builder: _Builder) -> Any:
     inlined = name.startswith("_")
     method = None if inlined else getattr(builder, name, None)
     wrapper = getattr(method, "visit_wrapper", None)
+    # @v_args(meta=True): Lark calls the method with (meta, children) through two wrappers of its own
+    with_meta = None
+    if _VARGS_META is not None and wrapper is _VARGS_META:
+        with_meta = getattr(method, "base_func", None)  # the bound method itself
 
     def reduce(children: list[Any]) -> Any:
         line = column = 0
@@ -717,18 +722,18 @@ def _fast_callback(rule: Rule, builder: _Builder) -> Any:
             raise LookupError(f"no builder method for rule {name}")  # the plain way decides
         values = [child.value if child.__class__ is _Node else child for child in shaped]
         if wrapper is None:
-            value = method(values)
-        else:
-            meta = Meta()  # type: ignore[no-untyped-call]  # lark's own class is untyped
-            if positioned:
-                meta.line, meta.column, meta.empty = line, column, False
-            value = wrapper(method, name, values, meta)
+            return _Node(method(values), None, line, column, depth + 1)
+        meta = Meta()  # type: ignore[no-untyped-call]  # lark's own class is untyped
+        if positioned:
+            meta.line, meta.column, meta.empty = line, column, False
+        value = with_meta(meta, values) if with_meta is not None else wrapper(method, name, values, meta)
         return _Node(value, None, line, column, depth + 1)
 
     return reduce
 
 
 _new_str = str.__new__
+_VARGS_META = getattr(lark_visitors, "_vargs_meta", None)
 
 
 def _only_child(children: list[Any]) -> Any:
@@ -757,23 +762,30 @@ class _FastParser:
         )
         self.ignore = lexer.ignore_types
         self.multiline = lexer.newline_types
-        self.retype: dict[str, Callable[[str], str | None]] = {}
+        # keywords an identifier's regex also matches: Lark retypes such a token when its whole text
+        # is one of them (a full match of their plain strings, so a lookup of the text)
+        self.retype: dict[str, dict[str, str]] = {}
         for kind, callback in lexer.callback.items():
-            if not isinstance(callback, UnlessCallback):
+            if not isinstance(callback, UnlessCallback) or lexer.g_regex_flags:
                 raise TypeError(f"a lexer callback other than Lark's keyword check for {kind}")
-            self.retype[kind] = callback.scanner.fullmatch
+            keywords = self.retype[kind] = {}
+            for terminal in callback.scanner.terminals:
+                if not isinstance(terminal.pattern, PatternStr) or terminal.pattern.flags:
+                    raise TypeError(f"keyword {terminal.name} is not a plain string")
+                keywords[terminal.pattern.value] = terminal.name
         table = lark.parser.parser.parser.parse_table
         self.start = table.start_states["start"]
         self.end = table.end_states["start"]
         builder = _Builder(visit_tokens=False)
         reductions = {
-            rule: (len(rule.expansion), _fast_callback(rule, builder), rule.origin.name)
+            rule: (len(rule.expansion), _fast_callback(rule, builder), str(rule.origin.name))
             for rule in lark.rules
         }
-        # per state and symbol: (True, next state) to shift, (False, (size, callback, rule name)) to reduce
+        # per state and symbol: (True, next state) to shift, (False, (size, callback, rule name)) to
+        # reduce; names as plain strings (Lark's are Tokens, whose == is a Python call per lookup)
         self.states: dict[Any, dict[str, tuple[bool, Any]]] = {
             state: {
-                symbol: (True, arg) if action is Shift else (False, reductions[arg])
+                str(symbol): (True, arg) if action is Shift else (False, reductions[arg])
                 for symbol, (action, arg) in actions.items()
             }
             for state, actions in table.states.items()
@@ -798,7 +810,7 @@ class _FastParser:
                 token.type, token.value, token.start_pos, token.end_pos = kind, value, at, end
                 token.line, token.column = line, at - line_start + 1
                 token.end_line, token.end_column = end_line, end - end_line_start + 1
-                if kind in retype and (keyword := retype[kind](value)) is not None:
+                if kind in retype and (keyword := retype[kind].get(value)) is not None:
                     token.type = keyword
                 yield token
             at, line, line_start = end, end_line, end_line_start
