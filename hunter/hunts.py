@@ -260,8 +260,9 @@ def load_hunt_set(paths: Sequence[Path], *, include_deprecated: bool = False) ->
             hunt_set.problems.append(HuntError(path, 0, 0, "hunt file or folder not found"))
             found = []
         for file in found:
-            if file.resolve() not in seen:  # a file named twice (a folder and a file in it) loads once
-                seen.add(file.resolve())
+            resolved = file.resolve()
+            if resolved not in seen:  # a file named twice (a folder and a file in it) loads once
+                seen.add(resolved)
                 files.append(file)
     hunt_set.files = len(files)
     first_use: dict[str, Path] = {}
