@@ -528,31 +528,26 @@ class LocalSearcher:
             ]
             return finish(hunt, results)
 
+        def attempt(presorted: bool) -> tuple[list[_Scope], list[_T]]:
+            """One pass: streamed over the files merged by time, or (not presorted) file by file."""
+            scopes = self._scopes(hunts, times, windows, read_window)
+            reader = self.files.hits_by_time if presorted else self.files.hits
+
+            def read(wants: Wants | None) -> Iterator[LocalHit]:
+                return reader(read_window, wants=wants)
+
+            return scopes, self._feed(hunts, scopes, read, conclude, presorted=presorted)
+
         before = copy.deepcopy(self.files.stats)
         count = len(self.files.files())
         try:
             if count > MAX_MERGED_FILES:  # merging keeps every file open at once
                 raise UnsortedInputError(f"{count} event files: more than {MAX_MERGED_FILES} to merge")
-
-            scopes = self._scopes(hunts, times, windows, read_window)
-            finished = self._feed(
-                hunts,
-                scopes,
-                lambda wants: self.files.hits_by_time(read_window, wants=wants),
-                conclude,
-                presorted=True,
-            )
+            scopes, finished = attempt(presorted=True)
         except UnsortedInputError as exc:
             log.info("reading the event files one by one without streaming", reason=str(exc))
             self.files.stats = copy.deepcopy(before)
-            scopes = self._scopes(hunts, times, windows, read_window)
-            finished = self._feed(
-                hunts,
-                scopes,
-                lambda wants: self.files.hits(read_window, wants=wants),
-                conclude,
-                presorted=False,
-            )
+            scopes, finished = attempt(presorted=False)
         skipped = self.files.stats.unparsed > before.unparsed
         for hunt, scope in zip(hunts, scopes, strict=True):
             self.searched[hunt.id] = None if skipped and not scope.admitted else scope.admitted
