@@ -365,8 +365,7 @@ def _literal_strings(text: str) -> str | None:
             if char == "'":
                 end = text.find("'''", at + 3)
             else:
-                end = _MULTILINE_BASIC_BODY.match(text, at + 3).end()  # type: ignore[union-attr]
-                end = end if text.startswith('"""', end) else -1
+                end = _closing(text, at + 3, '"""', _MULTILINE_BASIC_BODY)
             if end < 0:
                 return None
             close = end + 3
@@ -392,8 +391,8 @@ def _literal_strings(text: str) -> str | None:
                 return None
             at = end + 1
             continue
-        end = _BASIC_BODY.match(text, at + 1).end()  # type: ignore[union-attr]
-        if not text.startswith('"', end):
+        end = _closing(text, at + 1, '"', _BASIC_BODY)
+        if end < 0:
             return None
         body = text[at + 1 : end]
         if "\\" not in body and "'" not in body and _apart(text, at, end + 1):
@@ -402,6 +401,19 @@ def _literal_strings(text: str) -> str | None:
         at = end + 1
     parts.append(text[copied:])
     return "".join(parts)
+
+
+def _closing(text: str, start: int, quotes: str, body: re.Pattern[str]) -> int:
+    """Where the basic string whose content starts at ``start`` closes with ``quotes``; -1 if it does not.
+
+    Without a backslash (or, for one line, a line end) before the first ``quotes``, they close it;
+    else ``body`` finds the end of the content, escapes skipped.
+    """
+    end = text.find(quotes, start)
+    if end >= 0 and "\\" not in (content := text[start:end]) and (len(quotes) == 3 or "\n" not in content):
+        return end
+    end = body.match(text, start).end()  # type: ignore[union-attr]  # it matches the empty string
+    return end if text.startswith(quotes, end) else -1
 
 
 def _apart(text: str, start: int, end: int) -> bool:
