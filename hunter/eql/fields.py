@@ -15,6 +15,7 @@ from typing import Any
 Getter = Callable[[Mapping[str, Any]], Any]
 
 SCALARS = frozenset({str, int, float, bool})
+MAX_GENERATED_PATH = 32  # longer field paths are read by a loop, not generated code
 
 
 @functools.lru_cache(maxsize=4096)
@@ -31,6 +32,8 @@ def make_getter(path: tuple[str, ...]) -> Getter:
             return doc.get(key)
 
         return get_leaf
+    if len(path) > MAX_GENERATED_PATH:  # generated code nests a block per part: Python allows 100
+        return _looping_getter(path)
     namespace: dict[str, Any] = {"_descend": _descend, "_as_list": _as_list}
     lines = [
         "def get(doc):",
@@ -40,6 +43,27 @@ def make_getter(path: tuple[str, ...]) -> Getter:
     exec(compile("\n".join(lines), f"<getter {'.'.join(path)}>", "exec"), namespace)  # noqa: S102
     getter: Getter = namespace["get"]
     return getter
+
+
+def _looping_getter(path: tuple[str, ...]) -> Getter:
+    """The getter of a long ``path`` as a loop: what the generated one reads, in the same order (the
+    object under the first part, then the dotted keys of two, three... parts, each followed down)."""
+    splits = [
+        (".".join(path[:split]), make_getter(path[split:]) if split < len(path) else None)
+        for split in range(1, len(path) + 1)
+    ]
+
+    def get(doc: Mapping[str, Any]) -> Any:
+        found = None
+        for key, rest in splits:
+            value = doc.get(key)
+            if value is not None and rest is not None:
+                value = _descend(value, rest)
+            if value is not None:
+                found = value if found is None else _as_list(found) + _as_list(value)
+        return found
+
+    return get
 
 
 def _emit(

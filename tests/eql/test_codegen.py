@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hunter.eql import CompiledQuery, EqlError, analyzer, ast, codegen, compile_query
+from hunter.eql import CompiledQuery, analyzer, ast, codegen, compile_query, fields
 from hunter.eql.codegen import _Emitter
 from hunter.eql.query import _DEFER_MAX_DEPTH, _DEFER_MAX_PATH, _writes_safely_later
 from tests.eql.test_conformance import run_case
@@ -135,14 +135,25 @@ def test_clauses_whose_writing_could_fail_are_written_at_once() -> None:
     assert plan.stages[0].test({"@timestamp": 1, "a": "xyz"}) is True
 
 
-def test_a_field_path_too_long_for_python_fails_at_compile_time_as_before() -> None:
-    """A path deeper than Python's nesting limit fails when the query is compiled, not at its first event.
-
-    (Today with Python's own IndentationError from the field getter, not an EqlError: see fields.py.)
-    """
-    path = ".".join(["f"] * 120)
-    with pytest.raises((SyntaxError, EqlError)):
-        compile_query(f"any where {path} == 1")
+def test_a_field_path_longer_than_python_nests_is_read_like_any_other() -> None:
+    """A 120-part field path (deeper than Python lets generated code nest) compiles and matches the
+    value however the event spells the path: nested objects, a dotted key, or a mix."""
+    parts = ["f"] * 120
+    query = compile_query(f"any where {'.'.join(parts)} == 1")
+    nested: Any = 1
+    for part in reversed(parts):
+        nested = {part: nested}
+    spellings = [
+        nested,
+        {".".join(parts): 1},
+        {".".join(parts[:60]): {".".join(parts[60:]): 1}},
+        {"f": [{".".join(parts[1:]): 1}]},
+    ]
+    events = [
+        {"@timestamp": n, "event": {"category": "x"}, **spelling} for n, spelling in enumerate(spellings)
+    ]
+    events.append({"@timestamp": 9, "event": {"category": "x"}, ".".join(parts): 2})
+    assert [hit["_source"]["@timestamp"] for hit in query.search(events, size=10)["events"]] == [0, 1, 2, 3]
 
 
 def test_generated_source_is_the_same_written_now_or_later() -> None:
@@ -207,3 +218,23 @@ def test_ast_nodes_have_slots_the_check_walks() -> None:
         analyzer.IsNull,
     ):
         assert "pos" in kind.__slots__ and len(kind.__slots__) > 1
+
+
+_KEYS = st.sampled_from(["a", "b", "a.b", "b.c", "a.b.c", "c"])
+_DOCS = st.recursive(
+    st.one_of(st.none(), st.integers(0, 3), st.text("xy", max_size=2)),
+    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(_KEYS, children, max_size=4)),
+    max_leaves=12,
+)
+
+
+@given(
+    st.dictionaries(_KEYS, _DOCS, max_size=5),
+    st.lists(st.sampled_from(["a", "b", "c"]), min_size=2, max_size=4),
+)
+@settings(max_examples=300)
+def test_the_getter_of_a_long_path_reads_as_the_generated_one(doc: dict[str, Any], parts: list[str]) -> None:
+    """The loop that reads paths too long for generated code gives what generated code gives,
+    whatever mix of nested objects, lists and dotted keys spells the path."""
+    path = tuple(parts)
+    assert fields._looping_getter(path)(doc) == fields.make_getter(path)(doc)
