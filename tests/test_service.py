@@ -783,17 +783,24 @@ class _TickingClock(Clock):
         return self.now
 
 
+def _three_hunts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt, start: datetime, clock: Any
+) -> Runtime:
+    """A runtime over Lua events from ``start`` with the hunt as ``a``, ``b`` and ``c`` (one schedule)."""
+    events = _write_lua_events(tmp_path / "events.ndjson", start)
+    settings = _settings(tmp_path, monkeypatch, HUNTER_EMBEDDED__EVENTS=json.dumps([str(events)]))
+    hunts = [dataclasses.replace(hunt, id=hunt_id) for hunt_id in ("a", "b", "c")]
+    return build_runtime(settings, hunts, clock=clock)
+
+
 def test_a_schedule_plans_its_pass_and_its_runs_for_one_moment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt
 ) -> None:
     """The shared pass and every run of the tick plan their windows for one moment of the runner's
     clock, so each run takes what the pass found, even though the clock moves while they run."""
     start = datetime(2026, 11, 20, 10, tzinfo=UTC)
-    events = _write_lua_events(tmp_path / "events.ndjson", start)
-    settings = _settings(tmp_path, monkeypatch, HUNTER_EMBEDDED__EVENTS=json.dumps([str(events)]))
     clock = _TickingClock(start + timedelta(hours=1))
-    hunts = [dataclasses.replace(hunt, id=hunt_id) for hunt_id in ("a", "b", "c")]
-    runtime = build_runtime(settings, hunts, clock=clock)
+    runtime = _three_hunts(tmp_path, monkeypatch, hunt, start, clock)
     reads = _Reads(runtime)
     try:
         service = HuntService(runtime, clock=clock, install_signals=False)
@@ -831,18 +838,15 @@ def test_a_hunt_still_running_is_skipped_by_its_schedule_and_the_others_share_th
     """A hunt whose previous run is still going when its schedule fires is skipped (logged), as its
     own job's run would be; the schedule's other hunts run, sharing one read; the running one ends ok."""
     start = datetime(2026, 11, 20, 10, tzinfo=UTC)
-    events = _write_lua_events(tmp_path / "events.ndjson", start)
-    settings = _settings(tmp_path, monkeypatch, HUNTER_EMBEDDED__EVENTS=json.dumps([str(events)]))
     clock = Clock(start + timedelta(hours=1))
-    hunts = [dataclasses.replace(hunt, id=hunt_id) for hunt_id in ("a", "b", "c")]
-    runtime = build_runtime(settings, hunts, clock=clock)
+    runtime = _three_hunts(tmp_path, monkeypatch, hunt, start, clock)
     assert isinstance(runtime.searcher, LocalSearcher)
     searcher = _HoldingSearcher(runtime.searcher, "a")
     runtime.runner.searcher = searcher
     reads = _Reads(runtime)
     service = HuntService(runtime, clock=clock, install_signals=False)
     results: list[RunSummary | None] = []
-    first = threading.Thread(target=lambda: results.append(service.run_hunt(hunts[0])))
+    first = threading.Thread(target=lambda: results.append(service.run_hunt(runtime.hunts[0])))
     first.start()
     try:
         assert searcher.entered.wait(10)
@@ -868,11 +872,8 @@ def test_a_crash_in_a_run_or_in_the_shared_pass_fails_nothing_else_of_its_schedu
     """A shared pass that crashes leaves each hunt of the schedule to search on its own; a hunt's run
     that crashes is recorded as failed (health names it) and the next hunt still runs."""
     start = datetime(2026, 11, 20, 10, tzinfo=UTC)
-    events = _write_lua_events(tmp_path / "events.ndjson", start)
-    settings = _settings(tmp_path, monkeypatch, HUNTER_EMBEDDED__EVENTS=json.dumps([str(events)]))
     clock = Clock(start + timedelta(hours=1))
-    hunts = [dataclasses.replace(hunt, id=hunt_id) for hunt_id in ("a", "b", "c")]
-    runtime = build_runtime(settings, hunts, clock=clock)
+    runtime = _three_hunts(tmp_path, monkeypatch, hunt, start, clock)
     reads = _Reads(runtime)
     assert isinstance(runtime.searcher, LocalSearcher)
 
@@ -1062,11 +1063,8 @@ def test_stopping_ends_a_schedules_tick_before_its_next_hunt(
     """SIGTERM during a schedule's tick lets the running hunt finish and starts none of the rest
     (their checkpoints stay, so the next start searches their range); no hunt is left locked."""
     start = datetime(2026, 11, 20, 10, tzinfo=UTC)
-    events = _write_lua_events(tmp_path / "events.ndjson", start)
-    settings = _settings(tmp_path, monkeypatch, HUNTER_EMBEDDED__EVENTS=json.dumps([str(events)]))
-    hunts = [dataclasses.replace(hunt, id=hunt_id) for hunt_id in ("a", "b", "c")]
     clock = Clock(start + timedelta(hours=1))
-    runtime = build_runtime(settings, hunts, clock=clock)
+    runtime = _three_hunts(tmp_path, monkeypatch, hunt, start, clock)
     service = HuntService(runtime, clock=clock, install_signals=False)
     run_hunt = runtime.runner.run_hunt
 
