@@ -632,6 +632,8 @@ def _iso(moment: datetime) -> str:
 
 
 def _json_dumps(value: Any, **_kwargs: Any) -> str:
+    if isinstance(value, Undefined):  # say which value is missing (orjson would name only the type)
+        value._fail_with_undefined_error()
     return orjson.dumps(value, default=_undefined_default).decode("utf-8")
 
 

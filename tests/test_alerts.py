@@ -255,7 +255,7 @@ def test_undefined_template_variable_is_an_error(tmp_path: Path, lua_hunt: Hunt)
     """StrictUndefined: a template naming a missing value fails to render instead of writing ''."""
     (tmp_path / "alert.json.j2").write_text('{"x": {{ alert.no_such_value | tojson }}}', encoding="utf-8")
     broken = AlertRenderer(tmp_path)
-    with pytest.raises(AlertRenderError):
+    with pytest.raises(AlertRenderError, match="no_such_value"):
         render(broken, lua_hunt, lua_finding(lua_hunt, lua_exec(T, doc_id="u")))
 
 
