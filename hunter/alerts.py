@@ -249,9 +249,9 @@ class AlertRenderer:
 
     def __init__(self, templates: Path) -> None:
         self.environment = _Sandbox(undefined=StrictUndefined, autoescape=False)
-        self.environment.policies["json.dumps_function"] = _json_dumps
         # the output is JSON, not HTML: values are written as JSON and nothing more (Jinja's own
-        # tojson also escapes <>&' for HTML and wraps the text as markup, the same JSON, slower)
+        # tojson, the only reader of its json.dumps_function policy, also escapes <>&' for HTML and
+        # wraps the text as markup: the same JSON, slower)
         self.environment.filters["tojson"] = _json_dumps
         self._hunts: dict[str, tuple[Hunt, dict[str, Any]]] = {}  # hunt id -> (hunt, its context)
         path = templates / ALERT_TEMPLATE
