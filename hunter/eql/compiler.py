@@ -237,11 +237,16 @@ class FieldAccess:
             self.raw = _null_value_getter(path, self.null_conv)
 
     @property
+    def own(self) -> bool:
+        """True when the field is read under its own name (not a multi-field or alias reading another
+        field), so an event holds a value for it exactly when that name has one."""
+        return self.info is None or self.info.source_path == tuple(self.name.split("."))
+
+    @property
     def dynamic(self) -> bool:
-        """True when values are used as they come: read under the field's own name (not a multi-field
-        or alias reading another), without a type conversion."""
-        own = self.info is None or self.info.source_path == tuple(self.name.split("."))
-        return self.conv is None and own
+        """True when values are used as they come: read under the field's own name (:attr:`own`),
+        without a type conversion."""
+        return self.conv is None and self.own
 
     def values(self, doc: Doc) -> list[Any]:
         """All non-null values of the field, flattened and typed."""

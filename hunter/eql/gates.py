@@ -70,15 +70,9 @@ def _dynamic_test(plan: Plan) -> Callable[[str], bool]:
 
 
 def _own_test(plan: Plan) -> Callable[[str], bool]:
-    """Whether a field is read under its own name (not a multi-field or alias reading another field),
-    so that an event holds a value for it exactly when that name has one."""
+    """Whether a field is read under its own name (:attr:`~.compiler.FieldAccess.own`)."""
     compiler = plan.compiler
-
-    def own(name: str) -> bool:
-        info = compiler.access(name).info
-        return info is None or info.source_path == tuple(name.split("."))
-
-    return own
+    return lambda name: compiler.access(name).own
 
 
 class _Walker:
