@@ -85,7 +85,7 @@ class _FieldIndex:
         by_length.setdefault(length, {}).setdefault(cut, set()).add(run)
 
     def seal(self) -> _FieldIndex:
-        """Prepare the flat tables :meth:`collect` reads (after the last :meth:`add`)."""
+        """Prepare the flat tables the generated lookup reads (after the last :meth:`add`)."""
         self.cuts = [
             (length, cuts, low, head)
             for tables, low, head in (
@@ -99,31 +99,17 @@ class _FieldIndex:
         self.lowers = bool(self.lower) or any(low for _length, _cuts, low, _head in self.cuts)
         return self
 
-    def collect(self, source: Mapping[str, Any], found: set[int]) -> None:
-        """Add the runs filed under a value ``source`` has in this field."""
-        raw = self.getter(source)
-        if raw is None:
-            return
-        if self.present:
-            found |= self.present
-        eq, lower, cuts, lowers = self.eq, self.lower, self.cuts, self.lowers
-        for value in (raw,) if raw.__class__ is str else strings(raw):
-            if eq:
-                hit = eq.get(value)
-                if hit:
-                    found |= hit
-            lowered = value.lower() if lowers else value
-            if lower:
-                hit = lower.get(lowered)
-                if hit:
-                    found |= hit
-            for length, keys, low, head in cuts:
-                text = lowered if low else value
-                if length > len(text):
-                    continue
-                hit = keys.get(text[:length] if head else text[-length:])
-                if hit:
-                    found |= hit
+
+def _field_indices(filings: Iterable[tuple[Need, int]]) -> list[_FieldIndex]:
+    """The sealed index of each field the needs name, each need's keys filed under its number."""
+    indices: dict[str, _FieldIndex] = {}
+    for need, number in filings:
+        for name, mode, text in need:
+            index = indices.get(name)
+            if index is None:
+                index = indices[name] = _FieldIndex(make_getter(tuple(name.split("."))))
+            index.add(mode, text, number)
+    return [index.seal() for index in indices.values()]
 
 
 class _Route:
@@ -233,15 +219,12 @@ class Dispatcher:
         ]
         self._learning = learn if self._choices else 0
         self._seen = [0] * len(self._choices)
-        self._probe: dict[str, _FieldIndex] = {}
-        for number, (_stage, need) in enumerate(self._choices):
-            for name, mode, text in need:
-                index = self._probe.get(name)
-                if index is None:
-                    index = self._probe[name] = _FieldIndex(make_getter(tuple(name.split("."))))
-                index.add(mode, text, number)
-        for index in self._probe.values():
-            index.seal()
+        # the numbers of the choices an event meets, looked up as a route looks up its runs
+        self._probe: Callable[[Mapping[str, Any]], set[int] | frozenset[int]] | None = (
+            _route_code(frozenset(), _field_indices((need, n) for n, (_s, need) in enumerate(self._choices)))
+            if self._learning
+            else None
+        )
 
     def runs(self, source: Mapping[str, Any]) -> set[int] | frozenset[int]:
         """Positions of the runs that may use the event ``source`` (the others surely reject it)."""
@@ -256,9 +239,8 @@ class Dispatcher:
     def _learn(self, source: Mapping[str, Any]) -> None:
         """Count the needs ``source`` meets; after the last event to learn from, file each stage
         under the need the fewest events met (ties: the static choice) and forget the routes."""
-        met: set[int] = set()
-        for index in self._probe.values():
-            index.collect(source, met)
+        assert self._probe is not None
+        met = self._probe(source)
         seen = self._seen
         for number in met:
             seen[number] += 1
@@ -274,7 +256,7 @@ class Dispatcher:
                     stage.routable, key=lambda need: (counts[id(stage), need], self._weighted(need))
                 )
         self._routes.clear()
-        self._probe.clear()
+        self._probe = None
 
     def _route(self, signature: tuple[Any, ...]) -> _Route:
         values = {
@@ -282,19 +264,15 @@ class Dispatcher:
             for name, value in zip(self.coarse, signature, strict=True)
         }
         always = set(self.unrouted)
-        indices: dict[str, _FieldIndex] = {}
+        filings: list[tuple[Need, int]] = []
         for stage in self._stages:
             if not all(_admits(need, values) for need in stage.coarse):
                 continue
             if stage.filed is None:
                 always.add(stage.run)
-                continue
-            for name, mode, text in stage.filed:
-                index = indices.get(name)
-                if index is None:
-                    index = indices[name] = _FieldIndex(make_getter(tuple(name.split("."))))
-                index.add(mode, text, stage.run)
-        route = _Route(always, [index.seal() for index in indices.values()])
+            else:
+                filings.append((stage.filed, stage.run))
+        route = _Route(always, _field_indices(filings))
         if len(self._routes) >= CACHE_LIMIT:
             self._routes.clear()
         self._routes[signature] = route
