@@ -265,16 +265,11 @@ class HuntService:
             started=clock(),
             intervals={hunt.id: timedelta(seconds=hunt.interval_ns / 1e9) for hunt in self.hunts},
         )
-        schedule = runtime.settings.schedule
         # Tests pass a scheduler without a thread of its own that they tick with their clock.
         self.scheduler = scheduler if scheduler is not None else BackgroundScheduler()
         self.scheduler.configure(
             timezone=UTC,
-            job_defaults={
-                "coalesce": True,
-                "max_instances": 1,
-                "misfire_grace_time": int(schedule.misfire_grace.total_seconds()) or None,
-            },
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": self._misfire_grace()},
         )
         self.stopping = threading.Event()
         self._running: dict[str, threading.Lock] = {hunt.id: threading.Lock() for hunt in self.hunts}
@@ -323,8 +318,13 @@ class HuntService:
             id=group_id,
             name=self._group_name(group_id),
             next_run_time=self.clock(),
-            misfire_grace_time=int(self.runtime.settings.schedule.misfire_grace.total_seconds()) or None,
+            misfire_grace_time=self._misfire_grace(),
         )
+
+    def _misfire_grace(self) -> int | None:
+        """``[schedule] misfire_grace`` as configured now, in APScheduler's terms (None: no limit); a
+        reload may have changed it since the scheduler was set up."""
+        return int(self.runtime.settings.schedule.misfire_grace.total_seconds()) or None
 
     def _group_name(self, group_id: str) -> str:
         count = len(self.groups.get(group_id, ()))
@@ -338,8 +338,7 @@ class HuntService:
             id=hunt.id,
             name=hunt.name,
             next_run_time=self.clock(),
-            # as configured now (a reload may have changed it since the scheduler was set up)
-            misfire_grace_time=int(self.runtime.settings.schedule.misfire_grace.total_seconds()) or None,
+            misfire_grace_time=self._misfire_grace(),
         )
 
     def run_hunt(self, hunt: Hunt) -> RunSummary | None:
@@ -462,25 +461,21 @@ class HuntService:
         changed = sorted(key for key in new.keys() & old.keys() if new[key] != old[key])
         for hunt_id in removed:
             self.health.forget(hunt_id)
-        for hunt_id in sorted(new.keys() & old.keys()):
-            self.health.watch(hunt_id, timedelta(seconds=new[hunt_id].interval_ns / 1e9), self.clock())
         for hunt_id in added:
             self._running.setdefault(hunt_id, threading.Lock())
+        for hunt_id in sorted(new):
             self.health.watch(hunt_id, timedelta(seconds=new[hunt_id].interval_ns / 1e9), self.clock())
         jitter_changed = settings.schedule.jitter != old_settings.schedule.jitter
-        misfire = int(settings.schedule.misfire_grace.total_seconds()) or None
         self.hunts = [new[hunt_id] for hunt_id in new]
         self.runtime.hunts = list(hunts)
         if self.shares_passes:
-            self._regroup(jitter_changed=jitter_changed, misfire=misfire)
+            self._regroup(jitter_changed=jitter_changed)
         else:
-            self._rejob(old, new, jitter_changed=jitter_changed, misfire=misfire)
+            self._rejob(old, new, jitter_changed=jitter_changed)
         log.info("reloaded settings and hunts", added=added, removed=removed, changed=changed)
         return True
 
-    def _rejob(
-        self, old: dict[str, Hunt], new: dict[str, Hunt], *, jitter_changed: bool, misfire: int | None
-    ) -> None:
+    def _rejob(self, old: dict[str, Hunt], new: dict[str, Hunt], *, jitter_changed: bool) -> None:
         """One job per hunt after a reload: removed, updated (rescheduled if its schedule or the
         jitter changed) and added."""
         for hunt_id in sorted(old.keys() - new.keys()):
@@ -488,14 +483,16 @@ class HuntService:
                 self.scheduler.remove_job(hunt_id)
         for hunt_id in sorted(new.keys() & old.keys()):
             hunt = new[hunt_id]
-            self.scheduler.modify_job(hunt_id, args=[hunt], name=hunt.name, misfire_grace_time=misfire)
+            self.scheduler.modify_job(
+                hunt_id, args=[hunt], name=hunt.name, misfire_grace_time=self._misfire_grace()
+            )
             schedule_changed = (hunt.cron, hunt.interval_ns) != (old[hunt_id].cron, old[hunt_id].interval_ns)
             if jitter_changed or schedule_changed:
                 self.scheduler.reschedule_job(hunt_id, trigger=self.trigger(hunt))
         for hunt_id in sorted(new.keys() - old.keys()):
             self._add_job(new[hunt_id])
 
-    def _regroup(self, *, jitter_changed: bool, misfire: int | None) -> None:
+    def _regroup(self, *, jitter_changed: bool) -> None:
         """One job per schedule after a reload: ``self.hunts`` grouped again; a job a schedule no
         longer needs removed, one a new schedule needs added, and one a hunt joined run at once."""
         before = {group_id: {hunt.id for hunt in hunts} for group_id, hunts in self.groups.items()}
@@ -508,7 +505,9 @@ class HuntService:
             if group_id not in before or self.scheduler.get_job(group_id) is None:
                 self._add_group_job(group_id)
                 continue
-            self.scheduler.modify_job(group_id, name=self._group_name(group_id), misfire_grace_time=misfire)
+            self.scheduler.modify_job(
+                group_id, name=self._group_name(group_id), misfire_grace_time=self._misfire_grace()
+            )
             if jitter_changed:
                 self.scheduler.reschedule_job(group_id, trigger=self.trigger(hunts[0]))
             if {hunt.id for hunt in hunts} - before[group_id]:
