@@ -175,8 +175,9 @@ class CompiledQuery:
                 if compiled is None:
                     compiled = made[id(term)] = stage(term.filter, (*query.keys, *term.keys))
                 else:
-                    conditions.append(conditions[stages.index(compiled)])
-                    deferred.append(deferred[stages.index(compiled)])
+                    first = stages.index(compiled)
+                    conditions.append(conditions[first])
+                    deferred.append(deferred[first])
                 stages.append(compiled)
             until = None
             if isinstance(query, ast.SequenceQuery) and query.until is not None:

@@ -148,18 +148,11 @@ class SequenceRun(Run):
         self.useful = (
             _usefulness(self.matcher, self.orderer, self.positive, self.missing_stages) if presorted else None
         )
-        # stages an event is always kept for (the first positive one, missing ones before it); an
-        # event of other stages only when some sequence is under way (:meth:`_idle`)
-        self.opening_bits = sum(
-            1 << term
-            for term in (
-                self.positive[0],
-                *(m.term_index for m in self.missing_stages if m.before_positive == 0),
-            )
-        )
-        self.trailing_bits = sum(
-            1 << m.term_index for m in self.missing_stages if m.before_positive == len(self.positive)
-        )
+        # an event of other stages than the opening ones is kept only when some sequence is under
+        # way (:meth:`_idle`)
+        opening, trailing = _opening_and_trailing(self.positive, self.missing_stages)
+        self.opening_bits = sum(1 << term for term in opening)
+        self.trailing_bits = sum(1 << term for term in trailing)
 
     def accept(self, position: int, item: Mapping[str, Any]) -> None:
         source = item.get("_source")
@@ -450,6 +443,14 @@ class _Orderer:
         return ready
 
 
+def _opening_and_trailing(positive: list[int], missing: list[MissingStage]) -> tuple[set[int], set[int]]:
+    """The terms an event is always kept for (the first positive stage, missing stages before it),
+    and the missing stages after the last positive one."""
+    opening = {positive[0], *(stage.term_index for stage in missing if stage.before_positive == 0)}
+    trailing = {stage.term_index for stage in missing if stage.before_positive == len(positive)}
+    return opening, trailing
+
+
 def _usefulness(
     matcher: SequenceMatcher, orderer: _Orderer, positive: list[int], missing: list[MissingStage]
 ) -> Callable[[dict[int, list[tuple[Any, ...]]], list[tuple[Any, ...]], int], bool]:
@@ -466,13 +467,12 @@ def _usefulness(
     """
     previous = {term: positive[index - 1] for index, term in enumerate(positive) if index > 0}
     stage_of = {term: index for index, term in enumerate(positive)}
-    always = {positive[0], *(stage.term_index for stage in missing if stage.before_positive == 0)}
+    always, trailing = _opening_and_trailing(positive, missing)
     middle = {
         stage.term_index: stage.before_positive - 1
         for stage in missing
         if 0 < stage.before_positive < len(positive)
     }
-    trailing = {stage.term_index for stage in missing if stage.before_positive == len(positive)}
     maxspan = matcher.maxspan
     started: dict[tuple[Any, ...], int] = {}  # key -> latest first timestamp of a completed sequence
     seen = [0]  # completed sequences already read into ``started``
