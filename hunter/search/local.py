@@ -612,9 +612,10 @@ class LocalSearcher:
             }
 
         everyone = range(len(hunts))
+        concluded = None
         if self.processes > 1 and len(plan.runs) >= self.parallel_runs and _may_fork():
             concluded = self._forked(plan, lambda: read(wants), conclude_all)
-        else:
+        if concluded is None:  # one process
             concluded = conclude_all(everyone, self._pass(plan, plan.runs_of(everyone), read(wants)))
         return [concluded[number] for number in everyone]
 
@@ -658,20 +659,21 @@ class LocalSearcher:
         plan: _PassPlan,
         hits: Callable[[], Iterator[LocalHit]],
         conclude: Callable[[Sequence[int], Mapping[int, dict[str, Any]]], dict[int, _T]],
-    ) -> dict[int, _T]:
+    ) -> dict[int, _T] | None:
         """Every other hunt searched and concluded in a forked helper process (what it concludes
         comes back pickled through a pipe), the rest here; both read the files, this process alone
         counts, logs and shows progress. Hunts are independent, so the results are those of one
-        process; an error of the helper is raised here, and an error here ends the helper."""
+        process; an error of the helper is raised here, and an error here ends the helper. None
+        when no process can be forked: the caller does it all."""
         everyone = range(len(plan.hunt_runs))
         read_end, write_end = os.pipe()
         try:
             pid = os.fork()
-        except OSError as exc:  # no process to be had (a limit): this one does it all
+        except OSError as exc:  # no process to be had (a limit)
             os.close(read_end)
             os.close(write_end)
             log.info("searching in one process", reason=f"cannot fork: {exc}")
-            return conclude(everyone, self._pass(plan, plan.runs_of(everyone), hits()))
+            return None
         mine, theirs = everyone[0::2], everyone[1::2]
         if pid == 0:  # the helper: never returns
             os.close(read_end)
