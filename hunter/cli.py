@@ -312,10 +312,10 @@ def _hunt(args: argparse.Namespace) -> int:
             "(an event's index is its hit _index, else its data_stream.* name, else its file name)",
             file=sys.stderr,
         )
-    documents = result.documents
+    documents = result.lines()
     with _output(args.output) as out:
-        for document in documents:
-            out.write(orjson.dumps(document) + b"\n")
+        for text in documents:
+            out.write(text + b"\n")
     stats = files.stats
     unparsed = (
         f"; {stats.unparsed} of the events skipped unparsed: no hunt's query can use them"
@@ -369,8 +369,8 @@ def _preview(args: argparse.Namespace) -> int:
     )
     with _output() as out:
         if args.json:
-            for document in result.documents:
-                out.write(orjson.dumps(document) + b"\n")
+            for text in result.lines():
+                out.write(text + b"\n")
             return EXIT_OK
         out.write(f"preview over {where} ({span}); nothing is stored or sent\n".encode())
         for outcome in result.outcomes:

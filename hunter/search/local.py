@@ -607,9 +607,12 @@ class LocalSearcher:
             plan.run_scope.extend([number] * len(hunt.queries))
 
         def conclude_all(numbers: Sequence[int], found: Mapping[int, dict[str, Any]]) -> dict[int, _T]:
-            return {
-                number: conclude(number, [found[run] for run in plan.hunt_runs[number]]) for number in numbers
-            }
+            # after the pass, as during it, collections need not walk what is held (hunts, matches)
+            with paused_collector():
+                return {
+                    number: conclude(number, [found[run] for run in plan.hunt_runs[number]])
+                    for number in numbers
+                }
 
         everyone = range(len(hunts))
         concluded = None

@@ -7,10 +7,12 @@ import gzip
 import hashlib
 import json
 import os
+import pickle
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import structlog
 
@@ -785,7 +787,10 @@ def test_hunter_hunt_over_a_split_pass_writes_the_alerts_of_one_process(
     def documents(processes: int) -> list[dict[str, Any]]:
         searcher = LocalSearcher(EventFiles([SAMPLES]), SearchSettings(), processes=processes)
         searcher.parallel_runs = 4
-        found = sweep(Settings(), many_hunts(lua_hunt), searcher, None).documents
+        swept = sweep(Settings(), many_hunts(lua_hunt), searcher, None)
+        lines = swept.lines()  # as hunter hunt writes them: the helper's as their JSON came
+        found = swept.documents
+        assert [orjson.loads(line) for line in lines] == found
         for document in found:  # the moment of building differs
             document["event"].pop("created"), document["event"].pop("ingested")
             document["hunter"].pop("created"), document["hunter"].pop("updated")
@@ -794,3 +799,20 @@ def test_hunter_hunt_over_a_split_pass_writes_the_alerts_of_one_process(
     alone = documents(1)
     monkeypatch.setattr(local, "_may_fork", lambda: True)
     assert alone and documents(2) == alone
+
+
+def test_alert_documents_cross_the_pipe_as_json_and_are_parsed_when_read() -> None:
+    """A sweep's documents pickle as JSON texts with their order (a forked helper sends them so),
+    are parsed only when read, and anything orjson cannot write goes the ordinary way."""
+    from hunter.sweep import Documents, order
+
+    docs: list[dict[str, Any]] = [
+        {"@timestamp": "2026-11-20T10:00:00Z", "event": {"id": "b"}, "n": [1, {"x": None}]},
+        {"@timestamp": "2026-11-20T09:00:00Z", "event": {"id": "a"}},
+    ]
+    sent = pickle.loads(pickle.dumps(Documents(docs)))
+    assert sent._documents is None and len(sent) == 2  # not parsed to be counted
+    assert sent.encoded() == [(order(doc), orjson.dumps(doc)) for doc in docs]
+    assert list(sent) == docs and sent[1] == docs[1]
+    huge: list[dict[str, Any]] = [{"@timestamp": "x", "n": 2**70}]
+    assert list(pickle.loads(pickle.dumps(Documents(huge)))) == huge
