@@ -5,11 +5,13 @@ everything below receives ready objects.
 
 The service is APScheduler 3.x jobs: ``coalesce=True`` (missed runs collapse into one: the window
 planner covers the whole gap anyway), ``max_instances=1`` (a job never overlaps itself) and a
-misfire grace time, with a little jitter; plus a health and metrics endpoint. Over local event files
-(a searcher that shares passes) there is one job per schedule (:func:`schedule_id`): the hunts due
+misfire grace time, with a little jitter; plus a health and metrics endpoint. There is one job per
+schedule (:func:`schedule_id`). Over local event files (a searcher that shares passes) the hunts due
 at the same tick are searched in one pass over the files, then run one by one; against
-Elasticsearch there is one job per hunt. SIGTERM/SIGINT stop new runs, let a running one finish
-(bounded by the shutdown timeout), flush pending notices and close clients.
+Elasticsearch they run ``[schedule] concurrency`` at a time, each searching the cluster itself (one
+job per hunt queued hundreds of runs behind APScheduler's ten threads, and those that waited past
+the misfire grace were skipped, tick after tick). SIGTERM/SIGINT stop new runs, let a running one
+finish (bounded by the shutdown timeout), flush pending notices and close clients.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -240,10 +243,10 @@ class HealthState:
 class HuntService:
     """Schedules every enabled hunt and serves /healthz and /metrics until stopped.
 
-    Job ids: where the searcher shares passes over local files (``search_windows``), one job per
-    schedule, its id the :func:`schedule_id` of its hunts (``every 300s``, ``cron 0 * * * *``), so
-    hunts due at the same tick read the files once (:meth:`run_group`); otherwise (Elasticsearch)
-    one job per hunt, its id the hunt's id (:meth:`run_hunt`). Health is judged per hunt either way.
+    One job per schedule, its id the :func:`schedule_id` of its hunts (``every 300s``,
+    ``cron 0 * * * *``): where the searcher shares passes over local files (``search_windows``) the
+    hunts due at the same tick read the files once; against Elasticsearch they run a few at a time
+    (:meth:`run_group`). Health is judged per hunt.
     """
 
     def __init__(
@@ -276,7 +279,7 @@ class HuntService:
         # hunts due at the same tick share one pass over the files where the searcher can do that
         self.shares_passes = getattr(runtime.runner.searcher, "search_windows", None) is not None
         # schedule id -> its hunts in file order (read by each run of the schedule's job)
-        self.groups: dict[str, list[Hunt]] = self._grouped(self.hunts) if self.shares_passes else {}
+        self.groups: dict[str, list[Hunt]] = self._grouped(self.hunts)
         self.http: ThreadingHTTPServer | None = None
 
     # ---- jobs -----------------------------------------------------------------------------------
@@ -295,13 +298,9 @@ class HuntService:
         )
 
     def add_jobs(self) -> None:
-        """One job per schedule (hunts sharing passes) or per hunt, the first run right away."""
-        if self.shares_passes:
-            for group_id in self.groups:
-                self._add_group_job(group_id)
-            return
-        for hunt in self.hunts:
-            self._add_job(hunt)
+        """One job per schedule, the first run right away."""
+        for group_id in self.groups:
+            self._add_group_job(group_id)
 
     @staticmethod
     def _grouped(hunts: list[Hunt]) -> dict[str, list[Hunt]]:
@@ -330,20 +329,8 @@ class HuntService:
         count = len(self.groups.get(group_id, ()))
         return f"{count} hunt{'s' if count != 1 else ''} {group_id}"
 
-    def _add_job(self, hunt: Hunt) -> None:
-        self.scheduler.add_job(
-            self.run_hunt,
-            trigger=self.trigger(hunt),
-            args=[hunt],
-            id=hunt.id,
-            name=hunt.name,
-            next_run_time=self.clock(),
-            misfire_grace_time=self._misfire_grace(),
-        )
-
     def run_hunt(self, hunt: Hunt) -> RunSummary | None:
-        """The job body of a hunt with a job of its own: one run, unless stopping or this hunt is
-        already running."""
+        """One run of ``hunt`` at the runner's now, unless stopping or this hunt is already running."""
         if self.stopping.is_set():
             return None
         lock = self._running[hunt.id]
@@ -356,17 +343,43 @@ class HuntService:
             lock.release()
 
     def run_group(self, group_id: str) -> list[RunSummary]:
-        """The job body of a schedule: its hunts' next windows searched in one shared pass, then
-        each hunt's run (in file order) taking its results, all planned for one moment of the
-        runner's clock, so the windows searched are the ones the runs plan. A hunt whose previous
-        run is still going (begun before a reload moved it here, or outside the scheduler) is
-        skipped, as its own job's run would be; the others run. Stopping ends the tick before the
-        next hunt (those left search their range next time). A run that crashes is recorded as
-        failed and the next hunt runs."""
+        """The job body of a schedule: a run of each of its hunts (:meth:`_shared_tick` over local
+        files, :meth:`_concurrent_tick` against Elasticsearch); a tick longer than the interval is
+        logged. A hunt whose previous run is still going (begun before a reload moved it here, or
+        outside the scheduler) is skipped; the others run. A run that crashes is recorded as failed
+        and the others run. Stopping starts no further run (those left search their range next time)."""
         if self.stopping.is_set():
             return []
         started = time.perf_counter()
         hunts = list(self.groups.get(group_id, ()))  # as it is now; a reload may regroup meanwhile
+        tick = self._shared_tick if self.shares_passes else self._concurrent_tick
+        summaries = tick(group_id, hunts)
+        took_s = time.perf_counter() - started
+        interval_s = hunts[0].interval_ns / 1e9 if hunts else 0.0
+        if hunts and took_s > interval_s:
+            log.warning(
+                "a tick of this schedule took longer than its interval; its fire times are skipped "
+                "while one is going",
+                schedule=group_id,
+                hunts=len(hunts),
+                took_s=round(took_s, 1),
+                interval_s=interval_s,
+            )
+        return summaries
+
+    def _concurrent_tick(self, _group_id: str, hunts: list[Hunt]) -> list[RunSummary]:
+        """Against Elasticsearch: every hunt's run, ``[schedule] concurrency`` at a time, each at its
+        own moment (each searches the cluster itself); all are attempted, in file order, whatever
+        the size of the library."""
+        workers = max(1, min(self.runtime.settings.schedule.concurrency, len(hunts)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hunter-run") as pool:
+            done = list(pool.map(self.run_hunt, hunts))
+        return [summary for summary in done if summary is not None]
+
+    def _shared_tick(self, group_id: str, hunts: list[Hunt]) -> list[RunSummary]:
+        """Over local files: the hunts' next windows searched in one shared pass, then each hunt's
+        run (in file order) taking its results, all planned for one moment of the runner's clock, so
+        the windows searched are the ones the runs plan."""
         held: list[Hunt] = []
         for hunt in hunts:
             if self._running.setdefault(hunt.id, threading.Lock()).acquire(blocking=False):
@@ -395,17 +408,6 @@ class HuntService:
             runner.end_shared_pass(left)
             for hunt in left:
                 self._running[hunt.id].release()
-        took_s = time.perf_counter() - started
-        interval_s = hunts[0].interval_ns / 1e9 if hunts else 0.0
-        if hunts and took_s > interval_s:
-            log.warning(
-                "a tick of this schedule took longer than its interval; its fire times are skipped "
-                "while one is going",
-                schedule=group_id,
-                hunts=len(hunts),
-                took_s=round(took_s, 1),
-                interval_s=interval_s,
-            )
         return summaries
 
     def _run(self, hunt: Hunt, now: datetime | None) -> RunSummary:
@@ -428,10 +430,9 @@ class HuntService:
 
     def reload(self) -> bool:
         """Re-read settings and hunt files (SIGHUP) and apply them, and the schedule settings take
-        effect. One job per hunt: jobs of new hunts are added, of removed ones removed, of changed
-        ones rescheduled. One job per schedule: the hunts are grouped again; a schedule no hunt has
-        any more loses its job, a new one gets a job (running at once), and one that a hunt joined
-        (new, or moved from another schedule) runs at once, all its hunts in one pass. A bad file or
+        effect. The hunts are grouped again by schedule: a schedule no hunt has any more loses its job,
+        a new one gets a job (running at once), and one that a hunt joined (new, or moved from
+        another schedule) runs at once, all its hunts in one pass over local files. A bad file or
         setting is logged and changes nothing (the running set keeps running). Settings that the
         running store, searcher or notifier were built from need a restart; that is said."""
         if self._load is None:
@@ -468,29 +469,9 @@ class HuntService:
         jitter_changed = settings.schedule.jitter != old_settings.schedule.jitter
         self.hunts = [new[hunt_id] for hunt_id in new]
         self.runtime.hunts = list(hunts)
-        if self.shares_passes:
-            self._regroup(jitter_changed=jitter_changed)
-        else:
-            self._rejob(old, new, jitter_changed=jitter_changed)
+        self._regroup(jitter_changed=jitter_changed)
         log.info("reloaded settings and hunts", added=added, removed=removed, changed=changed)
         return True
-
-    def _rejob(self, old: dict[str, Hunt], new: dict[str, Hunt], *, jitter_changed: bool) -> None:
-        """One job per hunt after a reload: removed, updated (rescheduled if its schedule or the
-        jitter changed) and added."""
-        for hunt_id in sorted(old.keys() - new.keys()):
-            if self.scheduler.get_job(hunt_id) is not None:
-                self.scheduler.remove_job(hunt_id)
-        for hunt_id in sorted(new.keys() & old.keys()):
-            hunt = new[hunt_id]
-            self.scheduler.modify_job(
-                hunt_id, args=[hunt], name=hunt.name, misfire_grace_time=self._misfire_grace()
-            )
-            schedule_changed = (hunt.cron, hunt.interval_ns) != (old[hunt_id].cron, old[hunt_id].interval_ns)
-            if jitter_changed or schedule_changed:
-                self.scheduler.reschedule_job(hunt_id, trigger=self.trigger(hunt))
-        for hunt_id in sorted(new.keys() - old.keys()):
-            self._add_job(new[hunt_id])
 
     def _regroup(self, *, jitter_changed: bool) -> None:
         """One job per schedule after a reload: ``self.hunts`` grouped again; a job a schedule no
@@ -572,7 +553,7 @@ class HuntService:
         log.info(
             "hunter service started",
             hunts=[hunt.id for hunt in self.hunts],
-            # the jobs of the hunts that share passes (one per schedule); none: one job per hunt
+            # one job per schedule: its hunts
             schedules={group_id: len(hunts) for group_id, hunts in self.groups.items()},
             mode=self.runtime.settings.mode,
             endpoint=f"http://{server.server_address[0]!s}:{server.server_address[1]}",

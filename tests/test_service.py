@@ -232,7 +232,7 @@ def test_a_due_run_is_skipped_while_the_previous_one_runs(
             assert searcher.entered.wait(10)
             clock.advance(minutes=5, seconds=10)
             scheduler.tick()  # due while the first run is in flight
-            assert scheduler.skipped_running == [hunt.id]
+            assert scheduler.skipped_running == ["every 300s"]  # the job of its schedule
             searcher.release.set()
             scheduler.wait_finished(1)
             clock.advance(minutes=5)
@@ -492,9 +492,10 @@ def _hunt_file(folder: Path, hunt_id: str, interval: str = "5m", *, cron: str | 
 def test_reload_adds_removes_and_reschedules_jobs_and_keeps_them_on_a_bad_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """SIGHUP's reload with one job per hunt (a searcher that cannot share passes, as Elasticsearch's):
-    a new hunt file adds a job, a removed one removes it, a changed interval reschedules it; a bad
-    hunt file is logged and the running set stays as it was."""
+    """SIGHUP's reload with a searcher that cannot share passes (as Elasticsearch's): the hunts are
+    grouped again by schedule, a new hunt joins its schedule's job, a removed one leaves it, a
+    changed interval moves a hunt to that schedule's job (new, with that interval); a bad hunt file
+    is logged and the running set stays as it was."""
     from hunter.cli import _hunts
     from hunter.hunts import load_hunt_set
 
@@ -519,16 +520,18 @@ def test_reload_adds_removes_and_reschedules_jobs_and_keeps_them_on_a_bad_file(
             _hunt_file(folder, "one", interval="10m")
             with structlog.testing.capture_logs() as logs:
                 assert service.reload()
-            assert sorted(job.id for job in scheduler.get_jobs()) == ["one", "three"]
-            assert scheduler.get_job("one").trigger.interval == timedelta(minutes=10)
-            assert scheduler.get_job("one").args[0].interval_ns == 600 * 1_000_000_000
+            assert sorted(job.id for job in scheduler.get_jobs()) == ["every 300s", "every 600s"]
+            assert scheduler.get_job("every 600s").trigger.interval == timedelta(minutes=10)
+            groups = {key: [hunt.id for hunt in hunts] for key, hunts in service.groups.items()}
+            assert groups == {"every 300s": ["three"], "every 600s": ["one"]}
+            assert service.groups["every 600s"][0].interval_ns == 600 * 1_000_000_000
             assert sorted(service.health.intervals) == ["one", "three"]
             (done,) = [entry for entry in logs if entry["event"] == "reloaded settings and hunts"]
             assert (done["added"], done["removed"], done["changed"]) == (["three"], ["two"], ["one"])
             (folder / "broken.toml").write_text('id = "broken"\n', encoding="utf-8")
             with structlog.testing.capture_logs() as logs:
                 assert not service.reload()
-            assert sorted(job.id for job in scheduler.get_jobs()) == ["one", "three"]
+            assert sorted(job.id for job in scheduler.get_jobs()) == ["every 300s", "every 600s"]
             assert any(entry["event"].startswith("reload failed") for entry in logs)
     finally:
         runtime.close()
@@ -909,32 +912,53 @@ def test_a_crash_in_a_run_or_in_the_shared_pass_fails_nothing_else_of_its_schedu
         runtime.close()
 
 
-def test_elasticsearch_mode_keeps_one_job_per_hunt(
+def test_elasticsearch_mode_runs_every_hunt_of_a_tick_a_few_at_a_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt, es_samples: EsTestServer
 ) -> None:
-    """Against Elasticsearch (no shared pass) each hunt keeps a job of its own, its id the hunt's id,
-    even where hunts share an interval; each runs at its tick."""
+    """Against Elasticsearch a schedule's hunts share its job too, and a tick runs every one of them,
+    ``[schedule] concurrency`` at a time, each searching the cluster itself. (One job per hunt queued
+    a library's runs behind APScheduler's ten threads: those that waited past the misfire grace were
+    skipped, the same ones tick after tick.)"""
     settings = _settings(
         tmp_path,
         monkeypatch,
         HUNTER_MODE="elasticsearch",
         HUNTER_ELASTICSEARCH__HOSTS=json.dumps([es_samples.url]),
         HUNTER_SCHEDULE__JITTER="0s",
+        HUNTER_SCHEDULE__CONCURRENCY="3",
     )
-    hunts = [dataclasses.replace(hunt, id=hunt_id) for hunt_id in ("a", "b")]
+    hunts = [dataclasses.replace(hunt, id=f"h{number:02d}") for number in range(12)]
     clock = Clock(datetime(2026, 11, 20, 15, tzinfo=UTC))
     runtime = build_runtime(settings, hunts, clock=clock)
+    together = threading.Barrier(3, timeout=10)  # breaks unless three runs are going at once
+    running: list[int] = [0, 0]  # now, most
+    lock = threading.Lock()
+    run_hunt = runtime.runner.run_hunt
+
+    def counted(each: Hunt, *, now: datetime | None = None) -> RunSummary:
+        with lock:
+            running[0] += 1
+            running[1] = max(running)
+        try:
+            together.wait()
+            return run_hunt(each, now=now)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    runtime.runner.run_hunt = counted  # type: ignore[method-assign,assignment]
     try:
         with _scheduled(runtime, clock) as (_service, scheduler, summaries):
-            jobs = sorted(scheduler.get_jobs(), key=lambda job: job.id)
-            assert [(job.id, job.args[0].id) for job in jobs] == [("a", "a"), ("b", "b")]
-            scheduler.tick()
-            scheduler.wait_finished(2)
-            assert sorted(job_id for job_id, _times in scheduler.submitted) == ["a", "b"]
-            assert sorted((s.hunt_id, s.outcome, len(s.created)) for s in summaries) == [
-                ("a", "ok", 4),
-                ("b", "ok", 4),
+            assert [(job.id, job.name) for job in scheduler.get_jobs()] == [
+                ("every 300s", "12 hunts every 300s")
             ]
+            scheduler.tick()
+            scheduler.wait_finished(1)
+            assert [job_id for job_id, _times in scheduler.submitted] == ["every 300s"]
+            assert sorted((s.hunt_id, s.outcome, len(s.created)) for s in summaries) == [
+                (each.id, "ok", 4) for each in hunts
+            ]
+            assert running[1] == 3
     finally:
         runtime.close()
 
