@@ -258,9 +258,13 @@ class CompiledQuery:
         schema: SchemaArg = None,
         presorted: bool = False,
         multi_fields: Mapping[str, FieldInfo] | None = None,
+        ordered_upstream: bool = False,
     ) -> Run:
         """A consumer of events for this query (see :func:`search_many`); same options as :meth:`search`,
-        and ``multi_fields`` for events without a schema (see :meth:`plan`)."""
+        ``multi_fields`` for events without a schema (see :meth:`plan`), and ``ordered_upstream``
+        when the caller raises :class:`UnsortedInputError` itself on an event older than an earlier
+        one on ``timestamp_field`` (with ``presorted``: a sequence then tests only its opening stages
+        while no sequence is under way)."""
         if result_position not in ("head", "tail"):
             raise ValueError("result_position must be 'head' or 'tail'")
         resolver = PlanResolver(
@@ -273,7 +277,13 @@ class CompiledQuery:
         )
         query = self.statement.query
         if isinstance(query, ast.SequenceQuery):
-            return SequenceRun(query, resolver, limits_for(self.statement, size, result_position), presorted)
+            return SequenceRun(
+                query,
+                resolver,
+                limits_for(self.statement, size, result_position),
+                presorted,
+                ordered_upstream=ordered_upstream,
+            )
         if isinstance(query, ast.SampleQuery):
             return SampleRun(query, resolver, size, max_samples_per_key)
         return EventRun(resolver, limits_for(self.statement, size, result_position))

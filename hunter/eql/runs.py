@@ -123,7 +123,13 @@ class SequenceRun(Run):
     """A sequence query: candidates feed the state machine, sorted at the end or streamed."""
 
     def __init__(
-        self, query: ast.SequenceQuery, resolver: PlanResolver, limits: list[tuple[str, int]], presorted: bool
+        self,
+        query: ast.SequenceQuery,
+        resolver: PlanResolver,
+        limits: list[tuple[str, int]],
+        presorted: bool,
+        *,
+        ordered_upstream: bool = False,
     ) -> None:
         self.query = query
         self.resolver = resolver
@@ -148,11 +154,26 @@ class SequenceRun(Run):
         self.useful = (
             _usefulness(self.matcher, self.orderer, self.positive, self.missing_stages) if presorted else None
         )
+        # With a tiebreaker, events of one timestamp sort otherwise than they come: one that comes
+        # later may sort first and make an earlier one useful. Whether a streamed event is of use is
+        # then decided as the held events of its timestamp are released in order, not as it comes.
+        self.reorders = resolver.default.tiebreaker is not None or any(
+            plan.tiebreaker is not None for plan in resolver.by_index.values()
+        )
         # an event of other stages than the opening ones is kept only when some sequence is under
         # way (:meth:`_idle`)
         opening, trailing = _opening_and_trailing(self.positive, self.missing_stages)
         self.opening_bits = sum(1 << term for term in opening)
         self.trailing_bits = sum(1 << term for term in trailing)
+        self.later_bits = ((1 << (len(terms) + 1)) - 1) & ~self.opening_bits  # the until bit too
+        # Where the caller checks the events' order on this query's timestamp (the local reader, on
+        # its own timestamp field), an event no sequence under way could use needs no check here:
+        # while none is, only the opening stages are tested (most events match a later stage or none).
+        self.opening_mask = (
+            _stages_mask(resolver.default, opening)
+            if presorted and ordered_upstream and not resolver.by_index and not self.reorders
+            else None
+        )
 
     def accept(self, position: int, item: Mapping[str, Any]) -> None:
         source = item.get("_source")
@@ -161,7 +182,13 @@ class SequenceRun(Run):
             source = item
         elif self.resolver.by_index:
             plan = self.resolver.by_index.get(item.get("_index", ""), plan)
-        mask = plan.mask(source)
+        opening_mask = self.opening_mask
+        if opening_mask is not None and self._idle(self.later_bits):
+            # an opening event is then tested in full: its later stages may complete a sequence opened
+            # by an event of the same timestamp that comes after it and sorts before it
+            mask = plan.mask(source) if opening_mask(source) else 0
+        else:
+            mask = plan.mask(source)
         if mask:
             self._accept_matching(position, item, source, plan, mask)
 
@@ -194,7 +221,7 @@ class SequenceRun(Run):
     def _accept_matching(
         self, position: int, item: Mapping[str, Any], source: Mapping[str, Any], plan: Any, mask: int
     ) -> None:
-        if self.useful is not None and self._idle(mask):
+        if self.useful is not None and not self.reorders and self._idle(mask):
             # nothing can use it: only its order is checked (a later, older event would have needed it)
             ts = plan.timestamp(source)
             if ts is not None:
@@ -233,11 +260,17 @@ class SequenceRun(Run):
                 f"events are not in timestamp order: {ordinal[0]} ns after {self.latest_ts} ns"
             )
         self.latest_ts = ordinal[0]
-        if not useful(stage_keys, until_keys, ordinal[0]):
+        if not self.reorders and not useful(stage_keys, until_keys, ordinal[0]):
             return
         candidate = Candidate(ordinal, ordinal[0], (item, position), stage_keys, until_keys)
-        for ready in self.orderer.push(candidate):
-            self._feed(ready)
+        self._release(self.orderer.push(candidate))
+
+    def _release(self, ready: list[Candidate]) -> None:
+        """Feed candidates released in order; with a tiebreaker, each only if of use as things stand."""
+        useful = self.useful if self.reorders else None
+        for candidate in ready:
+            if useful is None or useful(candidate.stage_keys, candidate.until_keys, candidate.ts):
+                self._feed(candidate)
 
     def _feed(self, candidate: Candidate) -> None:
         self.matcher.feed(candidate)
@@ -248,8 +281,7 @@ class SequenceRun(Run):
 
     def finish(self) -> dict[str, Any]:
         if self.presorted:
-            for ready in self.orderer.flush():
-                self._feed(ready)
+            self._release(self.orderer.flush())
         else:
             kept = _prune_unreachable(self.raws, self.positive, self.missing_stages)
             self.raws = []
@@ -441,6 +473,15 @@ class _Orderer:
         ready = sorted(self.group, key=lambda c: c.ordinal)
         self.group = []
         return ready
+
+
+def _stages_mask(plan: Plan, terms: set[int]) -> Callable[[Mapping[str, Any]], int]:
+    """The part of ``plan.mask`` for the stages ``terms`` (one test each)."""
+    tests = [(1 << term, plan.stages[term].test) for term in sorted(terms)]
+    if len(tests) == 1:
+        ((bit, test),) = tests
+        return lambda source: bit if test(source) else 0
+    return lambda source: sum(bit for bit, test in tests if test(source))
 
 
 def _opening_and_trailing(positive: list[int], missing: list[MissingStage]) -> tuple[set[int], set[int]]:

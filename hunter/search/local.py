@@ -738,6 +738,8 @@ class LocalSearcher:
                     result_position="head",
                     presorted=presorted,
                     multi_fields=self.multi_fields or None,
+                    # the reader raises on events out of order on its own timestamp field
+                    ordered_upstream=fields.timestamp == self.settings.timestamp_field,
                 )
                 for query in hunt.queries
             )

@@ -123,3 +123,53 @@ def test_the_fast_timestamp_parser_answers_as_the_full_one(texts: list[str]) -> 
     one-entry memory) and after others."""
     for text in texts + texts + [text for text in texts for _ in range(2)]:
         assert fast_iso_ns(text) == parse_iso_ns(text)
+
+
+OVERLAPPING = compile_query(  # an event of name "b" matches both stages
+    f'sequence by host.id with maxspan=3s [process where process.name in ("a", "b")] {B} until {C}'
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(events=event_lists(), data=st.data())
+def test_streaming_with_the_order_checked_upstream_equals_buffering(
+    events: list[dict[str, Any]], data: st.DataObject
+) -> None:
+    """A sequence fed by a caller that checks the order itself (the local reader) tests only its
+    opening stages while no sequence is under way, with the answers of buffered sorting: also when
+    events share a timestamp and come out of tiebreaker order (a later one may sort first and open
+    the sequence that an earlier one's later stage completes), with missing stages, with until."""
+    for hit in events:
+        source = hit["_source"]
+        source["@timestamp"] -= source["@timestamp"] % 1000  # runs of equal timestamps
+        source["tb"] = data.draw(st.integers(0, 3))
+    ordered = sorted(events, key=lambda hit: hit["_source"]["@timestamp"])
+    for query in (SEQUENCE_QUERY, OVERLAPPING, *MISSING_QUERIES):
+        answers = []
+        for upstream in (True, False):
+            run = query.run(size=1000, tiebreaker_field="tb", presorted=True, ordered_upstream=upstream)
+            for position, hit in enumerate(ordered):
+                run.accept(position, hit)
+            answers.append(_ids(run.finish()))
+        assert answers[0] == answers[1] == _ids(query.search(ordered, size=1000, tiebreaker_field="tb"))
+
+
+def test_an_opening_event_is_tested_in_full_while_nothing_is_under_way() -> None:
+    """Two events of one timestamp: the first to come (tiebreaker 2) matches both stages, the second
+    (tiebreaker 1) the first stage; sorted, the second opens and the first completes the sequence."""
+    first = {"_index": "i", "_id": "x", "_source": _lua(2, "b")}
+    second = {"_index": "i", "_id": "y", "_source": _lua(1, "a")}
+    run = OVERLAPPING.run(size=10, tiebreaker_field="tb", presorted=True, ordered_upstream=True)
+    run.accept(0, first)
+    run.accept(1, second)
+    assert _ids(run.finish()) == [["y", "x"]]
+
+
+def _lua(tiebreaker: int, name: str) -> dict[str, Any]:
+    return {
+        "@timestamp": 1_795_154_400_000,
+        "tb": tiebreaker,
+        "event": {"category": ["process"]},
+        "process": {"name": name},
+        "host": {"id": "h1"},
+    }
