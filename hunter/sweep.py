@@ -85,9 +85,9 @@ class Documents(Sequence[dict[str, Any]]):
 
     def encoded(self) -> list[tuple[tuple[str, str], bytes]]:
         """Each document's place in the output order (:func:`order`) and its JSON text (orjson's)."""
-        if self._encoded is None:
-            self._encoded = [(order(document), orjson.dumps(document)) for document in self._listed()]
-        return self._encoded
+        if self._encoded is not None:
+            return self._encoded
+        return [(order(document), orjson.dumps(document)) for document in self._listed()]
 
     def _listed(self) -> list[dict[str, Any]]:
         if self._documents is None:
@@ -98,7 +98,6 @@ class Documents(Sequence[dict[str, Any]]):
         try:
             return Documents, (None, self.encoded())
         except TypeError:  # not JSON after all (an integer past 64 bits): pickled as they are
-            self._encoded = None
             return Documents, (self._listed(), None)
 
 
