@@ -32,6 +32,11 @@ def data_stream_of(index: str) -> str | None:
 def data_stream_name(source: Mapping[str, Any]) -> str | None:
     """``{type}-{dataset}-{namespace}`` from an event's ``data_stream.*`` fields (nested or dotted)."""
     nested = source.get("data_stream")
+    if nested.__class__ is dict:  # the usual event: three strings in one object
+        kind, dataset, namespace = nested.get("type"), nested.get("dataset"), nested.get("namespace")
+        strings = kind.__class__ is str and dataset.__class__ is str and namespace.__class__ is str
+        if strings and kind and dataset and namespace:
+            return f"{kind}-{dataset}-{namespace}"
     parts = []
     for key in ("type", "dataset", "namespace"):
         value = nested.get(key) if isinstance(nested, Mapping) else None

@@ -54,6 +54,11 @@ def test_data_stream_fields_name_the_index() -> None:
     assert data_stream_name(dotted) == "logs-system.auth-x"
     assert data_stream_name({"data_stream": {"type": "logs", "dataset": "a"}}) is None
     assert data_stream_name({}) is None
+    # a part missing from the object, empty, or a one-item list: read as before the object's fast path
+    mixed = {"data_stream": {"type": "logs", "dataset": ["a"]}, "data_stream.namespace": "n"}
+    assert data_stream_name(mixed) == "logs-a-n"
+    assert data_stream_name({"data_stream": {"type": "logs", "dataset": "", "namespace": "n"}}) is None
+    assert data_stream_name({"data_stream": {"type": "logs", "dataset": 1, "namespace": "n"}}) is None
 
 
 def test_coverage_targets_keep_the_exclusions_that_follow() -> None:
