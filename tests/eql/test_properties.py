@@ -151,7 +151,13 @@ def test_streaming_with_the_order_checked_upstream_equals_buffering(
             for position, hit in enumerate(ordered):
                 run.accept(position, hit)
             answers.append(_ids(run.finish()))
-        assert answers[0] == answers[1] == _ids(query.search(ordered, size=1000, tiebreaker_field="tb"))
+        streamed = _ids(query.search(ordered, size=1000, tiebreaker_field="tb", presorted=True))
+        assert (
+            answers[0]
+            == answers[1]
+            == streamed
+            == _ids(query.search(ordered, size=1000, tiebreaker_field="tb"))
+        )
 
 
 def test_an_opening_event_is_tested_in_full_while_nothing_is_under_way() -> None:
