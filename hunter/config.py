@@ -159,7 +159,7 @@ class ScheduleSettings(_Section):
     misfire_grace: Duration = timedelta(minutes=1)
     jitter: Duration = timedelta(seconds=5)
     # against Elasticsearch, the hunts of one schedule's tick run this many at a time
-    concurrency: int = Field(4, ge=1)
+    concurrency: int = Field(10, ge=1)
 
 
 class SlackSettings(_Section):
