@@ -184,8 +184,8 @@ class SequenceRun(Run):
             plan = self.resolver.by_index.get(item.get("_index", ""), plan)
         opening_mask = self.opening_mask
         if opening_mask is not None and self._idle(self.later_bits):
-            # an opening event is then tested in full: its later stages may complete a sequence opened
-            # by an event of the same timestamp that comes after it and sorts before it
+            # an opening event is then tested in full, so that it reaches the state machine as it
+            # always did (its keys for other stages change nothing while nothing is under way)
             mask = plan.mask(source) if opening_mask(source) else 0
         else:
             mask = plan.mask(source)

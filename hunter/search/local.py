@@ -239,6 +239,7 @@ class EventFiles:
                     except orjson.JSONDecodeError:
                         document = None
                     hit: LocalHit | None = None
+                    slow = False  # the timestamp is not one string: read by _parse
                     if document.__class__ is dict and "_source" not in document:
                         value = timestamp(document)
                         ns = fast(value) if value.__class__ is str else None
@@ -250,6 +251,7 @@ class EventFiles:
                             )
                             hit = LocalHit(where, document, ns, raw, None)  # id: sha256 of the stripped line
                     if hit is None:
+                        slow = True
                         hit, reason = self._parse(raw, index)
                         if hit is None:
                             if reason is None:
@@ -272,6 +274,12 @@ class EventFiles:
                     if ordered:
                         if hit.timestamp_ns < latest:
                             raise UnsortedInputError(f"{path}: events are not in time order")
+                        if slow and self._several_times(hit):
+                            # ordered here by its first value, by queries by its smallest (as in
+                            # Elasticsearch): this order would not be theirs
+                            raise UnsortedInputError(
+                                f"{path}: {unit} {number}: {self.timestamp_field} has several values"
+                            )
                         latest = hit.timestamp_ns
                     kept += 1
                     yield hit
@@ -307,6 +315,10 @@ class EventFiles:
             after_line=read,
             error=f"{type(exc).__name__}: {detail}",
         )
+
+    def _several_times(self, hit: LocalHit) -> bool:
+        value = self._timestamp(hit._source)
+        return isinstance(value, list) and len(value) > 1
 
     def _parse(self, raw: bytes, index: str) -> tuple[LocalHit | None, str | None]:
         line = raw.rstrip(b"\r\n")
@@ -739,7 +751,7 @@ class LocalSearcher:
                     presorted=presorted,
                     multi_fields=self.multi_fields or None,
                     # the reader raises on events out of order on its own timestamp field
-                    ordered_upstream=fields.timestamp == self.settings.timestamp_field,
+                    ordered_upstream=fields.timestamp == self.files.timestamp_field,
                 )
                 for query in hunt.queries
             )

@@ -160,9 +160,31 @@ def test_streaming_with_the_order_checked_upstream_equals_buffering(
         )
 
 
-def test_an_opening_event_is_tested_in_full_while_nothing_is_under_way() -> None:
+@settings(max_examples=300, deadline=None)
+@given(events=event_lists(), coarse=st.booleans())
+def test_testing_only_the_opening_stages_while_nothing_is_under_way_changes_nothing(
+    events: list[dict[str, Any]], coarse: bool
+) -> None:
+    """Without a tiebreaker, a sequence fed in order by a caller that checks the order itself tests
+    only its opening stages while no sequence is under way: the answers of buffered sorting, with
+    runs of equal timestamps, missing stages, until and a stage overlap."""
+    for hit in events:
+        if coarse:
+            source = hit["_source"]
+            source["@timestamp"] -= source["@timestamp"] % 1000
+    ordered = sorted(events, key=lambda hit: hit["_source"]["@timestamp"])
+    for query in (SEQUENCE_QUERY, OVERLAPPING, *MISSING_QUERIES):
+        run = query.run(size=1000, presorted=True, ordered_upstream=True)
+        assert run.opening_mask is not None  # type: ignore[attr-defined]
+        for position, hit in enumerate(ordered):
+            run.accept(position, hit)
+        assert _ids(run.finish()) == _ids(query.search(ordered, size=1000))
+
+
+def test_an_event_that_comes_first_may_complete_one_that_sorts_first() -> None:
     """Two events of one timestamp: the first to come (tiebreaker 2) matches both stages, the second
-    (tiebreaker 1) the first stage; sorted, the second opens and the first completes the sequence."""
+    (tiebreaker 1) the first stage; sorted, the second opens and the first completes the sequence,
+    though nothing was under way when the first came."""
     first = {"_index": "i", "_id": "x", "_source": _lua(2, "b")}
     second = {"_index": "i", "_id": "y", "_source": _lua(1, "a")}
     run = OVERLAPPING.run(size=10, tiebreaker_field="tb", presorted=True, ordered_upstream=True)

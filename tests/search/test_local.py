@@ -816,3 +816,32 @@ def test_alert_documents_cross_the_pipe_as_json_and_are_parsed_when_read() -> No
     assert list(sent) == docs and sent[1] == docs[1]
     huge: list[dict[str, Any]] = [{"@timestamp": "x", "n": 2**70}]
     assert list(pickle.loads(pickle.dumps(Documents(huge)))) == huge
+
+
+def test_a_multi_valued_timestamp_is_read_without_streaming(tmp_path: Path, lua_hunt: Hunt) -> None:
+    """Files are merged by an event's first timestamp value, queries order by the smallest (as
+    Elasticsearch does): a line with several values makes the pass read the files unstreamed, so a
+    sequence whose first event is ordered by its smaller value is found, as buffering finds it."""
+    from hunter.hunts import HuntQuery
+
+    text = 'sequence by host.id [process where process.name == "a"] [process where process.name == "b"]'
+    hunt = dataclasses.replace(lua_hunt, indices=("*",), queries=(HuntQuery("q", text, compile_query(text)),))
+
+    def event(stamp: str | list[str], name: str) -> dict[str, Any]:
+        return {
+            "@timestamp": stamp,
+            "event": {"category": ["process"]},
+            "process": {"name": name},
+            "host": {"id": "h"},
+        }
+
+    write_ndjson(
+        tmp_path / "x.ndjson",
+        [event("2024-01-01T00:00:02Z", "b"), event(["2024-01-01T00:00:03Z", "2024-01-01T00:00:01Z"], "a")],
+    )
+    with structlog.testing.capture_logs() as logs:
+        (result,) = LocalSearcher(EventFiles([tmp_path]), SearchSettings(), prefilter=False).search(
+            hunt, None
+        )
+    assert len(result.matches) == 1
+    assert any("has several values" in str(entry.get("reason")) for entry in logs)
