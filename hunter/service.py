@@ -8,9 +8,10 @@ planner covers the whole gap anyway), ``max_instances=1`` (a job never overlaps 
 misfire grace time, with a little jitter; plus a health and metrics endpoint. There is one job per
 schedule (:func:`schedule_id`). Over local event files (a searcher that shares passes) the hunts due
 at the same tick are searched in one pass over the files, then run one by one; against
-Elasticsearch they run ``[schedule] concurrency`` at a time, each searching the cluster itself (one
-job per hunt queued hundreds of runs behind APScheduler's ten threads, and those that waited past
-the misfire grace were skipped, tick after tick). SIGTERM/SIGINT stop new runs, let a running one
+Elasticsearch each tick queues its hunts' runs to one pool of ``[schedule] concurrency`` threads
+shared by all schedules, each run searching the cluster itself (one job per hunt queued hundreds of
+runs behind APScheduler's ten threads, and those that waited past the misfire grace were skipped,
+tick after tick). SIGTERM/SIGINT stop new runs, let a running one
 finish (bounded by the shutdown timeout), flush pending notices and close clients.
 """
 
@@ -245,8 +246,8 @@ class HuntService:
 
     One job per schedule, its id the :func:`schedule_id` of its hunts (``every 300s``,
     ``cron 0 * * * *``): where the searcher shares passes over local files (``search_windows``) the
-    hunts due at the same tick read the files once; against Elasticsearch they run a few at a time
-    (:meth:`run_group`). Health is judged per hunt.
+    hunts due at the same tick read the files once; against Elasticsearch their runs are queued to
+    one pool (:meth:`run_group`). Health is judged per hunt.
     """
 
     def __init__(
@@ -281,6 +282,13 @@ class HuntService:
         # schedule id -> its hunts in file order (read by each run of the schedule's job)
         self.groups: dict[str, list[Hunt]] = self._grouped(self.hunts)
         self.http: ThreadingHTTPServer | None = None
+        # Against Elasticsearch, every schedule's runs go to one pool of ``[schedule] concurrency``
+        # threads; a hunt is queued once at a time, and runs as its file says when its turn comes.
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_size = 0
+        self._queued: set[str] = set()
+        self._queue_lock = threading.Condition()  # notified as a queued run ends
+        self._current = {hunt.id: hunt for hunt in self.hunts}
 
     # ---- jobs -----------------------------------------------------------------------------------
 
@@ -344,15 +352,15 @@ class HuntService:
 
     def run_group(self, group_id: str) -> list[RunSummary]:
         """The job body of a schedule: a run of each of its hunts (:meth:`_shared_tick` over local
-        files, :meth:`_concurrent_tick` against Elasticsearch); a tick longer than the interval is
-        logged. A hunt whose previous run is still going (begun before a reload moved it here, or
-        outside the scheduler) is skipped; the others run. A run that crashes is recorded as failed
-        and the others run. Stopping starts no further run (those left search their range next time)."""
+        files; against Elasticsearch :meth:`_queue_tick` queues them and returns); a tick longer than
+        the interval is logged. A hunt whose previous run is still going (or queued) is skipped; the
+        others run. A run that crashes is recorded as failed and the others run. Stopping starts no
+        further run (those left search their range next time)."""
         if self.stopping.is_set():
             return []
         started = time.perf_counter()
         hunts = list(self.groups.get(group_id, ()))  # as it is now; a reload may regroup meanwhile
-        tick = self._shared_tick if self.shares_passes else self._concurrent_tick
+        tick = self._shared_tick if self.shares_passes else self._queue_tick
         summaries = tick(group_id, hunts)
         took_s = time.perf_counter() - started
         interval_s = hunts[0].interval_ns / 1e9 if hunts else 0.0
@@ -367,14 +375,62 @@ class HuntService:
             )
         return summaries
 
-    def _concurrent_tick(self, _group_id: str, hunts: list[Hunt]) -> list[RunSummary]:
-        """Against Elasticsearch: every hunt's run, ``[schedule] concurrency`` at a time, each at its
-        own moment (each searches the cluster itself); all are attempted, in file order, whatever
-        the size of the library."""
-        workers = max(1, min(self.runtime.settings.schedule.concurrency, len(hunts)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hunter-run") as pool:
-            done = list(pool.map(self.run_hunt, hunts))
-        return [summary for summary in done if summary is not None]
+    def _queue_tick(self, group_id: str, hunts: list[Hunt]) -> list[RunSummary]:
+        """Against Elasticsearch: each hunt's run queued, in file order, to the service's pool of
+        ``[schedule] concurrency`` threads (shared by every schedule), each run at its own moment
+        and searching the cluster itself; the tick returns at once (no summaries), so a slow hunt
+        delays only itself. A hunt still queued or running from an earlier tick is skipped."""
+        pool = self._runs_pool()
+        for hunt in hunts:
+            with self._queue_lock:
+                if hunt.id in self._queued:
+                    log.info("previous run still going; this one is skipped", hunt=hunt.id, schedule=group_id)
+                    continue
+                self._queued.add(hunt.id)
+            try:
+                pool.submit(self._queued_run, hunt.id)
+            except RuntimeError:  # the pool is shut down: the service is stopping
+                with self._queue_lock:
+                    self._queued.discard(hunt.id)
+                    self._queue_lock.notify_all()
+                break
+        return []
+
+    def _queued_run(self, hunt_id: str) -> None:
+        """A queued run: the hunt as the files say now (a reload may have changed, disabled or
+        removed it since it was queued), unless the service is stopping."""
+        try:
+            hunt = self._current.get(hunt_id)
+            if hunt is not None:
+                self.run_hunt(hunt)
+        finally:
+            with self._queue_lock:
+                self._queued.discard(hunt_id)
+                self._queue_lock.notify_all()
+
+    def _runs_pool(self) -> ThreadPoolExecutor:
+        """The pool of queued runs, of ``[schedule] concurrency`` threads as configured now (a
+        reload that changes it makes a new pool; the old one finishes what it has)."""
+        size = self.runtime.settings.schedule.concurrency
+        with self._queue_lock:
+            if self._pool is None or self._pool_size != size:
+                if self._pool is not None:
+                    self._pool.shutdown(wait=False)
+                self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="hunter-run")
+                self._pool_size = size
+            return self._pool
+
+    def close_runs(self) -> None:
+        """Drop the queued runs and wait for the running ones (after ``stopping`` is set)."""
+        with self._queue_lock:
+            pool = self._pool
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def wait_for_runs(self, timeout: float | None = None) -> bool:
+        """Wait until no run is queued or running (tests, shutdown); False if ``timeout`` ran out."""
+        with self._queue_lock:
+            return self._queue_lock.wait_for(lambda: not self._queued, timeout)
 
     def _shared_tick(self, group_id: str, hunts: list[Hunt]) -> list[RunSummary]:
         """Over local files: the hunts' next windows searched in one shared pass, then each hunt's
@@ -468,6 +524,7 @@ class HuntService:
             self.health.watch(hunt_id, timedelta(seconds=new[hunt_id].interval_ns / 1e9), self.clock())
         jitter_changed = settings.schedule.jitter != old_settings.schedule.jitter
         self.hunts = [new[hunt_id] for hunt_id in new]
+        self._current = dict(new)  # queued runs take these (a removed hunt's is skipped)
         self.runtime.hunts = list(hunts)
         self._regroup(jitter_changed=jitter_changed)
         log.info("reloaded settings and hunts", added=added, removed=removed, changed=changed)
@@ -570,6 +627,7 @@ class HuntService:
         def shutdown() -> None:
             if self.scheduler.running:
                 self.scheduler.shutdown(wait=True)
+            self.close_runs()
             try:
                 self.runtime.runner.deliver()
             except Exception:

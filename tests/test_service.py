@@ -93,6 +93,8 @@ def _scheduled(
             yield service, scheduler, summaries
         finally:
             scheduler.shutdown(wait=True)
+            service.stopping.set()
+            service.close_runs()
 
 
 def test_job_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt) -> None:
@@ -219,26 +221,30 @@ class _BlockingSearcher:
 def test_a_due_run_is_skipped_while_the_previous_one_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt
 ) -> None:
-    """A fire time that comes while the hunt's run is still going is skipped (max_instances=1), not
-    queued behind it; the next fire time after the run ends runs normally."""
+    """A fire time that comes while the hunt's run is still going is skipped (logged), not queued
+    behind it; the next fire time after the run ends runs normally. (A searcher that cannot share
+    passes, as Elasticsearch's: its runs are queued to the service's pool.)"""
     settings = _settings(tmp_path, monkeypatch, HUNTER_SCHEDULE__JITTER="0s")
     clock = Clock(datetime(2026, 11, 20, 15, tzinfo=UTC))
     runtime = build_runtime(settings, [hunt], clock=clock)
     searcher = _BlockingSearcher()
     runtime.runner.searcher = searcher
     try:
-        with _scheduled(runtime, clock) as (_service, scheduler, summaries):
+        with _scheduled(runtime, clock) as (service, scheduler, summaries):
             scheduler.tick()
             assert searcher.entered.wait(10)
             clock.advance(minutes=5, seconds=10)
-            scheduler.tick()  # due while the first run is in flight
-            assert scheduler.skipped_running == ["every 300s"]  # the job of its schedule
+            with structlog.testing.capture_logs() as logs:
+                scheduler.tick()  # due while the first run is in flight
+                scheduler.wait_finished(2)
+            (skipped,) = [entry for entry in logs if entry["event"].startswith("previous run still going")]
+            assert skipped["hunt"] == hunt.id
             searcher.release.set()
-            scheduler.wait_finished(1)
+            assert service.wait_for_runs(10)
             clock.advance(minutes=5)
             scheduler.tick()
-            scheduler.wait_finished(2)
-            assert len(scheduler.submitted) == 2
+            scheduler.wait_finished(3)
+            assert service.wait_for_runs(10)
             assert [s.outcome for s in summaries] == ["ok", "ok"]
     finally:
         searcher.release.set()
@@ -912,24 +918,31 @@ def test_a_crash_in_a_run_or_in_the_shared_pass_fails_nothing_else_of_its_schedu
         runtime.close()
 
 
-def test_elasticsearch_mode_runs_every_hunt_of_a_tick_a_few_at_a_time(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt, es_samples: EsTestServer
-) -> None:
-    """Against Elasticsearch a schedule's hunts share its job too, and a tick runs every one of them,
-    ``[schedule] concurrency`` at a time, each searching the cluster itself. (One job per hunt queued
-    a library's runs behind APScheduler's ten threads: those that waited past the misfire grace were
-    skipped, the same ones tick after tick.)"""
-    settings = _settings(
+def _es_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, es: EsTestServer, concurrency: int
+) -> Settings:
+    return _settings(
         tmp_path,
         monkeypatch,
         HUNTER_MODE="elasticsearch",
-        HUNTER_ELASTICSEARCH__HOSTS=json.dumps([es_samples.url]),
+        HUNTER_ELASTICSEARCH__HOSTS=json.dumps([es.url]),
         HUNTER_SCHEDULE__JITTER="0s",
-        HUNTER_SCHEDULE__CONCURRENCY="3",
+        HUNTER_SCHEDULE__CONCURRENCY=str(concurrency),
     )
-    hunts = [dataclasses.replace(hunt, id=f"h{number:02d}") for number in range(12)]
+
+
+def test_elasticsearch_mode_runs_every_hunt_of_a_tick_a_few_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt, es_samples: EsTestServer
+) -> None:
+    """Against Elasticsearch each schedule has one job too, and a tick queues every one of its hunts
+    to the service's one pool: ``[schedule] concurrency`` runs at a time across all schedules, each
+    searching the cluster itself. (One job per hunt queued a library's runs behind APScheduler's ten
+    threads: those that waited past the misfire grace were skipped, the same ones tick after tick.)"""
+    settings = _es_settings(tmp_path, monkeypatch, es_samples, 3)
+    every_5m = [dataclasses.replace(hunt, id=f"a{number}") for number in range(6)]
+    every_10m = [dataclasses.replace(hunt, id=f"b{number}", interval_ns=600 * 10**9) for number in range(6)]
     clock = Clock(datetime(2026, 11, 20, 15, tzinfo=UTC))
-    runtime = build_runtime(settings, hunts, clock=clock)
+    runtime = build_runtime(settings, every_5m + every_10m, clock=clock)
     together = threading.Barrier(3, timeout=10)  # breaks unless three runs are going at once
     running: list[int] = [0, 0]  # now, most
     lock = threading.Lock()
@@ -948,18 +961,111 @@ def test_elasticsearch_mode_runs_every_hunt_of_a_tick_a_few_at_a_time(
 
     runtime.runner.run_hunt = counted  # type: ignore[method-assign,assignment]
     try:
-        with _scheduled(runtime, clock) as (_service, scheduler, summaries):
-            assert [(job.id, job.name) for job in scheduler.get_jobs()] == [
-                ("every 300s", "12 hunts every 300s")
+        with _scheduled(runtime, clock) as (service, scheduler, summaries):
+            assert sorted((job.id, job.name) for job in scheduler.get_jobs()) == [
+                ("every 300s", "6 hunts every 300s"),
+                ("every 600s", "6 hunts every 600s"),
             ]
             scheduler.tick()
-            scheduler.wait_finished(1)
-            assert [job_id for job_id, _times in scheduler.submitted] == ["every 300s"]
+            scheduler.wait_finished(2)
+            assert service.wait_for_runs(10)
             assert sorted((s.hunt_id, s.outcome, len(s.created)) for s in summaries) == [
-                (each.id, "ok", 4) for each in hunts
+                (each.id, "ok", 4) for each in every_5m + every_10m
             ]
-            assert running[1] == 3
+            assert running[1] == 3  # three at once, across both schedules
     finally:
+        runtime.close()
+
+
+def test_elasticsearch_mode_a_slow_hunt_delays_only_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt, es_samples: EsTestServer
+) -> None:
+    """A run still going at the next tick is skipped there (logged), and the schedule's other hunts
+    run at that tick as usual; it is queued again once it has ended."""
+    clock = Clock(datetime(2026, 11, 20, 15, tzinfo=UTC))
+    hunts = [dataclasses.replace(hunt, id=f"h{number}") for number in range(3)]
+    runtime = build_runtime(_es_settings(tmp_path, monkeypatch, es_samples, 2), hunts, clock=clock)
+    entered, release, others = threading.Event(), threading.Event(), threading.Semaphore(0)
+    run_hunt = runtime.runner.run_hunt
+
+    def slow_h0(each: Hunt, *, now: datetime | None = None) -> RunSummary:
+        if each.id == "h0" and not release.is_set():
+            entered.set()
+            assert release.wait(10)
+        summary = run_hunt(each, now=now)
+        if each.id != "h0":
+            others.release()
+        return summary
+
+    runtime.runner.run_hunt = slow_h0  # type: ignore[method-assign,assignment]
+    try:
+        with _scheduled(runtime, clock) as (service, scheduler, summaries):
+            try:
+                scheduler.tick()
+                scheduler.wait_finished(1)
+                assert entered.wait(10)
+                assert others.acquire(timeout=10) and others.acquire(timeout=10)  # h1 and h2 done
+                clock.advance(minutes=5)
+                with structlog.testing.capture_logs() as logs:
+                    scheduler.tick()
+                    scheduler.wait_finished(2)
+                (skipped,) = [
+                    entry for entry in logs if entry["event"].startswith("previous run still going")
+                ]
+                assert skipped["hunt"] == "h0"
+                assert others.acquire(timeout=10) and others.acquire(timeout=10)  # and again, h0 held
+                assert sorted(s.hunt_id for s in summaries) == ["h1", "h1", "h2", "h2"]
+            finally:
+                release.set()
+                assert service.wait_for_runs(10)
+            assert sorted(s.hunt_id for s in summaries) == ["h0", "h1", "h1", "h2", "h2"]
+            clock.advance(minutes=5)
+            scheduler.tick()
+            scheduler.wait_finished(3)
+            assert service.wait_for_runs(10)
+            assert [s.hunt_id for s in summaries].count("h0") == 2
+    finally:
+        release.set()
+        runtime.close()
+
+
+def test_elasticsearch_mode_a_queued_run_takes_the_hunt_as_reloaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt, es_samples: EsTestServer
+) -> None:
+    """A run queued before a reload runs the hunt as reloaded: not at all when it was removed or
+    disabled, with its new definition when it was changed."""
+    clock = Clock(datetime(2026, 11, 20, 15, tzinfo=UTC))
+    settings = _es_settings(tmp_path, monkeypatch, es_samples, 1)
+    hunts = [dataclasses.replace(hunt, id=f"h{number}") for number in range(4)]
+    runtime = build_runtime(settings, hunts, clock=clock)
+    entered, release = threading.Event(), threading.Event()
+    run_hunt = runtime.runner.run_hunt
+    ran: list[tuple[str, str]] = []
+
+    def held_h0(each: Hunt, *, now: datetime | None = None) -> RunSummary:
+        if each.id == "h0":
+            entered.set()
+            assert release.wait(10)
+        ran.append((each.id, each.name))
+        return run_hunt(each, now=now)
+
+    runtime.runner.run_hunt = held_h0  # type: ignore[method-assign,assignment]
+    renamed = dataclasses.replace(hunts[3], name="renamed")
+    disabled = dataclasses.replace(hunts[2], enabled=False)
+    try:
+        with _scheduled(runtime, clock) as (service, scheduler, _summaries):
+            try:
+                scheduler.tick()
+                scheduler.wait_finished(1)
+                assert entered.wait(10)  # h0 holds the one thread; h1, h2 and h3 are queued
+                service._load = lambda: (settings, [hunts[0], disabled, renamed])
+                assert service.reload()
+            finally:
+                release.set()
+                assert service.wait_for_runs(10)
+            assert ran == [("h0", hunt.name), ("h3", "renamed")]
+    finally:
+        release.set()
         runtime.close()
 
 
