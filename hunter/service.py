@@ -286,6 +286,7 @@ class HuntService:
         # threads; a hunt is queued once at a time, and runs as its file says when its turn comes.
         self._pool: ThreadPoolExecutor | None = None
         self._pool_size = 0
+        self._old_pools: list[ThreadPoolExecutor] = []  # replaced by a reload, finishing their runs
         self._queued: set[str] = set()
         self._queue_lock = threading.Condition()  # notified as a queued run ends
         self._current = {hunt.id: hunt for hunt in self.hunts}
@@ -416,6 +417,7 @@ class HuntService:
             if self._pool is None or self._pool_size != size:
                 if self._pool is not None:
                     self._pool.shutdown(wait=False)
+                    self._old_pools.append(self._pool)
                 self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="hunter-run")
                 self._pool_size = size
             return self._pool
@@ -423,8 +425,8 @@ class HuntService:
     def close_runs(self) -> None:
         """Drop the queued runs and wait for the running ones (after ``stopping`` is set)."""
         with self._queue_lock:
-            pool = self._pool
-        if pool is not None:
+            pools = [*self._old_pools, *([self._pool] if self._pool is not None else [])]
+        for pool in pools:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def wait_for_runs(self, timeout: float | None = None) -> bool:
