@@ -67,6 +67,9 @@ class Metrics:
             "hunter_notices", "Notices by outcome (sent, retried, failed).", ["outcome"], registry=r
         )
         self.notices_queued = Gauge("hunter_notices_queued", "Notices waiting to be sent.", registry=r)
+        self.runs_queued = Gauge(
+            "hunter_runs_queued", "Hunt runs queued or running (against Elasticsearch).", registry=r
+        )
         self.bad_events = Counter(
             "hunter_bad_event_lines", "Event lines skipped as bad (embedded mode).", registry=r
         )

@@ -388,6 +388,7 @@ class HuntService:
                     log.info("previous run still going; this one is skipped", hunt=hunt.id, schedule=group_id)
                     continue
                 self._queued.add(hunt.id)
+                self.runtime.metrics.runs_queued.set(len(self._queued))
             try:
                 pool.submit(self._queued_run, hunt.id)
             except RuntimeError:  # the pool is shut down: the service is stopping
@@ -407,6 +408,7 @@ class HuntService:
         finally:
             with self._queue_lock:
                 self._queued.discard(hunt_id)
+                self.runtime.metrics.runs_queued.set(len(self._queued))
                 self._queue_lock.notify_all()
 
     def _runs_pool(self) -> ThreadPoolExecutor:

@@ -985,26 +985,28 @@ def test_elasticsearch_mode_a_slow_hunt_delays_only_itself(
     clock = Clock(datetime(2026, 11, 20, 15, tzinfo=UTC))
     hunts = [dataclasses.replace(hunt, id=f"h{number}") for number in range(3)]
     runtime = build_runtime(_es_settings(tmp_path, monkeypatch, es_samples, 2), hunts, clock=clock)
-    entered, release, others = threading.Event(), threading.Event(), threading.Semaphore(0)
+    entered, release = threading.Event(), threading.Event()
     run_hunt = runtime.runner.run_hunt
 
     def slow_h0(each: Hunt, *, now: datetime | None = None) -> RunSummary:
         if each.id == "h0" and not release.is_set():
             entered.set()
             assert release.wait(10)
-        summary = run_hunt(each, now=now)
-        if each.id != "h0":
-            others.release()
-        return summary
+        return run_hunt(each, now=now)
 
     runtime.runner.run_hunt = slow_h0  # type: ignore[method-assign,assignment]
     try:
         with _scheduled(runtime, clock) as (service, scheduler, summaries):
+
+            def only_h0_left() -> bool:  # the queue as it is once the other runs have ended
+                with service._queue_lock:
+                    return service._queue_lock.wait_for(lambda: service._queued == {"h0"}, 10)
+
             try:
                 scheduler.tick()
                 scheduler.wait_finished(1)
                 assert entered.wait(10)
-                assert others.acquire(timeout=10) and others.acquire(timeout=10)  # h1 and h2 done
+                assert only_h0_left()  # h1 and h2 done
                 clock.advance(minutes=5)
                 with structlog.testing.capture_logs() as logs:
                     scheduler.tick()
@@ -1013,8 +1015,9 @@ def test_elasticsearch_mode_a_slow_hunt_delays_only_itself(
                     entry for entry in logs if entry["event"].startswith("previous run still going")
                 ]
                 assert skipped["hunt"] == "h0"
-                assert others.acquire(timeout=10) and others.acquire(timeout=10)  # and again, h0 held
+                assert only_h0_left()  # and again, h0 held
                 assert sorted(s.hunt_id for s in summaries) == ["h1", "h1", "h2", "h2"]
+                assert runtime.metrics.runs_queued._value.get() == 1
             finally:
                 release.set()
                 assert service.wait_for_runs(10)
