@@ -17,6 +17,7 @@ finish (bounded by the shutdown timeout), flush pending notices and close client
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -25,7 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -287,6 +288,7 @@ class HuntService:
         self._pool: ThreadPoolExecutor | None = None
         self._pool_size = 0
         self._old_pools: list[ThreadPoolExecutor] = []  # replaced by a reload, finishing their runs
+        self._closed = False  # no more runs are taken (stopping)
         self._queued: set[str] = set()
         self._queue_lock = threading.Condition()  # notified as a queued run ends
         self._current = {hunt.id: hunt for hunt in self.hunts}
@@ -379,54 +381,68 @@ class HuntService:
     def _queue_tick(self, group_id: str, hunts: list[Hunt]) -> list[RunSummary]:
         """Against Elasticsearch: each hunt's run queued, in file order, to the service's pool of
         ``[schedule] concurrency`` threads (shared by every schedule), each run at its own moment
-        and searching the cluster itself; the tick returns at once (no summaries), so a slow hunt
-        delays only itself. A hunt still queued or running from an earlier tick is skipped."""
-        pool = self._runs_pool()
+        and searching the cluster itself; the tick returns at once (no summaries). A hunt still
+        queued or running from an earlier tick is skipped."""
         for hunt in hunts:
-            with self._queue_lock:
+            with self._queue_lock:  # the pool is not replaced or closed while a run is queued to it
                 if hunt.id in self._queued:
                     log.info("previous run still going; this one is skipped", hunt=hunt.id, schedule=group_id)
                     continue
+                pool = self._runs_pool()
+                if pool is None:  # stopping: runs are no longer taken
+                    return []
                 self._queued.add(hunt.id)
+                try:
+                    future = pool.submit(self._queued_run, hunt.id)
+                except Exception:  # no thread to be had, say: this run waits for the next tick
+                    log.exception("could not queue the run; the next tick queues it again", hunt=hunt.id)
+                    self._unqueue(hunt.id)
+                    continue
                 self.runtime.metrics.runs_queued.set(len(self._queued))
-            try:
-                pool.submit(self._queued_run, hunt.id)
-            except RuntimeError:  # the pool is shut down: the service is stopping
-                with self._queue_lock:
-                    self._queued.discard(hunt.id)
-                    self._queue_lock.notify_all()
-                break
+            # also when the run is dropped unstarted (stopping)
+            future.add_done_callback(functools.partial(self._unqueued, hunt.id))
         return []
+
+    def _unqueued(self, hunt_id: str, _done: Future[None]) -> None:
+        self._unqueue(hunt_id)
+
+    def _unqueue(self, hunt_id: str) -> None:
+        with self._queue_lock:
+            self._queued.discard(hunt_id)
+            self.runtime.metrics.runs_queued.set(len(self._queued))
+            self._queue_lock.notify_all()
 
     def _queued_run(self, hunt_id: str) -> None:
         """A queued run: the hunt as the files say now (a reload may have changed, disabled or
         removed it since it was queued), unless the service is stopping."""
+        hunt = self._current.get(hunt_id)
+        if hunt is None:
+            return
         try:
-            hunt = self._current.get(hunt_id)
-            if hunt is not None:
-                self.run_hunt(hunt)
-        finally:
-            with self._queue_lock:
-                self._queued.discard(hunt_id)
-                self.runtime.metrics.runs_queued.set(len(self._queued))
-                self._queue_lock.notify_all()
+            self.run_hunt(hunt)
+        except BaseException:  # a crash is a failed run already (``_run``): this is worse, and said
+            log.exception("hunt run interrupted", hunt=hunt_id)
+            raise
 
-    def _runs_pool(self) -> ThreadPoolExecutor:
-        """The pool of queued runs, of ``[schedule] concurrency`` threads as configured now (a
-        reload that changes it makes a new pool; the old one finishes what it has)."""
+    def _runs_pool(self) -> ThreadPoolExecutor | None:
+        """The pool of queued runs (``_queue_lock`` held), of ``[schedule] concurrency`` threads as
+        configured now: a reload that changes it makes a new pool, the old one finishing what it
+        has; None once :meth:`close_runs` has closed them."""
+        if self._closed:
+            return None
         size = self.runtime.settings.schedule.concurrency
-        with self._queue_lock:
-            if self._pool is None or self._pool_size != size:
-                if self._pool is not None:
-                    self._pool.shutdown(wait=False)
-                    self._old_pools.append(self._pool)
-                self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="hunter-run")
-                self._pool_size = size
-            return self._pool
+        if self._pool is None or self._pool_size != size:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False)
+                self._old_pools.append(self._pool)
+            self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="hunter-run")
+            self._pool_size = size
+        return self._pool
 
     def close_runs(self) -> None:
-        """Drop the queued runs and wait for the running ones (after ``stopping`` is set)."""
+        """Take no more runs, drop the queued ones and wait for those running (when stopping)."""
         with self._queue_lock:
+            self._closed = True
             pools = [*self._old_pools, *([self._pool] if self._pool is not None else [])]
         for pool in pools:
             pool.shutdown(wait=True, cancel_futures=True)

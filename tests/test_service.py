@@ -1215,3 +1215,61 @@ def test_stopping_ends_a_schedules_tick_before_its_next_hunt(
         assert not any(lock.locked() for lock in service._running.values())
     finally:
         runtime.close()
+
+
+def test_stopping_drops_the_queued_runs_and_a_changed_concurrency_takes_a_new_pool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt
+) -> None:
+    """Queued runs (a searcher that cannot share passes, as Elasticsearch's) are dropped at stop and
+    leave no trace in the queue or its gauge; a reload that changes ``[schedule] concurrency`` makes
+    the next tick queue every hunt to a new pool of that size, the old one finishing its own runs."""
+    settings = _settings(
+        tmp_path, monkeypatch, HUNTER_SCHEDULE__JITTER="0s", HUNTER_SCHEDULE__CONCURRENCY="1"
+    )
+    clock = Clock(datetime(2026, 11, 20, 15, tzinfo=UTC))
+    hunts = [dataclasses.replace(hunt, id=f"h{number}") for number in range(3)]
+    runtime = build_runtime(settings, hunts, clock=clock)
+    searcher = _BlockingSearcher()
+    entries = threading.Semaphore(0)
+    search = searcher.search
+
+    def counted(each: Hunt, window: Window | None) -> list[QueryResult]:
+        entries.release()
+        return search(each, window)
+
+    searcher.search = counted  # type: ignore[method-assign,assignment]
+    runtime.runner.searcher = searcher
+    try:
+        with _scheduled(runtime, clock) as (service, scheduler, summaries):
+            scheduler.tick()
+            scheduler.wait_finished(1)
+            assert entries.acquire(timeout=10)  # h0 holds the one thread; h1 and h2 wait
+            first = service._pool
+            wider = settings.model_copy(
+                update={"schedule": settings.schedule.model_copy(update={"concurrency": 2})}
+            )
+            service._load = lambda: (wider, hunts)
+            assert service.reload()  # the schedule is unchanged: its next tick is in 5 minutes
+            searcher.release.set()
+            assert service.wait_for_runs(10)
+            clock.advance(minutes=5)
+            scheduler.tick()
+            scheduler.wait_finished(2)
+            assert service.wait_for_runs(10)
+            assert service._pool is not first and service._pool_size == 2
+            assert sorted(s.hunt_id for s in summaries) == ["h0", "h0", "h1", "h1", "h2", "h2"]
+            for _ in range(5):  # the other searches so far
+                assert entries.acquire(timeout=10)
+            searcher.release.clear()
+            clock.advance(minutes=5)
+            scheduler.tick()
+            scheduler.wait_finished(3)
+            assert entries.acquire(timeout=10) and entries.acquire(timeout=10)  # two hold the threads
+            service.stopping.set()
+            searcher.release.set()
+            service.close_runs()
+            assert service.wait_for_runs(1) and runtime.metrics.runs_queued._value.get() == 0
+            assert len(summaries) == 8  # the queued run was dropped
+    finally:
+        searcher.release.set()
+        runtime.close()
