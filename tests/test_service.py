@@ -218,6 +218,14 @@ class _BlockingSearcher:
         return [QueryResult(query.name) for query in hunt.queries]
 
 
+def _next_tick(clock: Clock, scheduler: ManualScheduler, service: HuntService, jobs: int) -> None:
+    """Five minutes on, the due jobs fired (``jobs`` in all so far) and their queued runs ended."""
+    clock.advance(minutes=5)
+    scheduler.tick()
+    scheduler.wait_finished(jobs)
+    assert service.wait_for_runs(10)
+
+
 def test_a_due_run_is_skipped_while_the_previous_one_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt
 ) -> None:
@@ -241,10 +249,7 @@ def test_a_due_run_is_skipped_while_the_previous_one_runs(
             assert skipped["hunt"] == hunt.id
             searcher.release.set()
             assert service.wait_for_runs(10)
-            clock.advance(minutes=5)
-            scheduler.tick()
-            scheduler.wait_finished(3)
-            assert service.wait_for_runs(10)
+            _next_tick(clock, scheduler, service, 3)
             assert [s.outcome for s in summaries] == ["ok", "ok"]
     finally:
         searcher.release.set()
@@ -1022,10 +1027,7 @@ def test_elasticsearch_mode_a_slow_hunt_delays_only_itself(
                 release.set()
                 assert service.wait_for_runs(10)
             assert sorted(s.hunt_id for s in summaries) == ["h0", "h1", "h1", "h2", "h2"]
-            clock.advance(minutes=5)
-            scheduler.tick()
-            scheduler.wait_finished(3)
-            assert service.wait_for_runs(10)
+            _next_tick(clock, scheduler, service, 3)
             assert [s.hunt_id for s in summaries].count("h0") == 2
     finally:
         release.set()
@@ -1252,10 +1254,7 @@ def test_stopping_drops_the_queued_runs_and_a_changed_concurrency_takes_a_new_po
             assert service.reload()  # the schedule is unchanged: its next tick is in 5 minutes
             searcher.release.set()
             assert service.wait_for_runs(10)
-            clock.advance(minutes=5)
-            scheduler.tick()
-            scheduler.wait_finished(2)
-            assert service.wait_for_runs(10)
+            _next_tick(clock, scheduler, service, 2)
             assert service._pool is not first and service._pool_size == 2
             assert sorted(s.hunt_id for s in summaries) == ["h0", "h0", "h1", "h1", "h2", "h2"]
             for _ in range(5):  # the other searches so far
