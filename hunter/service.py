@@ -205,8 +205,11 @@ class HealthState:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, summary: RunSummary, at: datetime) -> None:
-        """Remember the outcome of one run."""
+        """Remember the outcome of one run of a hunt being judged (a run that ends after a reload
+        removed its hunt is not remembered: were the hunt added back, it would be judged by it)."""
         with self.lock:
+            if summary.hunt_id not in self.intervals:
+                return
             # "skipped": another replica holds the hunt's lease and runs it; this one reached the
             # state store and is a healthy standby
             if summary.outcome in ("ok", "skipped"):

@@ -291,6 +291,22 @@ def test_health_reports_each_hunt_within_two_intervals() -> None:
     assert health.status(start + timedelta(minutes=35))[0]
 
 
+def test_health_forgets_a_removed_hunt_even_if_its_last_run_ends_later() -> None:
+    """A run that ends after a reload removed its hunt is not remembered: the hunt added back later
+    is judged from then, not by that run (it used to answer 503 until its first run)."""
+    start = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    health = HealthState(started=start, intervals={"a": timedelta(minutes=5)})
+    health.forget("a")
+    health.record(RunSummary("a"), start + timedelta(minutes=1))  # the run going during the reload
+    health.record(RunSummary("a", outcome="failed", error="boom"), start + timedelta(minutes=2))
+    back = start + timedelta(hours=1)
+    health.watch("a", timedelta(minutes=5), back)
+    assert health.status(back + timedelta(minutes=9)) == (True, [])
+    assert health.status(back + timedelta(minutes=11))[1] == [
+        "a: no successful run for 660s (no successful run yet)"
+    ]
+
+
 def test_healthz_turns_503_without_elasticsearch_and_200_when_it_returns(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hunt: Hunt, es_samples: EsTestServer
 ) -> None:
