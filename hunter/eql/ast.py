@@ -16,6 +16,19 @@ class Pos:
 
 NO_POS = Pos()
 
+_CHILD_SLOTS: dict[type, tuple[str, ...]] = {}
+
+
+def child_slots(kind: type) -> tuple[str, ...]:
+    """The slots of a syntax-tree node type (or any slotted node, such as the analyser's) that hold
+    its parts: every slot but its position; () for a type without slots."""
+    found = _CHILD_SLOTS.get(kind)
+    if found is None:
+        names: tuple[str, ...] = getattr(kind, "__slots__", ())
+        found = _CHILD_SLOTS[kind] = tuple(name for name in names if name != "pos")
+    return found
+
+
 Scalar: TypeAlias = bool | int | float | str | None
 
 

@@ -703,9 +703,8 @@ def _collect_fields(node: Any, slots: dict[str, int]) -> None:
         for item in node:
             _collect_fields(item, slots)
         return
-    for name in getattr(node, "__slots__", ()):
-        if name != "pos":
-            _collect_fields(getattr(node, name, None), slots)
+    for name in ast.child_slots(node.__class__):
+        _collect_fields(getattr(node, name, None), slots)
 
 
 def _hashable(value: Any) -> Any:

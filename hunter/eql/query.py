@@ -8,7 +8,7 @@ key readers; running (:mod:`.runs`) makes one pass over the events and returns t
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ from .compiler import Compiler, ValuesFn
 from .errors import EqlSemanticError, EqlSyntaxError
 from .parser import parse
 from .plan import Plan, PlanResolver, SchemaArg, Stage
-from .runs import EventRun, ResultPosition, Run, SampleRun, SequenceRun, limits_for
+from .runs import EventRun, ResultPosition, Run, SampleRun, SequenceRun, limits_for, stages_mask
 from .schema import FieldInfo, Schema
 
 
@@ -186,7 +186,7 @@ class CompiledQuery:
         mask = (
             generate_mask(compiler, conditions, category_field, defer=all(deferred))
             if len(conditions) > 1
-            else _first_only(stages)
+            else stages_mask(stages, [0])
         )
         tiebreaker = compiler.access(tiebreaker_field).first if tiebreaker_field else None
         plan = Plan(
@@ -315,31 +315,14 @@ def _writes_safely_later(condition: Node, category_field: str) -> bool:
             continue
         if depth > _DEFER_MAX_DEPTH or (kind is ast.Match and node.kind == "regex"):
             return False
-        children = node if kind is tuple else [getattr(node, name) for name in _fields_of(kind)]
+        children = node if kind is tuple else [getattr(node, name) for name in ast.child_slots(kind)]
         pending.extend(
             (child, depth + 1)
             for child in children
             if child.__class__ is not ast.Literal
-            and (child.__class__ is tuple or _fields_of(child.__class__))
+            and (child.__class__ is tuple or ast.child_slots(child.__class__))
         )
     return True
-
-
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _fields_of(kind: type) -> tuple[str, ...]:
-    """The child fields of a syntax tree node type (its ``__slots__`` but the position), else ()."""
-    found = _FIELDS.get(kind)
-    if found is None:
-        names: tuple[str, ...] = getattr(kind, "__slots__", ())
-        found = _FIELDS[kind] = tuple(name for name in names if name != "pos")
-    return found
-
-
-def _first_only(stages: list[Stage]) -> Callable[[Mapping[str, Any]], int]:
-    test = stages[0].test
-    return lambda source: 1 if test(source) else 0
 
 
 def _composite_keys(key_fns: list[ValuesFn], source: Mapping[str, Any]) -> list[tuple[Any, ...]]:
@@ -364,9 +347,7 @@ def _collect(node: Any, role: str, stage: int | None, out: list[FieldUse]) -> No
         for item in node:
             _collect(item, role, stage, out)
         return
-    for name in getattr(node, "__slots__", ()):
-        if name == "pos":
-            continue
+    for name in ast.child_slots(node.__class__):
         child = getattr(node, name, None)
         if isinstance(child, ast.Field | tuple) or hasattr(child, "__slots__"):
             _collect(child, role, stage, out)

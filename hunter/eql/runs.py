@@ -8,7 +8,7 @@ Only events that match a stage, an ``until`` or a missing-event stage are kept.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -16,7 +16,7 @@ from . import ast
 from .compiler import sort_key
 from .errors import UnsortedInputError
 from .gates import Gate, Weight, plan_gate
-from .plan import Plan, PlanResolver
+from .plan import Plan, PlanResolver, Stage
 from .samples import build_samples
 from .sequences import Candidate, MissingChecker, MissingStage, SequenceMatcher
 from .values import DateValue
@@ -170,7 +170,7 @@ class SequenceRun(Run):
         # its own timestamp field), an event no sequence under way could use needs no check here:
         # while none is, only the opening stages are tested (most events match a later stage or none).
         self.opening_mask = (
-            _stages_mask(resolver.default, opening)
+            stages_mask(resolver.default.stages, opening)
             if presorted and ordered_upstream and not resolver.by_index and not self.reorders
             else None
         )
@@ -475,9 +475,9 @@ class _Orderer:
         return ready
 
 
-def _stages_mask(plan: Plan, terms: set[int]) -> Callable[[Mapping[str, Any]], int]:
-    """The part of ``plan.mask`` for the stages ``terms`` (one test each)."""
-    tests = [(1 << term, plan.stages[term].test) for term in sorted(terms)]
+def stages_mask(stages: Sequence[Stage], terms: Iterable[int]) -> Callable[[Mapping[str, Any]], int]:
+    """A plan's ``mask`` reduced to the stages ``terms`` (one test each)."""
+    tests = [(1 << term, stages[term].test) for term in sorted(terms)]
     if len(tests) == 1:
         ((bit, test),) = tests
         return lambda source: bit if test(source) else 0
