@@ -11,8 +11,8 @@ at the same tick are searched in one pass over the files, then run one by one; a
 Elasticsearch each tick queues its hunts' runs to one pool of ``[schedule] concurrency`` threads
 shared by all schedules, each run searching the cluster itself (one job per hunt queued hundreds of
 runs behind APScheduler's ten threads, and those that waited past the misfire grace were skipped,
-tick after tick). SIGTERM/SIGINT stop new runs, let a running one
-finish (bounded by the shutdown timeout), flush pending notices and close clients.
+tick after tick). SIGTERM/SIGINT stop new runs, let a running one finish (bounded by the shutdown
+timeout), flush pending notices and close clients.
 """
 
 from __future__ import annotations
@@ -358,28 +358,15 @@ class HuntService:
 
     def run_group(self, group_id: str) -> list[RunSummary]:
         """The job body of a schedule: a run of each of its hunts (:meth:`_shared_tick` over local
-        files; against Elasticsearch :meth:`_queue_tick` queues them and returns); a tick longer than
-        the interval is logged. A hunt whose previous run is still going (or queued) is skipped; the
-        others run. A run that crashes is recorded as failed and the others run. Stopping starts no
-        further run (those left search their range next time)."""
+        files; against Elasticsearch :meth:`_queue_tick` queues them and returns). A hunt whose
+        previous run is still going (or queued) is skipped; the others run. A run that crashes is
+        recorded as failed and the others run. Stopping starts no further run (those left search
+        their range next time)."""
         if self.stopping.is_set():
             return []
-        started = time.perf_counter()
         hunts = list(self.groups.get(group_id, ()))  # as it is now; a reload may regroup meanwhile
         tick = self._shared_tick if self.shares_passes else self._queue_tick
-        summaries = tick(group_id, hunts)
-        took_s = time.perf_counter() - started
-        interval_s = hunts[0].interval_ns / 1e9 if hunts else 0.0
-        if hunts and took_s > interval_s:
-            log.warning(
-                "a tick of this schedule took longer than its interval; its fire times are skipped "
-                "while one is going",
-                schedule=group_id,
-                hunts=len(hunts),
-                took_s=round(took_s, 1),
-                interval_s=interval_s,
-            )
-        return summaries
+        return tick(group_id, hunts)
 
     def _queue_tick(self, group_id: str, hunts: list[Hunt]) -> list[RunSummary]:
         """Against Elasticsearch: each hunt's run queued, in file order, to the service's pool of
@@ -403,13 +390,10 @@ class HuntService:
                     continue
                 self.runtime.metrics.runs_queued.set(len(self._queued))
             # also when the run is dropped unstarted (stopping)
-            future.add_done_callback(functools.partial(self._unqueued, hunt.id))
+            future.add_done_callback(functools.partial(self._unqueue, hunt.id))
         return []
 
-    def _unqueued(self, hunt_id: str, _done: Future[None]) -> None:
-        self._unqueue(hunt_id)
-
-    def _unqueue(self, hunt_id: str) -> None:
+    def _unqueue(self, hunt_id: str, _done: Future[None] | None = None) -> None:
         with self._queue_lock:
             self._queued.discard(hunt_id)
             self.runtime.metrics.runs_queued.set(len(self._queued))
@@ -458,7 +442,8 @@ class HuntService:
     def _shared_tick(self, group_id: str, hunts: list[Hunt]) -> list[RunSummary]:
         """Over local files: the hunts' next windows searched in one shared pass, then each hunt's
         run (in file order) taking its results, all planned for one moment of the runner's clock, so
-        the windows searched are the ones the runs plan."""
+        the windows searched are the ones the runs plan. A tick longer than the interval is logged."""
+        started = time.perf_counter()
         held: list[Hunt] = []
         for hunt in hunts:
             if self._running.setdefault(hunt.id, threading.Lock()).acquire(blocking=False):
@@ -487,6 +472,17 @@ class HuntService:
             runner.end_shared_pass(left)
             for hunt in left:
                 self._running[hunt.id].release()
+        took_s = time.perf_counter() - started
+        interval_s = hunts[0].interval_ns / 1e9 if hunts else 0.0
+        if hunts and took_s > interval_s:
+            log.warning(
+                "a tick of this schedule took longer than its interval; its fire times are skipped "
+                "while one is going",
+                schedule=group_id,
+                hunts=len(hunts),
+                took_s=round(took_s, 1),
+                interval_s=interval_s,
+            )
         return summaries
 
     def _run(self, hunt: Hunt, now: datetime | None) -> RunSummary:
