@@ -30,7 +30,7 @@ from typing import Any
 from .collector import paused_collector
 from .fields import make_getter, strings
 from .gates import EXACT_MODES, Gate, Need, cost
-from .runs import Run
+from .runs import Accept, Run
 
 Getter = Callable[[Mapping[str, Any]], Any]
 
@@ -180,19 +180,36 @@ class Dispatcher:
     """Names, for each event, the runs (by position) whose gates it may pass."""
 
     @classmethod
-    def for_runs(cls, runs: Sequence[Run], *, learn: int = LEARN_EVENTS) -> Dispatcher:
+    def for_runs(cls, runs: Sequence[Run], *, learn: int = LEARN_EVENTS, split: bool = False) -> Dispatcher:
         """A dispatcher for ``runs``, whose ``or`` choices avoid the fields most stages constrain;
-        the first ``learn`` events choose the need each stage is filed under."""
+        the first ``learn`` events choose the need each stage is filed under.
+
+        It names runs by position; with ``split``, it names *targets* instead (:meth:`.Run.targets`:
+        a run may be filed under several gates, each with its own function), and ``accepts`` and
+        ``owners`` give each target's function and run."""
         first = [run.gate() for run in runs]
         common = set(common_fields([needs for gate in first if gate for needs in gate]))
-        if not common:
-            return cls(first, learn=learn)
-        return cls(
-            [run.gate(lambda name: COMMON_WEIGHT if name in common else 1.0) for run in runs], learn=learn
-        )
+        weight = (lambda name: COMMON_WEIGHT if name in common else 1.0) if common else None
+        gates: list[Gate | None] = []
+        accepts: list[Accept] = []
+        owners: list[int] = []
+        for number, run in enumerate(runs):
+            if split:
+                targets = run.targets(weight)
+            else:
+                targets = [(first[number] if weight is None else run.gate(weight), run.accept)]
+            for gate, accept in targets:
+                gates.append(gate)
+                accepts.append(accept)
+                owners.append(number)
+        dispatcher = cls(gates, learn=learn)
+        dispatcher.accepts, dispatcher.owners = accepts, owners
+        return dispatcher
 
     def __init__(self, gates: Sequence[Gate | None], *, learn: int = LEARN_EVENTS) -> None:
         self.size = len(gates)
+        self.accepts: list[Accept] = []  # by target, when built by :meth:`for_runs`
+        self.owners: list[int] = list(range(self.size))  # the run of each target
         self.unrouted = frozenset(run for run, gate in enumerate(gates) if gate is None or not gate)
         stages = [
             (run, needs) for run, gate in enumerate(gates) if gate is not None and gate for needs in gate
@@ -350,10 +367,10 @@ def search_many(
         if len(runs) == 1:
             runs[0].consume(events)
         elif runs:
-            runs_of = Dispatcher.for_runs(runs, learn=learn).runs
-            accepts = [run.accept for run in runs]
+            dispatcher = Dispatcher.for_runs(runs, learn=learn, split=True)
+            targets_of, accepts = dispatcher.runs, dispatcher.accepts
             for position, item in enumerate(events):
                 source = item.get("_source")
-                for run in runs_of(item if source is None else source):
-                    accepts[run](position, item)
+                for target in targets_of(item if source is None else source):
+                    accepts[target](position, item)
         return [run.finish() for run in runs]

@@ -23,6 +23,8 @@ from .values import DateValue
 
 ResultPosition = Literal["head", "tail"]
 Keys = list[tuple[Any, ...]]
+Accept = Callable[[int, Mapping[str, Any]], None]
+Target = tuple[Gate | None, Accept]  # what a dispatcher routes by, and what it then calls
 
 MISSING_EVENT: dict[str, Any] = {"_index": "", "_id": "", "_source": {}, "missing": True}
 
@@ -50,6 +52,11 @@ class Run:
         if resolver is None or resolver.by_index:
             return None
         return plan_gate(resolver.default, weight)
+
+    def targets(self, weight: Weight | None = None) -> list[Target]:
+        """What a dispatcher files this run under: gates, each with the function an event meeting it
+        goes to. One (the run's gate, :meth:`accept`) unless the run can do better (a sequence)."""
+        return [(self.gate(weight), self.accept)]
 
 
 def limits_for(statement: ast.Statement, size: int, result_position: ResultPosition) -> list[tuple[str, int]]:
@@ -174,6 +181,7 @@ class SequenceRun(Run):
             if presorted and ordered_upstream and not resolver.by_index and not self.reorders
             else None
         )
+        self.taken = -1  # the position of the last event taken through :meth:`targets`' functions
 
     def accept(self, position: int, item: Mapping[str, Any]) -> None:
         source = item.get("_source")
@@ -189,6 +197,36 @@ class SequenceRun(Run):
             mask = plan.mask(source) if opening_mask(source) else 0
         else:
             mask = plan.mask(source)
+        if mask:
+            self._accept_matching(position, item, source, plan, mask)
+
+    def targets(self, weight: Weight | None = None) -> list[Target]:
+        """Where only opening stages are tested while nothing is under way (``opening_mask``), two:
+        the opening stages' needs, and the later stages' (``until`` too). An event meeting only
+        the later ones is then skipped without a test while the run is idle; one meeting both is
+        taken once (the two are called with the same position, and the second does nothing)."""
+        gate = self.gate(weight)
+        bits = self.opening_bits
+        later = [] if gate is None else [needs for term, needs in enumerate(gate) if not bits >> term & 1]
+        if gate is None or self.opening_mask is None or not later:
+            return [(gate, self.accept)]
+        opening = [needs for term, needs in enumerate(gate) if bits >> term & 1]
+        return [(opening, self._accept_opening), (later, self._accept_later)]
+
+    def _accept_opening(self, position: int, item: Mapping[str, Any]) -> None:
+        if position != self.taken:
+            self.taken = position
+            self.accept(position, item)
+
+    def _accept_later(self, position: int, item: Mapping[str, Any]) -> None:
+        if position == self.taken or self._idle(self.later_bits):
+            return  # taken already, or of no use (its opening stages' needs unmet, nothing under way)
+        self.taken = position
+        source = item.get("_source")
+        if source is None:
+            source = item
+        plan = self.resolver.default  # ``opening_mask`` is only set with one schema
+        mask = plan.mask(source)
         if mask:
             self._accept_matching(position, item, source, plan, mask)
 

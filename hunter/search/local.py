@@ -24,7 +24,7 @@ import signal
 import threading
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, NoReturn, Protocol, TypeVar
@@ -646,8 +646,16 @@ class LocalSearcher:
         timed = [(number, scope.admits) for number, scope in enumerate(scope_list) if scope.timed]
         by_index: dict[str, frozenset[int]] = {}
         per_index: Counter[str] = Counter()
-        runs_of = Dispatcher.for_runs(mine).runs if len(mine) > 1 else (lambda source: range(len(mine)))
+        everything = range(len(mine))
+
+        def runs_of(source: Mapping[str, Any]) -> Iterable[int]:
+            return everything
+
         accepts = [run.accept for run in mine]
+        if len(mine) > 1:  # the dispatcher names targets: a run may have several (Run.targets)
+            dispatcher = Dispatcher.for_runs(mine, split=True)
+            runs_of, accepts = dispatcher.runs, dispatcher.accepts
+            my_scope = [my_scope[run] for run in dispatcher.owners]
         with paused_collector():
             for position, hit in enumerate(hits):
                 index = hit._index
@@ -661,9 +669,9 @@ class LocalSearcher:
                     admitted = admitted | {number for number, admits in timed if admits(hit)}
                 if not admitted:
                     continue
-                for run in runs_of(hit._source):
-                    if my_scope[run] in admitted:
-                        accepts[run](position, hit)
+                for target in runs_of(hit._source):
+                    if my_scope[target] in admitted:
+                        accepts[target](position, hit)
         for number in untimed:
             scope = scope_list[number]
             scope.admitted += sum(count for index, count in per_index.items() if number in by_index[index])

@@ -293,20 +293,29 @@ def test_library_dispatch_misses_no_event_a_query_matches(rule_library: Library,
         assert missed == [], [queries[number].text for number in missed]
 
 
-@given(data=st.data(), position=st.sampled_from(["head", "tail"]), size=st.sampled_from([1, 3, 1000]))
+@given(
+    data=st.data(),
+    position=st.sampled_from(["head", "tail"]),
+    size=st.sampled_from([1, 3, 1000]),
+    streamed=st.booleans(),
+)
 @settings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
 def test_library_in_one_pass_equals_each_rule_alone(
     rule_library: Library,
     data: st.DataObject,
     position: Any,
     size: int,
+    streamed: bool,
 ) -> None:
-    """search_many over the whole library returns, for every rule, what searching with it alone returns."""
+    """search_many over the whole library returns, for every rule, what searching with it alone returns;
+    also streamed as the local reader streams (events in time order, checked upstream), where a
+    sequence is filed twice, under its opening stages and under the others (Run.targets)."""
     queries = rule_library[0]
-    events = data.draw(library_events(rule_library))
-    runs = [query.run(size=size, result_position=position) for query in queries]
+    events = data.draw(library_events(rule_library))  # in time order
+    upstream = {"presorted": True, "ordered_upstream": True} if streamed else {}
+    runs = [query.run(size=size, result_position=position, **upstream) for query in queries]
     together = search_many(runs, events, learn=data.draw(st.integers(1, 10)))
     alone = [query.search(events, size=size, result_position=position) for query in queries]
     assert together == alone

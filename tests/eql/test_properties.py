@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hunter.eql import compile_query
+from hunter.eql import compile_query, search_many
 from hunter.eql.values import fast_iso_ns, parse_iso_ns
 
 NAMES = ["a", "b", "c"]
@@ -178,7 +178,14 @@ def test_testing_only_the_opening_stages_while_nothing_is_under_way_changes_noth
         assert run.opening_mask is not None  # type: ignore[attr-defined]
         for position, hit in enumerate(ordered):
             run.accept(position, hit)
-        assert _ids(run.finish()) == _ids(query.search(ordered, size=1000))
+        buffered = _ids(query.search(ordered, size=1000))
+        assert _ids(run.finish()) == buffered
+        # through a dispatcher, filed twice (Run.targets): an event meeting only the later stages'
+        # needs is skipped while nothing is under way, one meeting both is taken once
+        run = query.run(size=1000, presorted=True, ordered_upstream=True)
+        assert len(run.targets()) == 2
+        decoy = compile_query('file where file.name == "x"').run(size=1000)
+        assert _ids(search_many([run, decoy], ordered)[0]) == buffered
 
 
 def test_an_event_that_comes_first_may_complete_one_that_sorts_first() -> None:
