@@ -401,6 +401,44 @@ def _may_fork() -> bool:
     return cores >= 2
 
 
+def _weights(plan: _PassPlan, hunts: Sequence[int], found: Mapping[int, dict[str, Any]]) -> dict[int, int]:
+    """What concluding each hunt of ``hunts`` costs, in matches found (an alert document each, at most)."""
+    return {
+        number: sum(
+            len(found[run].get("events") or found[run].get("sequences") or ())
+            for run in plan.hunt_runs[number]
+        )
+        for number in hunts
+    }
+
+
+def _balance(mine: Mapping[int, int], theirs: Mapping[int, int]) -> tuple[list[int], list[int]]:
+    """The hunts to move so that two processes' weights to conclude come closest: (taken from
+    ``theirs``, given from ``mine``); one list is empty. The heaviest hunts that fit first."""
+    gap = sum(theirs.values()) - sum(mine.values())
+    busier = theirs if gap > 0 else mine
+    room = abs(gap) / 2
+    moved: list[int] = []
+    for number, weight in sorted(busier.items(), key=lambda item: (-item[1], item[0])):
+        if 0 < weight <= room:
+            moved.append(number)
+            room -= weight
+    return (moved, []) if gap > 0 else ([], moved)
+
+
+def _receive(answers: IO[bytes], kind: str) -> Any:
+    """The helper's next message, which must be ``kind``; its error raised here."""
+    try:
+        got, value = pickle.load(answers)  # noqa: S301 - our own child, through our own pipe
+    except (EOFError, pickle.UnpicklingError, ValueError) as exc:
+        raise EventSourceError(f"the second search process ended without results: {exc}") from exc
+    if got == "error":
+        raise value
+    if got != kind:
+        raise EventSourceError(f"the second search process sent {got!r}, not {kind!r}")
+    return value
+
+
 class _Scope:
     """The events one hunt's queries see: those of its indices, inside the window on its time field."""
 
@@ -514,9 +552,9 @@ class LocalSearcher:
         finish: Callable[[Hunt, list[QueryResult]], _T],
     ) -> dict[str, _T]:
         """:meth:`search_windows`, then ``finish`` of each hunt and its results, by hunt id. When the
-        pass is split over two processes each finishes the hunts it searched (what ``finish`` returns
-        comes back pickled), so work such as building alert documents is shared too; ``finish`` must
-        not depend on having run in this process."""
+        pass is split over two processes each finishes the hunts it searched, or some of the other's
+        when that one found far more (what ``finish`` returns comes back pickled), so work such as
+        building alert documents is shared too; ``finish`` must not depend on where it runs."""
         hunts = [hunt for hunt, _window in searches]
         windows = [window for _hunt, window in searches]
         times = [time_field(hunt, self.settings) for hunt in hunts]
@@ -683,39 +721,50 @@ class LocalSearcher:
         hits: Callable[[], Iterator[LocalHit]],
         conclude: Callable[[Sequence[int], Mapping[int, dict[str, Any]]], dict[int, _T]],
     ) -> dict[int, _T] | None:
-        """Every other hunt searched and concluded in a forked helper process (what it concludes
-        comes back pickled through a pipe), the rest here; both read the files, this process alone
-        counts, logs and shows progress. Hunts are independent, so the results are those of one
-        process; an error of the helper is raised here, and an error here ends the helper. None
-        when no process can be forked: the caller does it all."""
+        """Every other hunt searched in a forked helper process, the rest here; both read the files,
+        this process alone counts, logs and shows progress. Then each concludes its hunts, after the
+        hunts' weights (:func:`_balance`) moved some outputs from the busier to the other: one hunt
+        can find half of all matches. What the helper concludes comes back pickled through a pipe.
+        Hunts are independent, so the results are those of one process; an error of the helper is
+        raised here, and an error here ends the helper. None when no process can be forked: the
+        caller does it all."""
         everyone = range(len(plan.hunt_runs))
         read_end, write_end = os.pipe()
+        order_read, order_write = os.pipe()
         try:
             pid = os.fork()
         except OSError as exc:  # no process to be had (a limit)
-            os.close(read_end)
-            os.close(write_end)
+            for end in (read_end, write_end, order_read, order_write):
+                os.close(end)
             log.info("searching in one process", reason=f"cannot fork: {exc}")
             return None
-        mine, theirs = everyone[0::2], everyone[1::2]
+        mine, theirs = list(everyone[0::2]), list(everyone[1::2])
         if pid == 0:  # the helper: never returns
             os.close(read_end)
-            self._help(plan, theirs, hits, conclude, write_end=write_end)
+            os.close(order_write)
+            self._help(plan, theirs, hits, conclude, write_end=write_end, order_end=order_read)
         os.close(write_end)
-        with os.fdopen(read_end, "rb") as answers:
+        os.close(order_read)
+        # collections paused from the pass to the last answer (as in the helper, whose pages this
+        # process shares until it ends)
+        with paused_collector(), os.fdopen(read_end, "rb") as answers, os.fdopen(order_write, "wb") as orders:
             try:
-                concluded = conclude(mine, self._pass(plan, plan.runs_of(mine), hits()))
-                try:
-                    done, answer = pickle.load(answers)  # noqa: S301 - our own child, through our own pipe
-                except (EOFError, pickle.UnpicklingError) as exc:
-                    raise EventSourceError(f"the second search process ended without results: {exc}") from exc
+                found = self._pass(plan, plan.runs_of(mine), hits())
+                weights = _receive(answers, "weights")
+                taken, given = _balance(_weights(plan, mine, found), weights)
+                outputs = {run: found.pop(run) for run in plan.runs_of(given)}
+                pickle.dump((taken, given, outputs), orders, protocol=pickle.HIGHEST_PROTOCOL)
+                orders.flush()
+                if taken:
+                    found.update(_receive(answers, "outputs"))
+                keep = set(given)
+                concluded = conclude([number for number in mine if number not in keep] + taken, found)
+                answer = _receive(answers, "concluded")
             except BaseException:
                 os.kill(pid, signal.SIGKILL)
                 raise
             finally:
                 os.waitpid(pid, 0)
-        if not done:
-            raise answer
         concluded.update(answer)
         return concluded
 
@@ -727,20 +776,36 @@ class LocalSearcher:
         conclude: Callable[[Sequence[int], Mapping[int, dict[str, Any]]], dict[int, Any]],
         *,
         write_end: int,
+        order_end: int,
     ) -> NoReturn:
-        """The forked helper: the runs of its share of the hunts, silently, and those hunts concluded;
-        what they concluded (or the error) pickled."""
+        """The forked helper: the runs of its share of the hunts, silently; their weights sent; the
+        outputs of the hunts the parent takes sent, those it gives added; the hunts it keeps
+        concluded, and what they concluded sent (or, at any step, the error)."""
         status = 0
         try:
-            self.files.observer = None
-            self.files.on_bad_line = None
-            self.files.quiet = True
-            answer: tuple[bool, Any] = (True, conclude(hunts, self._pass(plan, plan.runs_of(hunts), hits())))
-        except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
-            answer = (False, exc)
-        try:
-            with os.fdopen(write_end, "wb") as out:
-                pickle.dump(answer, out, protocol=pickle.HIGHEST_PROTOCOL)
+            # Collections stay paused to the end, sending included: a full one here would walk (and
+            # so copy, page by page) the whole heap this process shares with its parent.
+            with paused_collector(), os.fdopen(write_end, "wb") as out, os.fdopen(order_end, "rb") as orders:
+
+                def send(kind: str, value: Any) -> None:
+                    pickle.dump((kind, value), out, protocol=pickle.HIGHEST_PROTOCOL)
+                    out.flush()
+
+                try:
+                    self.files.observer = None
+                    self.files.on_bad_line = None
+                    self.files.quiet = True
+                    found = self._pass(plan, plan.runs_of(hunts), hits())
+                    send("weights", _weights(plan, hunts, found))
+                    taken, given, outputs = pickle.load(orders)  # noqa: S301 - our own parent, our own pipe
+                    if taken:
+                        send("outputs", {run: found.pop(run) for run in plan.runs_of(taken)})
+                    found.update(outputs)
+                    moved = set(taken)
+                    kept = [number for number in hunts if number not in moved] + given
+                    send("concluded", conclude(kept, found))
+                except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
+                    send("error", exc)
         except BaseException:  # noqa: BLE001 - the parent sees the pipe end early and says so
             status = 1
         os._exit(status)

@@ -730,6 +730,26 @@ def test_an_error_of_the_helper_process_is_raised_here(
         searcher.search_hunts(many_hunts(lua_hunt), None)
 
 
+def test_an_error_of_the_helper_while_concluding_is_raised_here(
+    monkeypatch: pytest.MonkeyPatch, lua_hunt: Hunt
+) -> None:
+    """A failure in the helper after the pass (concluding its hunts) is raised by the search too."""
+    import hunter.search.local as local
+
+    parent = os.getpid()
+
+    def finish(hunt: Hunt, results: list[QueryResult]) -> int:
+        if os.getpid() != parent:
+            raise EventSourceError(f"could not conclude {hunt.id}")
+        return len(results)
+
+    monkeypatch.setattr(local, "_may_fork", lambda: True)
+    searcher = LocalSearcher(EventFiles([SAMPLES]), SearchSettings())
+    searcher.parallel_runs = 4
+    with pytest.raises(EventSourceError, match="could not conclude lua_"):
+        searcher.search_and_finish([(hunt, None) for hunt in many_hunts(lua_hunt)], finish)
+
+
 def test_a_pass_that_cannot_fork_runs_in_one_process(monkeypatch: pytest.MonkeyPatch, lua_hunt: Hunt) -> None:
     """When no second process can be had, the pass runs here alone with the same results."""
     import hunter.search.local as local
@@ -749,9 +769,9 @@ def test_a_pass_that_cannot_fork_runs_in_one_process(monkeypatch: pytest.MonkeyP
 def test_a_split_pass_finishes_each_hunt_in_the_process_that_searched_it(
     monkeypatch: pytest.MonkeyPatch, lua_hunt: Hunt
 ) -> None:
-    """``search_and_finish`` runs ``finish`` of a hunt where it was searched: with two processes the
-    helper finishes half the hunts (its answers come back pickled), and every hunt's answer is the one
-    a single process gives."""
+    """``search_and_finish`` runs ``finish`` of a hunt where it was searched when both processes found
+    as much: with two processes the helper finishes half the hunts (its answers come back pickled),
+    and every hunt's answer is the one a single process gives."""
     import hunter.search.local as local
 
     def finish(hunt: Hunt, results: list[QueryResult]) -> tuple[int, list[tuple[str, list[list[str]]]]]:
@@ -773,6 +793,53 @@ def test_a_split_pass_finishes_each_hunt_in_the_process_that_searched_it(
     assert pids[0::2] == [os.getpid()] * len(pids[0::2])
     assert os.getpid() not in pids[1::2] and len(set(pids[1::2])) == 1
     assert any(matches for _pid, answer in split.values() for _query, matches in answer)
+
+
+def test_the_hunts_to_conclude_move_from_the_busier_process_to_the_other(
+    monkeypatch: pytest.MonkeyPatch, lua_hunt: Hunt
+) -> None:
+    """When the hunts one process searched found most matches, it hands some of them (their
+    outputs) to the other to conclude: here every hunt with matches was searched by the parent, and
+    the helper concludes some; every hunt's answer is the one a single process gives."""
+    import hunter.search.local as local
+
+    def finish(hunt: Hunt, results: list[QueryResult]) -> tuple[int, list[tuple[str, list[list[str]]]]]:
+        return os.getpid(), [(r.query, sorted([e.id for e in m.events] for m in r.matches)) for r in results]
+
+    # even numbers (the parent's share) see the samples' events, odd ones no index at all
+    hunts = [
+        dataclasses.replace(
+            lua_hunt, id=f"lua_{number}", indices=lua_hunt.indices if number % 2 == 0 else ("x-*",)
+        )
+        for number in range(8)
+    ]
+    searches = [(hunt, None) for hunt in hunts]
+    alone = LocalSearcher(EventFiles([SAMPLES]), SearchSettings(), processes=1).search_and_finish(
+        searches, finish
+    )
+    monkeypatch.setattr(local, "_may_fork", lambda: True)
+    searcher = LocalSearcher(EventFiles([SAMPLES]), SearchSettings())
+    searcher.parallel_runs = 4
+    split = searcher.search_and_finish(searches, finish)
+    assert {hunt_id: answer for hunt_id, (_pid, answer) in split.items()} == {
+        hunt_id: answer for hunt_id, (_pid, answer) in alone.items()
+    }
+    pids = [split[hunt.id][0] for hunt in hunts]
+    assert pids[1::2] != [os.getpid()] * 4  # the helper's own (no matches): concluded there
+    assert pids[0::2].count(os.getpid()) == 2  # the parent's four alike: it gave two away
+    assert all(answer[0][1] for _pid, answer in (split[hunt.id] for hunt in hunts[0::2]))
+
+
+def test_the_balance_of_hunts_to_conclude() -> None:
+    """Moved: the heaviest hunts of the busier side that fit in half the gap; none when even."""
+    from hunter.search.local import _balance
+
+    assert _balance({0: 10, 2: 10}, {1: 10, 3: 10}) == ([], [])
+    assert _balance({0: 0}, {1: 50, 3: 30, 5: 20, 7: 0}) == ([1], [])  # 100 apart: the 50 fits
+    assert _balance({0: 20}, {1: 50, 3: 30, 5: 20}) == ([3], [])  # 80 apart: 30 fits, then nothing
+    assert _balance({0: 0}, {1: 30, 3: 30, 5: 20, 7: 20}) == ([1, 5], [])  # 30 + 20 of 50
+    assert _balance({0: 90, 2: 6, 4: 4}, {1: 0}) == ([], [2, 4])  # the 90 does not fit in 50
+    assert _balance({}, {}) == ([], [])
 
 
 def test_hunter_hunt_over_a_split_pass_writes_the_alerts_of_one_process(
