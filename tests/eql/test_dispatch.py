@@ -314,8 +314,10 @@ def test_library_in_one_pass_equals_each_rule_alone(
     sequence is filed twice, under its opening stages and under the others (Run.targets)."""
     queries = rule_library[0]
     events = data.draw(library_events(rule_library))  # in time order
-    upstream = {"presorted": True, "ordered_upstream": True} if streamed else {}
-    runs = [query.run(size=size, result_position=position, **upstream) for query in queries]
+    runs = [
+        query.run(size=size, result_position=position, presorted=streamed, ordered_upstream=streamed)
+        for query in queries
+    ]
     together = search_many(runs, events, learn=data.draw(st.integers(1, 10)))
     alone = [query.search(events, size=size, result_position=position) for query in queries]
     assert together == alone
