@@ -23,11 +23,13 @@ _active = 0
 
 @contextmanager
 def paused_collector() -> Iterator[None]:
-    """Freeze the objects alive now for the duration of the block (nested and threaded use is fine)."""
+    """Freeze the objects alive now for the duration of the block (nested and threaded use is fine:
+    everything is unfrozen when the outermost block ends)."""
     global _active  # noqa: PLW0603 - one process-wide count of passes, as gc itself is process-wide
     with _lock:
-        if _active == 0:
-            gc.freeze()
+        # frozen again when nested: what the enclosing block made so far (a pass's matches, when its
+        # hunts are then concluded) is not walked by the collections of this one either
+        gc.freeze()
         _active += 1
     try:
         yield

@@ -157,13 +157,18 @@ def test_search_many_equals_each_query_alone_on_hand_made_events() -> None:
 
 
 def test_paused_collector_unfreezes_after_nested_and_failed_passes() -> None:
-    """Objects frozen for a pass are handed back when the last pass ends, even one that raised."""
+    """Objects frozen for a pass are handed back when the last pass ends, even one that raised; a
+    nested block freezes what the outer one made so far (the matches of a pass, while its hunts are
+    concluded)."""
     with paused_collector():
         assert gc.get_freeze_count() > 0
+        before = gc.get_freeze_count()
+        made: list[list[int]] = [[] for _ in range(1000)]  # made inside the outer block: not frozen yet
         with paused_collector():
-            pass
-        assert gc.get_freeze_count() > 0
+            assert gc.get_freeze_count() >= before + len(made)
+        assert gc.get_freeze_count() >= before + len(made)  # still, until the outer block ends
     assert gc.get_freeze_count() == 0
+    del made
     with pytest.raises(RuntimeError), paused_collector():
         raise RuntimeError
     assert gc.get_freeze_count() == 0
