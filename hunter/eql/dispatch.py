@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .collector import paused_collector
-from .fields import make_getter, strings
+from .fields import read_statements, strings
 from .gates import EXACT_MODES, Gate, Need, cost
 from .runs import Accept, Run
 
@@ -56,9 +56,10 @@ class _Stage:
 
 @dataclass(slots=True)
 class _FieldIndex:
-    """Runs by the keys of one field: exact and lowercased values, prefixes and suffixes by length."""
+    """Runs by the keys of one field (``path``): exact and lowercased values, prefixes and suffixes
+    by length."""
 
-    getter: Getter
+    path: tuple[str, ...]
     eq: dict[str, set[int]] = field(default_factory=dict)
     lower: dict[str, set[int]] = field(default_factory=dict)
     prefix: dict[int, dict[str, set[int]]] = field(default_factory=dict)
@@ -107,7 +108,7 @@ def _field_indices(filings: Iterable[tuple[Need, int]]) -> list[_FieldIndex]:
         for name, mode, text in need:
             index = indices.get(name)
             if index is None:
-                index = indices[name] = _FieldIndex(make_getter(tuple(name.split("."))))
+                index = indices[name] = _FieldIndex(tuple(name.split(".")))
             index.add(mode, text, number)
     return [index.seal() for index in indices.values()]
 
@@ -135,9 +136,20 @@ def _route_code(
         return lambda doc: always
     namespace: dict[str, Any] = {"_strings": strings, "_always": always}
     lines = ["def runs(doc):", "    found = set(_always)"]
+    # fields are read inline, each object under the document's top-level keys looked up once
+    roots: dict[str, str] = {}
+    for index in fields:
+        root = index.path[0]
+        if root not in roots:
+            roots[root] = f"t{len(roots)}"
+            lines.append(f"    {roots[root]} = doc.get({root!r})")
+    counter = [0]
     for number, index in enumerate(fields):
-        namespace[f"g{number}"] = index.getter
-        lines += [f"    v = g{number}(doc)", "    if v is not None:"]
+        first = roots[index.path[0]]
+        lines += read_statements(
+            index.path, "doc", "v", "    ", namespace=namespace, counter=counter, first=first
+        )
+        lines.append("    if v is not None:")
         if index.present:
             namespace[f"p{number}"] = frozenset(index.present)
             lines.append(f"        found |= p{number}")
@@ -215,7 +227,7 @@ class Dispatcher:
             (run, needs) for run, gate in enumerate(gates) if gate is not None and gate for needs in gate
         ]
         self.coarse = _coarse_fields([needs for _run, needs in stages])
-        self._coarse_getters = [make_getter(tuple(name.split("."))) for name in self.coarse]
+        self._signature = _signature_code(self.coarse)
         common = set(common_fields([needs for _run, needs in stages]))
 
         def weighted(need: Need) -> float:
@@ -247,7 +259,7 @@ class Dispatcher:
         """Positions of the runs that may use the event ``source`` (the others surely reject it)."""
         if self._learning:
             self._learn(source)
-        signature = tuple(_signature_value(get(source)) for get in self._coarse_getters)
+        signature = self._signature(source)
         route = self._routes.get(signature)
         if route is None:
             route = self._route(signature)
@@ -341,6 +353,30 @@ def common_fields(stages: list[list[Need]]) -> list[str]:
         for name, count in users.most_common()
         if count >= COARSE_SHARE * len(stages) and len(texts[name]) <= COARSE_VALUES
     ]
+
+
+def _signature_code(coarse: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A function returning an event's values of the ``coarse`` fields (:func:`_signature_value`
+    of each), the fields read inline."""
+    namespace: dict[str, Any] = {"_signature_value": _signature_value}
+    lines = ["def signature(doc):"]
+    roots: dict[str, str] = {}
+    counter = [0]
+    for number, name in enumerate(coarse):
+        path = tuple(name.split("."))
+        first = roots.get(path[0])
+        if first is None:
+            first = roots[path[0]] = f"t{len(roots)}"
+            lines.append(f"    {first} = doc.get({path[0]!r})")
+        lines += read_statements(
+            path, "doc", f"v{number}", "    ", namespace=namespace, counter=counter, first=first
+        )
+        lines.append(f"    if v{number} is not None and v{number}.__class__ is not str:")
+        lines.append(f"        v{number} = _signature_value(v{number})")
+    lines.append(f"    return ({''.join(f'v{number}, ' for number in range(len(coarse)))})")
+    exec(compile("\n".join(lines), "<dispatch signature>", "exec"), namespace)  # noqa: S102
+    signature: Callable[[Mapping[str, Any]], tuple[Any, ...]] = namespace["signature"]
+    return signature
 
 
 def _signature_value(raw: Any) -> Any:

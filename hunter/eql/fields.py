@@ -66,6 +66,31 @@ def _looping_getter(path: tuple[str, ...]) -> Getter:
     return get
 
 
+def read_statements(
+    path: tuple[str, ...],
+    source: str,
+    out: str,
+    indent: str,
+    *,
+    namespace: dict[str, Any],
+    counter: list[int],
+    first: str | None = None,
+) -> list[str]:
+    """Statements leaving in ``out`` what :func:`make_getter` of ``path`` returns for the object
+    ``source``, for other generated code to read a field inline (no call): ``first`` names a
+    variable already holding ``source.get(path[0])`` (read once for the fields under one object);
+    ``counter`` numbers the names it adds to the code (``x``, ``g``, ``r`` and a number) and to
+    ``namespace``, and is shared by every read of one generated function."""
+    namespace.setdefault("_descend", _descend)
+    namespace.setdefault("_as_list", _as_list)
+    if len(path) > MAX_GENERATED_PATH:
+        name = f"g{counter[0] + 1}"
+        counter[0] += 1
+        namespace[name] = make_getter(path)
+        return [f"{indent}{out} = {name}({source})"]
+    return _emit(path, source, out, indent, namespace=namespace, counter=counter, first=first)
+
+
 def _emit(
     path: tuple[str, ...],
     source: str,
@@ -74,17 +99,20 @@ def _emit(
     *,
     namespace: dict[str, Any],
     counter: list[int],
+    first: str | None = None,
 ) -> list[str]:
-    """Statements leaving in ``out`` what the getter of ``path`` returns for the object ``source``."""
+    """Statements leaving in ``out`` what the getter of ``path`` returns for the object ``source``
+    (``first``: a variable holding ``source.get(path[0])``)."""
+    head = first if first is not None else f"{source}.get({path[0]!r})"
     if len(path) == 1:
-        return [f"{indent}{out} = {source}.get({path[0]!r})"]
+        return [f"{indent}{out} = {head}"]
     counter[0] += 1
     level = counter[0]
     value = f"x{level}"
     rest_name = f"g{level}"
     namespace[rest_name] = make_getter(path[1:])
     lines = [
-        f"{indent}{value} = {source}.get({path[0]!r})",
+        f"{indent}{value} = {head}",
         f"{indent}if {value} is None: {out} = None",
         f"{indent}elif {value}.__class__ is dict:",
         *_emit(path[1:], value, out, indent + "    ", namespace=namespace, counter=counter),

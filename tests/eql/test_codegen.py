@@ -238,3 +238,30 @@ def test_the_getter_of_a_long_path_reads_as_the_generated_one(doc: dict[str, Any
     whatever mix of nested objects, lists and dotted keys spells the path."""
     path = tuple(parts)
     assert fields._looping_getter(path)(doc) == fields.make_getter(path)(doc)
+
+
+@given(
+    st.dictionaries(_KEYS, _DOCS, max_size=5),
+    st.lists(st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=4), min_size=1, max_size=4),
+)
+@settings(max_examples=300)
+def test_fields_read_inline_read_as_their_getters(doc: dict[str, Any], paths: list[list[str]]) -> None:
+    """Several fields read inline in one generated function (as the dispatcher's routes read them),
+    those under one top-level key sharing its look-up, give what each field's getter gives."""
+    namespace: dict[str, Any] = {}
+    lines = ["def read(doc):", "    out = []"]
+    counter = [0]
+    roots: dict[str, str] = {}
+    for number, parts in enumerate(paths):
+        first = roots.get(parts[0])
+        if first is None:
+            first = roots[parts[0]] = f"t{len(roots)}"
+            lines.append(f"    {first} = doc.get({parts[0]!r})")
+        shared = first if number % 2 == 0 else None  # some read their first part again
+        lines += fields.read_statements(
+            tuple(parts), "doc", "v", "    ", namespace=namespace, counter=counter, first=shared
+        )
+        lines.append("    out.append(v)")
+    lines.append("    return out")
+    exec(compile("\n".join(lines), "<test read>", "exec"), namespace)
+    assert namespace["read"](doc) == [fields.make_getter(tuple(parts))(doc) for parts in paths]
