@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 import pytest
 import yaml
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -22,6 +24,7 @@ from hunter.alerts import (
     EVIDENCE_CHARS,
     EVIDENCE_FIELDS,
     EVIDENCE_ITEMS,
+    EVIDENCE_SETS,
     MAX_MEMBER_EVENTS,
     MEMBER_BUDGET,
     MEMBER_CHARS,
@@ -30,10 +33,16 @@ from hunter.alerts import (
     SUBJECT_FIELDS,
     AlertRenderer,
     AlertRenderError,
+    _bounded,
+    _values_of,
+    evidence_section,
+    member_evidence,
     merge_into,
+    subject_sections,
 )
 from hunter.config import SearchSettings
 from hunter.dedup import Finding, findings
+from hunter.eql.fields import make_getter
 from hunter.hunts import Hunt, load_hunt
 from hunter.results import Event, Match, QueryResult
 from hunter.search.local import EventFiles, LocalSearcher
@@ -602,3 +611,87 @@ def test_a_dict_method_name_still_goes_through_the_sandbox(tmp_path: Path, lua_h
     (tmp_path / "alert.json.j2").write_text('{"x": {{ hunt.__class__ | string | tojson }}}', encoding="utf-8")
     with pytest.raises(AlertRenderError):
         render(AlertRenderer(tmp_path), lua_hunt, lua_finding(lua_hunt, lua_exec(T, doc_id="m")))
+
+
+# ---- the fields an alert reads, against a plain reading of each field ----------------------------
+
+_SOME_FIELDS = [
+    "host.name",  # keyword
+    "host.ip",  # ip, a list
+    "process.pid",  # long
+    "process.args",  # keyword, a list
+    "process.parent.name",
+    "process.start",  # date
+    "user.name",
+    "source.ip",
+    "source.port",
+    "dns.question.name",
+    "file.path",
+    "registry.data.strings",
+]
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 70000),
+    st.sampled_from(["a", "10.0.0.1", "::1", "2026-12-03T10:00:00Z", "1601-01-01T00:00:00Z", "x" * 1100]),
+)
+
+
+@st.composite
+def _alert_events(draw: st.DrawFn) -> dict[str, Any]:
+    """Events holding some of the fields an alert reads: nested, dotted or in lists of objects, one
+    value or several, of the right type or not."""
+    document: dict[str, Any] = {}
+    for name in draw(st.lists(st.sampled_from(_SOME_FIELDS), max_size=8)):
+        value: Any = draw(st.one_of(_VALUES, st.lists(_VALUES, max_size=20)))
+        parts = name.split(".")
+        split = draw(st.integers(1, len(parts)))  # "process.parent" + "name", ...
+        head, rest = ".".join(parts[:split]), parts[split:]
+        for part in reversed(rest):
+            value = {part: value}
+        if rest and draw(st.integers(0, 4)) == 0:
+            value = [value]  # objects in a list
+        document[head] = value
+    return document
+
+
+@given(_alert_events())
+@example({"process": {"parent": {"name": "x" * 1100}, "args": "one"}, "host.ip": ["10.0.0.1", "x"]})
+@example({"source": [{"port": "80"}, {"port": 81}], "dns.question": {"name": "a"}, "user.name": 7})
+@settings(max_examples=300, deadline=None)
+def test_the_fields_an_alert_reads_are_those_each_fields_getter_reads(source: dict[str, Any]) -> None:
+    """Subject, member evidence and evidence sets, read by one generated function per part, are what
+    reading each field with its own getter gives (coerced, bounded, member budget and all)."""
+
+    def put(target: dict[str, Any], name: str, value: Any) -> None:
+        *parents, last = name.split(".")
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[last] = value
+
+    subject: dict[str, Any] = {"host": {}, "process": {}, "user": {}}
+    for name, kind in SUBJECT_FIELDS.items():
+        if values := _values_of(make_getter(tuple(name.split(".")))(source), kind):
+            put(subject, name, values if name in ARRAY_FIELDS else values[0])
+    assert subject_sections(source) == subject
+    member: dict[str, Any] = {}
+    used, cut = 0, False
+    for name, kind in MEMBER_FIELDS.items():
+        if not (values := _values_of(make_getter(tuple(name.split(".")))(source), kind)):
+            continue
+        value, trimmed = _bounded(name, values, MEMBER_CHARS, MEMBER_ITEMS)
+        size = len(name) + len(orjson.dumps(value)) + 4
+        if used + size > MEMBER_BUDGET:
+            cut = True
+            continue
+        used, cut = used + size, cut or trimmed
+        put(member, name, value)
+    assert member_evidence(source) == (member, cut)
+    for section in EVIDENCE_SETS:
+        found: dict[str, Any] = {}
+        for name, kind in EVIDENCE_FIELDS.items():
+            if name.startswith(section + ".") and (
+                values := _values_of(make_getter(tuple(name.split(".")))(source), kind)
+            ):
+                put(found, name, _bounded(name, values, EVIDENCE_CHARS, EVIDENCE_ITEMS)[0])
+        assert evidence_section(source, section) == found.get(section, {})
