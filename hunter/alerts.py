@@ -382,8 +382,8 @@ class AlertRenderer:
             raise AlertRenderError(f"{self.path}: rendered text is not JSON: {exc}") from exc
         if not isinstance(document, dict):
             raise AlertRenderError(f"{self.path}: rendered JSON is not an object")
-        cleaned: dict[str, Any] = _drop_empty(document)
-        return cleaned
+        _drop_empty(document)
+        return document
 
 
 def subject_sections(source: Mapping[str, Any]) -> dict[str, Any]:
@@ -692,24 +692,35 @@ def _undefined_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def _drop_empty(value: Any) -> Any:
-    """Remove nulls and empty objects/lists the template left for absent data (``value`` is parsed
-    JSON: dicts, lists and scalars)."""
-    cls = value.__class__
-    if cls is dict:
-        cleaned: dict[str, Any] = {}
+def _drop_empty(value: Any) -> bool:
+    """Remove, in place, the nulls and the empty objects and lists the template left for absent data
+    (``value`` is freshly parsed JSON: dicts, lists and scalars); whether ``value`` ends up empty.
+    Objects and lists inside a list are emptied but kept there, nulls in it are dropped."""
+    if value.__class__ is dict:
+        dropped = None
         for key, item in value.items():
-            if item.__class__ is dict or item.__class__ is list:
-                kept = _drop_empty(item)
-                if kept:
-                    cleaned[key] = kept
-            elif item is not None:
-                cleaned[key] = item
-        return cleaned
-    if cls is list:
-        return [
-            _drop_empty(item) if item.__class__ is dict or item.__class__ is list else item
-            for item in value
-            if item is not None
-        ]
-    return value
+            cls = item.__class__
+            if item is None or ((cls is dict or cls is list) and _drop_empty(item)):
+                if dropped is None:
+                    dropped = [key]
+                else:
+                    dropped.append(key)
+        if dropped is not None:
+            for key in dropped:
+                del value[key]
+        return not value
+    for item in value:
+        if item is None or item.__class__ is dict or item.__class__ is list:
+            break
+    else:
+        return not value  # scalars only: the usual list, left as it is
+    kept = []
+    for item in value:
+        cls = item.__class__
+        if cls is dict or cls is list:
+            _drop_empty(item)
+            kept.append(item)
+        elif item is not None:
+            kept.append(item)
+    value[:] = kept
+    return not value

@@ -34,6 +34,7 @@ from hunter.alerts import (
     AlertRenderer,
     AlertRenderError,
     _bounded,
+    _drop_empty,
     _values_of,
     evidence_section,
     member_evidence,
@@ -695,3 +696,34 @@ def test_the_fields_an_alert_reads_are_those_each_fields_getter_reads(source: di
             ):
                 put(found, name, _bounded(name, values, EVIDENCE_CHARS, EVIDENCE_ITEMS)[0])
         assert evidence_section(source, section) == found.get(section, {})
+
+
+def _without_empties(value: Any) -> Any:
+    """What dropping the template's empties means: nulls and empty objects/lists go from objects,
+    nulls from lists (whose objects and lists are cleaned but kept)."""
+    if isinstance(value, dict):
+        cleaned = {key: _without_empties(item) for key, item in value.items() if item is not None}
+        return {
+            key: item for key, item in cleaned.items() if not (isinstance(item, dict | list) and not item)
+        }
+    if isinstance(value, list):
+        return [_without_empties(item) for item in value if item is not None]
+    return value
+
+
+_JSON = st.recursive(
+    st.one_of(st.none(), st.integers(0, 2), st.sampled_from(["", "a"]), st.booleans()),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.sampled_from("abc"), children, max_size=3)
+    ),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.sampled_from("abcd"), _JSON, max_size=4))
+@settings(max_examples=300)
+def test_the_empties_left_by_the_template_are_dropped_in_place(document: dict[str, Any]) -> None:
+    """The rendered document loses its nulls and empty objects and lists, in place."""
+    expected = _without_empties(copy.deepcopy(document))
+    assert _drop_empty(document) == (not expected)
+    assert document == expected
