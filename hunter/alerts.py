@@ -400,8 +400,6 @@ def subject_sections(source: Mapping[str, Any]) -> dict[str, Any]:
 def evidence_section(source: Mapping[str, Any], name: str) -> dict[str, Any]:
     """One evidence set (``destination``, ``dns``, ...) of an event: its ECS fields, coerced and bounded."""
     found: dict[str, Any] = {}
-    if name not in _roots(source):
-        return found
     for (field_name, kind, parts, _array, text), raw in _EVIDENCE_PLANS[name].present(source):
         if text and raw.__class__ is str and len(raw) <= EVIDENCE_CHARS:
             _put_parts(found, parts, raw)
@@ -614,11 +612,6 @@ def _member_entry(ref: EventRef, source: Mapping[str, Any] | None) -> dict[str, 
     if cut or stored_cut:
         entry["truncated"] = True
     return entry
-
-
-def _roots(source: Mapping[str, Any]) -> set[str]:
-    """The first segments of an event's top-level keys (``process`` of ``process.name``)."""
-    return {key.partition(".")[0] for key in source}
 
 
 def _values_of(raw: Any, kind: str) -> list[Any]:
