@@ -18,6 +18,7 @@ import orjson
 from .alerts import AlertRenderer
 from .config import Settings
 from .dedup import apply_exceptions, findings
+from .eql import paused_collector
 from .hunts import Hunt
 from .notify import Delivery, Notice
 from .results import QueryResult, Searcher, Window
@@ -48,10 +49,12 @@ class Sweep:
         return sorted((doc for outcome in self.outcomes for doc in outcome.documents), key=order)
 
     def lines(self) -> list[bytes]:
-        """:attr:`documents` as JSON, each as the process that built it wrote it, in the same order."""
-        every = [pair for outcome in self.outcomes for pair in outcome.documents.encoded()]
-        every.sort(key=lambda pair: pair[0])
-        return [text for _order, text in every]
+        """:attr:`documents` as JSON, each as the process that built it wrote it, in the same order
+        (with the collector paused: a collection would walk every document, match and rule held)."""
+        with paused_collector():
+            every = [pair for outcome in self.outcomes for pair in outcome.documents.encoded()]
+            every.sort(key=lambda pair: pair[0])
+            return [text for _order, text in every]
 
 
 class Documents(Sequence[dict[str, Any]]):

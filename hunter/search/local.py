@@ -759,7 +759,8 @@ class LocalSearcher:
                     found.update(_receive(answers, "outputs"))
                 keep = set(given)
                 concluded = conclude([number for number in mine if number not in keep] + taken, found)
-                answer = _receive(answers, "concluded")
+                with paused_collector():  # as in the helper
+                    answer = _receive(answers, "concluded")
             except BaseException:
                 os.kill(pid, signal.SIGKILL)
                 raise
@@ -803,7 +804,9 @@ class LocalSearcher:
                     found.update(outputs)
                     moved = set(taken)
                     kept = [number for number in hunts if number not in moved] + given
-                    send("concluded", conclude(kept, found))
+                    concluded = conclude(kept, found)
+                    with paused_collector():  # frozen again: the documents just built are not walked
+                        send("concluded", concluded)
                 except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
                     send("error", exc)
         except BaseException:  # noqa: BLE001 - the parent sees the pipe end early and says so
