@@ -20,7 +20,7 @@ from jinja2 import StrictUndefined, TemplateError, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from .dedup import Anchor, EventRef, Finding, Members
-from .eql.fields import flatten, read_statements
+from .eql.fields import InlineReads, flatten
 from .eql.values import format_date_ns, parse_date_ns
 from .errors import ConfigError
 from .hunts import Hunt, Threat, ThreatRef
@@ -238,15 +238,9 @@ class _Plan:
 def _present_code(fields: Sequence[_Field]) -> Any:
     namespace: dict[str, Any] = {}
     lines = ["def present(doc):", "    found = []"]
-    roots: dict[str, str] = {}
-    counter = [0]
+    reads = InlineReads(namespace)
     for number, spec in enumerate(fields):
-        path = spec[2]
-        first = roots.get(path[0])
-        if first is None:
-            first = roots[path[0]] = f"t{len(roots)}"
-            lines.append(f"    {first} = doc.get({path[0]!r})")
-        lines += read_statements(path, "doc", "v", "    ", namespace=namespace, counter=counter, first=first)
+        lines += reads.read(spec[2], "v")
         namespace[f"f{number}"] = spec
         lines.append(f"    if v is not None: found.append((f{number}, v))")
     lines.append("    return found")

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .collector import paused_collector
-from .fields import read_statements, strings
+from .fields import InlineReads, strings
 from .gates import EXACT_MODES, Gate, Need, cost
 from .runs import Accept, Run
 
@@ -136,19 +136,9 @@ def _route_code(
         return lambda doc: always
     namespace: dict[str, Any] = {"_strings": strings, "_always": always}
     lines = ["def runs(doc):", "    found = set(_always)"]
-    # fields are read inline, each object under the document's top-level keys looked up once
-    roots: dict[str, str] = {}
-    for index in fields:
-        root = index.path[0]
-        if root not in roots:
-            roots[root] = f"t{len(roots)}"
-            lines.append(f"    {roots[root]} = doc.get({root!r})")
-    counter = [0]
+    reads = InlineReads(namespace)  # each object under the document's top-level keys looked up once
     for number, index in enumerate(fields):
-        first = roots[index.path[0]]
-        lines += read_statements(
-            index.path, "doc", "v", "    ", namespace=namespace, counter=counter, first=first
-        )
+        lines += reads.read(index.path, "v")
         lines.append("    if v is not None:")
         if index.present:
             namespace[f"p{number}"] = frozenset(index.present)
@@ -360,17 +350,9 @@ def _signature_code(coarse: Sequence[str]) -> Callable[[Mapping[str, Any]], tupl
     of each), the fields read inline."""
     namespace: dict[str, Any] = {"_signature_value": _signature_value}
     lines = ["def signature(doc):"]
-    roots: dict[str, str] = {}
-    counter = [0]
+    reads = InlineReads(namespace)
     for number, name in enumerate(coarse):
-        path = tuple(name.split("."))
-        first = roots.get(path[0])
-        if first is None:
-            first = roots[path[0]] = f"t{len(roots)}"
-            lines.append(f"    {first} = doc.get({path[0]!r})")
-        lines += read_statements(
-            path, "doc", f"v{number}", "    ", namespace=namespace, counter=counter, first=first
-        )
+        lines += reads.read(tuple(name.split(".")), f"v{number}")
         lines.append(f"    if v{number} is not None and v{number}.__class__ is not str:")
         lines.append(f"        v{number} = _signature_value(v{number})")
     lines.append(f"    return ({''.join(f'v{number}, ' for number in range(len(coarse)))})")

@@ -66,29 +66,35 @@ def _looping_getter(path: tuple[str, ...]) -> Getter:
     return get
 
 
-def read_statements(
-    path: tuple[str, ...],
-    source: str,
-    out: str,
-    indent: str,
-    *,
-    namespace: dict[str, Any],
-    counter: list[int],
-    first: str | None = None,
-) -> list[str]:
-    """Statements leaving in ``out`` what :func:`make_getter` of ``path`` returns for the object
-    ``source``, for other generated code to read a field inline (no call): ``first`` names a
-    variable already holding ``source.get(path[0])`` (read once for the fields under one object);
-    ``counter`` numbers the names it adds to the code (``x``, ``g``, ``r`` and a number) and to
-    ``namespace``, and is shared by every read of one generated function."""
-    namespace.setdefault("_descend", _descend)
-    namespace.setdefault("_as_list", _as_list)
-    if len(path) > MAX_GENERATED_PATH:
-        name = f"g{counter[0] + 1}"
-        counter[0] += 1
-        namespace[name] = make_getter(path)
-        return [f"{indent}{out} = {name}({source})"]
-    return _emit(path, source, out, indent, namespace=namespace, counter=counter, first=first)
+class InlineReads:
+    """Statements for generated code to read fields in place (no call per field), each giving what
+    :func:`make_getter`'s getter of the field gives for the document ``doc``. The object under each
+    top-level key is looked up once, at the first read under it, so every read must be written at
+    the generated function's top level. Names it adds: ``t``, ``x``, ``g`` and ``r`` and a number,
+    in the code and in ``namespace``."""
+
+    def __init__(self, namespace: dict[str, Any]) -> None:
+        namespace.setdefault("_descend", _descend)
+        namespace.setdefault("_as_list", _as_list)
+        self.namespace = namespace
+        self._counter = [0]
+        self._roots: dict[str, str] = {}
+
+    def read(self, path: tuple[str, ...], out: str, indent: str = "    ") -> list[str]:
+        """Statements leaving the raw value of ``path`` in the variable ``out``."""
+        if len(path) > MAX_GENERATED_PATH:
+            self._counter[0] += 1
+            name = f"g{self._counter[0]}"
+            self.namespace[name] = make_getter(path)
+            return [f"{indent}{out} = {name}(doc)"]
+        lines = []
+        first = self._roots.get(path[0])
+        if first is None:
+            first = self._roots[path[0]] = f"t{len(self._roots)}"
+            lines.append(f"{indent}{first} = doc.get({path[0]!r})")
+        return lines + _emit(
+            path, "doc", out, indent, namespace=self.namespace, counter=self._counter, first=first
+        )
 
 
 def _emit(

@@ -250,17 +250,9 @@ def test_fields_read_inline_read_as_their_getters(doc: dict[str, Any], paths: li
     those under one top-level key sharing its look-up, give what each field's getter gives."""
     namespace: dict[str, Any] = {}
     lines = ["def read(doc):", "    out = []"]
-    counter = [0]
-    roots: dict[str, str] = {}
-    for number, parts in enumerate(paths):
-        first = roots.get(parts[0])
-        if first is None:
-            first = roots[parts[0]] = f"t{len(roots)}"
-            lines.append(f"    {first} = doc.get({parts[0]!r})")
-        shared = first if number % 2 == 0 else None  # some read their first part again
-        lines += fields.read_statements(
-            tuple(parts), "doc", "v", "    ", namespace=namespace, counter=counter, first=shared
-        )
+    reads = fields.InlineReads(namespace)
+    for parts in paths:
+        lines += reads.read(tuple(parts), "v")
         lines.append("    out.append(v)")
     lines.append("    return out")
     exec(compile("\n".join(lines), "<test read>", "exec"), namespace)

@@ -766,18 +766,16 @@ def test_a_pass_that_cannot_fork_runs_in_one_process(monkeypatch: pytest.MonkeyP
     assert searcher.search_hunts(many_hunts(lua_hunt), None) == alone
 
 
-def test_a_split_pass_finishes_each_hunt_in_the_process_that_searched_it(
-    monkeypatch: pytest.MonkeyPatch, lua_hunt: Hunt
-) -> None:
-    """``search_and_finish`` runs ``finish`` of a hunt where it was searched when both processes found
-    as much: with two processes the helper finishes half the hunts (its answers come back pickled),
-    and every hunt's answer is the one a single process gives."""
+def finished_in_one_and_two_processes(
+    monkeypatch: pytest.MonkeyPatch, hunts: list[Hunt]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``search_and_finish`` of ``hunts`` over the samples in one process and split over two, each
+    hunt finished into (the pid that finished it, its matches by query); answers are checked equal."""
     import hunter.search.local as local
 
     def finish(hunt: Hunt, results: list[QueryResult]) -> tuple[int, list[tuple[str, list[list[str]]]]]:
         return os.getpid(), [(r.query, sorted([e.id for e in m.events] for m in r.matches)) for r in results]
 
-    hunts = many_hunts(lua_hunt)
     searches = [(hunt, None) for hunt in hunts]
     alone = LocalSearcher(EventFiles([SAMPLES]), SearchSettings(), processes=1).search_and_finish(
         searches, finish
@@ -789,6 +787,17 @@ def test_a_split_pass_finishes_each_hunt_in_the_process_that_searched_it(
     assert {hunt_id: answer for hunt_id, (_pid, answer) in split.items()} == {
         hunt_id: answer for hunt_id, (_pid, answer) in alone.items()
     }
+    return alone, split
+
+
+def test_a_split_pass_finishes_each_hunt_in_the_process_that_searched_it(
+    monkeypatch: pytest.MonkeyPatch, lua_hunt: Hunt
+) -> None:
+    """``search_and_finish`` runs ``finish`` of a hunt where it was searched when both processes found
+    as much: with two processes the helper finishes half the hunts (its answers come back pickled),
+    and every hunt's answer is the one a single process gives."""
+    hunts = many_hunts(lua_hunt)
+    _alone, split = finished_in_one_and_two_processes(monkeypatch, hunts)
     pids = [split[hunt.id][0] for hunt in hunts]
     assert pids[0::2] == [os.getpid()] * len(pids[0::2])
     assert os.getpid() not in pids[1::2] and len(set(pids[1::2])) == 1
@@ -801,11 +810,6 @@ def test_the_hunts_to_conclude_move_from_the_busier_process_to_the_other(
     """When the hunts one process searched found most matches, it hands some of them (their
     outputs) to the other to conclude: here every hunt with matches was searched by the parent, and
     the helper concludes some; every hunt's answer is the one a single process gives."""
-    import hunter.search.local as local
-
-    def finish(hunt: Hunt, results: list[QueryResult]) -> tuple[int, list[tuple[str, list[list[str]]]]]:
-        return os.getpid(), [(r.query, sorted([e.id for e in m.events] for m in r.matches)) for r in results]
-
     # even numbers (the parent's share) see the samples' events, odd ones no index at all
     hunts = [
         dataclasses.replace(
@@ -813,17 +817,7 @@ def test_the_hunts_to_conclude_move_from_the_busier_process_to_the_other(
         )
         for number in range(8)
     ]
-    searches = [(hunt, None) for hunt in hunts]
-    alone = LocalSearcher(EventFiles([SAMPLES]), SearchSettings(), processes=1).search_and_finish(
-        searches, finish
-    )
-    monkeypatch.setattr(local, "_may_fork", lambda: True)
-    searcher = LocalSearcher(EventFiles([SAMPLES]), SearchSettings())
-    searcher.parallel_runs = 4
-    split = searcher.search_and_finish(searches, finish)
-    assert {hunt_id: answer for hunt_id, (_pid, answer) in split.items()} == {
-        hunt_id: answer for hunt_id, (_pid, answer) in alone.items()
-    }
+    _alone, split = finished_in_one_and_two_processes(monkeypatch, hunts)
     pids = [split[hunt.id][0] for hunt in hunts]
     assert pids[1::2] != [os.getpid()] * 4  # the helper's own (no matches): concluded there
     assert pids[0::2].count(os.getpid()) == 2  # the parent's four alike: it gave two away
