@@ -18,6 +18,10 @@ filed under ``process.name``, not under ``event.action in ("exec", "start")``).
 A stage with no usable need is tested for every event its coarse values admit. The dispatcher only
 narrows: a run it names still tests the event itself, so results are those of feeding every event
 to every run.
+
+A pass files *targets* (``for_runs(split=True)``, :meth:`.Run.targets`): a streamed sequence is
+filed twice, under its opening stages and under the others, so an event meeting only a later
+stage's needs costs it nothing while no sequence is under way.
 """
 
 from __future__ import annotations
