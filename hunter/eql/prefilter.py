@@ -62,13 +62,14 @@ class LinePrefilter:
     def for_runs(cls, runs: Sequence[Run], *, max_texts: int = MAX_TEXTS) -> LinePrefilter | None:
         """The filter for ``runs`` (None when some stage gives nothing to look for, or too much)."""
         # an ``or`` keeps the texts of one side's need: the cheapest side not on a common field
-        gates = [run.gate(lambda name: COMMON_WEIGHT if _common(name) else 1.0) for run in runs]
-        if not all(gates):  # unknown (per-index schemas) or no stages
-            return None
+        # each run's gate planned in turn: a rule library gives up long before its last rule
         texts: set[str] = set()
         folded: set[str] = set()
-        for gate in gates:
-            for needs in gate or ():
+        for run in runs:
+            gate = run.gate(lambda name: COMMON_WEIGHT if _common(name) else 1.0)
+            if not gate:  # unknown (per-index schemas) or no stages
+                return None
+            for needs in gate:
                 chosen = _cheapest(needs)
                 if chosen is None:
                     return None
