@@ -19,21 +19,28 @@ from contextlib import contextmanager
 
 _lock = threading.Lock()
 _active = 0
+_local = threading.local()  # this thread's depth of blocks
 
 
 @contextmanager
 def paused_collector() -> Iterator[None]:
     """Freeze the objects alive now for the duration of the block (nested and threaded use is fine:
-    everything is unfrozen when the outermost block ends)."""
+    everything is unfrozen when the last block of any thread ends)."""
     global _active  # noqa: PLW0603 - one process-wide count of passes, as gc itself is process-wide
+    depth = getattr(_local, "depth", 0)
     with _lock:
-        # frozen again when nested: what the enclosing block made so far (a pass's matches, when its
-        # hunts are then concluded) is not walked by the collections of this one either
-        gc.freeze()
+        # Frozen again when nested in this thread: what the enclosing block made so far (a pass's
+        # matches, when its hunts are then concluded) is not walked by this block's collections
+        # either. Not when another thread's block is open: passes that keep overlapping would
+        # then freeze each other's garbage until none is left running.
+        if _active == 0 or depth:
+            gc.freeze()
         _active += 1
+    _local.depth = depth + 1
     try:
         yield
     finally:
+        _local.depth = depth
         with _lock:
             _active -= 1
             if _active == 0:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import ipaddress
 import json
+import threading
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -172,6 +173,34 @@ def test_paused_collector_unfreezes_after_nested_and_failed_passes() -> None:
     with pytest.raises(RuntimeError), paused_collector():
         raise RuntimeError
     assert gc.get_freeze_count() == 0
+
+
+def test_a_block_of_another_thread_does_not_freeze_again() -> None:
+    """A block opened while another thread's is open does not freeze what was made since (passes
+    that keep overlapping in the service would hold each other's garbage); all is unfrozen when the
+    last block ends."""
+    entered, leave = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with paused_collector():
+            entered.set()
+            leave.wait(30)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    try:
+        assert entered.wait(30)
+        before = gc.get_freeze_count()
+        made: list[list[int]] = [[] for _ in range(1000)]  # made while the other block is open
+        with paused_collector():
+            assert gc.get_freeze_count() < before + len(made)
+            with paused_collector():  # nested in this thread: frozen again
+                assert gc.get_freeze_count() >= before + len(made)
+    finally:
+        leave.set()
+        thread.join(30)
+    assert gc.get_freeze_count() == 0
+    del made
 
 
 @given(st.one_of(st.ip_addresses().map(str), st.text(max_size=8), st.none()))
