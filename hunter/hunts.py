@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -203,7 +203,8 @@ class FileOutcome:
     skipped: Skipped | None = None
     problems: list[HuntError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    id_line: int = 1  # where the hunt's id is written (for a duplicate-id problem)
+    # where the hunt's id is written, for a duplicate-id problem (located only then)
+    locate_id: Callable[[], int] = field(default=lambda: 1, repr=False)
 
 
 @dataclass
@@ -278,7 +279,7 @@ def load_hunt_set(paths: Sequence[Path], *, include_deprecated: bool = False) ->
             continue
         if hunt.id in first_use:
             message = f"hunt id {hunt.id!r} is also used by {first_use[hunt.id]}"
-            hunt_set.problems.append(HuntError(hunt.path, outcome.id_line, 1, message))
+            hunt_set.problems.append(HuntError(hunt.path, outcome.locate_id(), 1, message))
             continue
         first_use[hunt.id] = hunt.path
         hunt_set.hunts.append(hunt)
@@ -552,7 +553,7 @@ class _Checker(TomlChecker):
             hunt=hunt,
             problems=self.problems,
             warnings=self.warnings,
-            id_line=self.line_of("id"),
+            locate_id=lambda: self.line_of("id"),
         )
 
     def hunt(self) -> Hunt | None:

@@ -35,9 +35,17 @@ class LocatedChecker:
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
         self.text = text
-        self.lines = key_lines(text)
+        self._lines: dict[str, int] | None = None
         self.problems: list[HuntError] = []
         self.warnings: list[str] = []
+
+    @property
+    def lines(self) -> dict[str, int]:
+        """The line of each key (:func:`key_lines`), found when first asked: a file that reads
+        cleanly and whose id is used once is never scanned for them."""
+        if self._lines is None:
+            self._lines = key_lines(self.text)
+        return self._lines
 
     def line_of(self, key: str) -> int:
         """The key's line, else its nearest enclosing table's or inline table's (a missing key)."""

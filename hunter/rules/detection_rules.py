@@ -190,7 +190,7 @@ class _RuleReader(TomlChecker):
             return self._skip("deprecated", deprecated=True)
         rule_type = self.string("rule.type", rule.get("type"), required=True)
         if not rule_type:  # without a type there is no telling which keys the rule needs
-            return FileOutcome(self.path, problems=self.problems, id_line=self.line_of("rule.rule_id"))
+            return FileOutcome(self.path, problems=self.problems, locate_id=self._locate_id)
         if rule_type != "eql":
             return self._skip(f'not EQL (type = "{rule_type}")', deprecated=False)
         self.unknown("", self.data, _TOP_KEYS, warn=True)
@@ -202,8 +202,11 @@ class _RuleReader(TomlChecker):
             hunt=None if self.problems else hunt,
             problems=self.problems,
             warnings=self.warnings,
-            id_line=self.line_of("rule.rule_id"),
+            locate_id=self._locate_id,
         )
+
+    def _locate_id(self) -> int:
+        return self.line_of("rule.rule_id")
 
     def _skip(self, reason: str, *, deprecated: bool) -> FileOutcome:
         skipped = _skipped(self.path, self.rule, reason, deprecated=deprecated)
