@@ -25,6 +25,7 @@ at the first problem: every problem of every file is collected and reported as
 from __future__ import annotations
 
 import re
+import stat
 import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -250,21 +251,24 @@ def load_hunt_set(paths: Sequence[Path], *, include_deprecated: bool = False) ->
     """
     hunt_set = HuntSet()
     files: list[Path] = []
-    seen: set[Path] = set()
+    seen: set[tuple[int, int]] = set()
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*.toml") if p.is_file())
+            found = [
+                (file, identity)
+                for file in sorted(path.rglob("*.toml"))
+                if (identity := _file_identity(file))
+            ]
             if not found:
                 hunt_set.problems.append(HuntError(path, 0, 0, "no hunt files (*.toml) found"))
-        elif path.is_file():
-            found = [path]
+        elif identity := _file_identity(path):
+            found = [(path, identity)]
         else:
             hunt_set.problems.append(HuntError(path, 0, 0, "hunt file or folder not found"))
             found = []
-        for file in found:
-            resolved = file.resolve()
-            if resolved not in seen:  # a file named twice (a folder and a file in it) loads once
-                seen.add(resolved)
+        for file, identity in found:
+            if identity not in seen:  # a file named twice (a folder and a file in it) loads once
+                seen.add(identity)
                 files.append(file)
     hunt_set.files = len(files)
     first_use: dict[str, Path] = {}
@@ -286,6 +290,16 @@ def load_hunt_set(paths: Sequence[Path], *, include_deprecated: bool = False) ->
     if hunt_set.problems:
         raise HuntSetError(hunt_set.problems, hunt_set)
     return hunt_set
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """The device and inode of a regular file (one ``stat``, where resolving its path takes one per
+    part of it), or None when ``path`` is no regular file."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return (status.st_dev, status.st_ino) if stat.S_ISREG(status.st_mode) else None
 
 
 def load_hunts(paths: Path | Sequence[Path]) -> list[Hunt]:
