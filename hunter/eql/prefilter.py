@@ -27,7 +27,7 @@ are worth searching (a whole rule library) leave no filter: every line is parsed
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 
 import orjson
 
@@ -59,7 +59,7 @@ class LinePrefilter:
         self.wants: Callable[[bytes], bool] = _compile(self.texts, self.folded)
 
     @classmethod
-    def for_runs(cls, runs: Sequence[Run], *, max_texts: int = MAX_TEXTS) -> LinePrefilter | None:
+    def for_runs(cls, runs: Iterable[Run], *, max_texts: int = MAX_TEXTS) -> LinePrefilter | None:
         """The filter for ``runs`` (None when some stage gives nothing to look for, or too much)."""
         # an ``or`` keeps the texts of one side's need: the cheapest side not on a common field
         # each run's gate planned in turn: a rule library gives up long before its last rule

@@ -15,6 +15,7 @@ splits them between this process and a forked helper that reads the files too.
 from __future__ import annotations
 
 import copy
+import functools
 import gzip
 import hashlib
 import heapq
@@ -491,7 +492,7 @@ class _PassPlan:
     """What one pass feeds: the runs of every hunt's queries in order, each hunt's run numbers, and
     each run's scope (hunts with the same indices, time field and window share one)."""
 
-    runs: list[Any]
+    runs: _Runs
     hunt_runs: list[range] = field(default_factory=list)
     run_scope: list[int] = field(default_factory=list)
     scopes: list[_Scope] = field(default_factory=list)
@@ -813,12 +814,13 @@ class LocalSearcher:
             status = 1
         os._exit(status)
 
-    def _runs(self, hunts: Sequence[Hunt], *, presorted: bool) -> list[Any]:
-        runs: list[Any] = []
+    def _runs(self, hunts: Sequence[Hunt], *, presorted: bool) -> _Runs:
+        makers: list[Callable[[], Any]] = []
         for hunt in hunts:
             fields = eql_fields(hunt, self.settings)
-            runs.extend(
-                query.compiled.run(
+            makers.extend(
+                functools.partial(
+                    query.compiled.run,
                     size=ALL_HITS,
                     timestamp_field=fields.timestamp,
                     event_category_field=fields.event_category,
@@ -831,7 +833,28 @@ class LocalSearcher:
                 )
                 for query in hunt.queries
             )
-        return runs
+        return _Runs(makers)
+
+
+class _Runs:
+    """The runs of a pass, each made when first used: a pass split over two processes makes in
+    each only the runs of its share (making a run plans its query: 0.23 s for a rule library)."""
+
+    def __init__(self, makers: list[Callable[[], Any]]) -> None:
+        self._makers = makers
+        self._made: dict[int, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self._makers)
+
+    def __getitem__(self, number: int) -> Any:
+        run = self._made.get(number)
+        if run is None:
+            run = self._made[number] = self._makers[number]()
+        return run
+
+    def __iter__(self) -> Iterator[Any]:
+        return (self[number] for number in range(len(self._makers)))
 
 
 def local_searcher(files: EventFiles, settings: Settings) -> LocalSearcher:

@@ -906,3 +906,22 @@ def test_a_multi_valued_timestamp_is_read_without_streaming(tmp_path: Path, lua_
         )
     assert len(result.matches) == 1
     assert any("has several values" in str(entry.get("reason")) for entry in logs)
+
+
+def test_the_runs_of_a_pass_are_made_when_first_used_and_once() -> None:
+    """A pass's runs are made on first use (a split pass makes in each process only its share's)."""
+    from hunter.search.local import _Runs
+
+    made: list[int] = []
+
+    def maker(number: int) -> Any:
+        def make() -> Any:
+            made.append(number)
+            return [number]
+
+        return make
+
+    runs = _Runs([maker(number) for number in range(4)])
+    assert len(runs) == 4 and made == []
+    assert runs[2] is runs[2] and made == [2]
+    assert [run[0] for run in runs] == [0, 1, 2, 3] and made == [2, 0, 1, 3]
