@@ -678,24 +678,25 @@ class LocalSearcher:
     ) -> dict[int, dict[str, Any]]:
         """The pass itself, feeding the runs numbered ``share``; every event counts towards the scopes
         that admit it (an untimed scope's admission depends on the event's index alone)."""
-        scope_list = plan.scopes
-        mine = [plan.runs[number] for number in share]
-        my_scope = [plan.run_scope[number] for number in share]
-        untimed = [number for number, scope in enumerate(scope_list) if not scope.timed]
-        timed = [(number, scope.admits) for number, scope in enumerate(scope_list) if scope.timed]
-        by_index: dict[str, frozenset[int]] = {}
-        per_index: Counter[str] = Counter()
-        everything = range(len(mine))
-
-        def runs_of(source: Mapping[str, Any]) -> Iterable[int]:
-            return everything
-
-        accepts = [run.accept for run in mine]
-        if len(mine) > 1:  # the dispatcher names targets: a run may have several (Run.targets)
-            dispatcher = Dispatcher.for_runs(mine, split=True)
-            runs_of, accepts = dispatcher.runs, dispatcher.accepts
-            my_scope = [my_scope[run] for run in dispatcher.owners]
+        # collections paused from making the runs to finishing them: one would walk every rule
         with paused_collector():
+            scope_list = plan.scopes
+            mine = [plan.runs[number] for number in share]
+            my_scope = [plan.run_scope[number] for number in share]
+            untimed = [number for number, scope in enumerate(scope_list) if not scope.timed]
+            timed = [(number, scope.admits) for number, scope in enumerate(scope_list) if scope.timed]
+            by_index: dict[str, frozenset[int]] = {}
+            per_index: Counter[str] = Counter()
+            everything = range(len(mine))
+
+            def runs_of(source: Mapping[str, Any]) -> Iterable[int]:
+                return everything
+
+            accepts = [run.accept for run in mine]
+            if len(mine) > 1:  # the dispatcher names targets: a run may have several (Run.targets)
+                dispatcher = Dispatcher.for_runs(mine, split=True)
+                runs_of, accepts = dispatcher.runs, dispatcher.accepts
+                my_scope = [my_scope[run] for run in dispatcher.owners]
             for position, hit in enumerate(hits):
                 index = hit._index
                 admitted = by_index.get(index)
@@ -711,10 +712,12 @@ class LocalSearcher:
                 for target in runs_of(hit._source):
                     if my_scope[target] in admitted:
                         accepts[target](position, hit)
-        for number in untimed:
-            scope = scope_list[number]
-            scope.admitted += sum(count for index, count in per_index.items() if number in by_index[index])
-        return {number: run.finish() for number, run in zip(share, mine, strict=True)}
+            for number in untimed:
+                scope = scope_list[number]
+                scope.admitted += sum(
+                    count for index, count in per_index.items() if number in by_index[index]
+                )
+            return {number: run.finish() for number, run in zip(share, mine, strict=True)}
 
     def _forked(
         self,
