@@ -580,14 +580,16 @@ class LocalSearcher:
             return finish(hunt, results)
 
         def attempt(presorted: bool) -> tuple[list[_Scope], list[_T]]:
-            """One pass: streamed over the files merged by time, or (not presorted) file by file."""
-            scopes = self._scopes(hunts, times, windows, read_window)
+            """One pass: streamed over the files merged by time, or (not presorted) file by file
+            (with the collector paused throughout: a collection would walk every loaded rule)."""
             reader = self.files.hits_by_time if presorted else self.files.hits
 
             def read(wants: Wants | None) -> Iterator[LocalHit]:
                 return reader(read_window, wants=wants)
 
-            return scopes, self._feed(hunts, scopes, read, conclude, presorted=presorted)
+            with paused_collector():
+                scopes = self._scopes(hunts, times, windows, read_window)
+                return scopes, self._feed(hunts, scopes, read, conclude, presorted=presorted)
 
         before = copy.deepcopy(self.files.stats)
         count = len(self.files.files())
