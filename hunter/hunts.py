@@ -34,7 +34,7 @@ from typing import Any
 
 from .config import parse_duration
 from .cron import cron_longest_gap_ns
-from .eql import CompiledQuery, EqlError, compile_query
+from .eql import CompiledQuery, EqlError, compile_query, paused_collector
 from .errors import HuntError, HuntSetError
 from .exceptions import ExceptionItem, load_exception_list, read_items
 from .tomlfile import LocatedChecker, read_toml
@@ -272,21 +272,26 @@ def load_hunt_set(paths: Sequence[Path], *, include_deprecated: bool = False) ->
                 files.append(file)
     hunt_set.files = len(files)
     first_use: dict[str, Path] = {}
-    for file in files:
-        outcome = read_hunt_file(file, include_deprecated=include_deprecated)
-        hunt_set.problems.extend(outcome.problems)
-        hunt_set.warnings.extend(outcome.warnings)
-        if outcome.skipped is not None:
-            hunt_set.skipped.append(outcome.skipped)
-        hunt = outcome.hunt
-        if hunt is None:
-            continue
-        if hunt.id in first_use:
-            message = f"hunt id {hunt.id!r} is also used by {first_use[hunt.id]}"
-            hunt_set.problems.append(HuntError(hunt.path, outcome.locate_id(), 1, message))
-            continue
-        first_use[hunt.id] = hunt.path
-        hunt_set.hunts.append(hunt)
+    # Compiling a library makes many objects that live on: the collector would walk all of them
+    # again and again as the load goes on (0.3-0.4 s of the 1,024 rules' 2.7 s). What each file
+    # leaves is frozen before the next is read; all is handed back when the load ends.
+    with paused_collector():
+        for file in files:
+            with paused_collector():
+                outcome = read_hunt_file(file, include_deprecated=include_deprecated)
+            hunt_set.problems.extend(outcome.problems)
+            hunt_set.warnings.extend(outcome.warnings)
+            if outcome.skipped is not None:
+                hunt_set.skipped.append(outcome.skipped)
+            hunt = outcome.hunt
+            if hunt is None:
+                continue
+            if hunt.id in first_use:
+                message = f"hunt id {hunt.id!r} is also used by {first_use[hunt.id]}"
+                hunt_set.problems.append(HuntError(hunt.path, outcome.locate_id(), 1, message))
+                continue
+            first_use[hunt.id] = hunt.path
+            hunt_set.hunts.append(hunt)
     if hunt_set.problems:
         raise HuntSetError(hunt_set.problems, hunt_set)
     return hunt_set

@@ -447,3 +447,16 @@ def test_a_hunt_whose_every_query_is_disabled_is_a_problem(tmp_path: Path) -> No
     text = GOOD + "enabled = false\n"
     with pytest.raises(HuntSetError, match="every query is disabled"):
         load_hunt_set([write(tmp_path, "off.toml", text)])
+
+
+def test_loading_hands_back_what_it_froze(tmp_path: Path) -> None:
+    """The load freezes what each file leaves (the collector would walk a library's compiled rules
+    again and again); nothing stays frozen once it ends, also when it ends with problems."""
+    import gc
+
+    write(tmp_path, "good.toml", GOOD)
+    assert load_hunt_set([tmp_path]).hunts and gc.get_freeze_count() == 0
+    write(tmp_path, "bad.toml", "not toml = = =\n")
+    with pytest.raises(HuntSetError):
+        load_hunt_set([tmp_path])
+    assert gc.get_freeze_count() == 0
