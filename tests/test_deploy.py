@@ -764,3 +764,24 @@ def test_rule_schedule_has_lookback(rule: dict[str, Any]) -> None:
     assert rule["from"].startswith("now-")
     assert _seconds(rule["from"]) > _seconds(rule["interval"])
     assert rule.get("to", "now") == "now"
+
+
+def test_the_readmes_alerting_rules_name_metrics_hunter_exports() -> None:
+    """Every metric the README's Prometheus alerting rules use is one hunter exports, and each rule
+    has the shape Prometheus expects (alert and expr)."""
+    from prometheus_client import generate_latest
+
+    from hunter.metrics import Metrics
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(groups:\n.*?)```", readme, re.DOTALL)
+    assert block is not None
+    rules = yaml.safe_load(block.group(1))["groups"][0]["rules"]
+    metrics = Metrics()
+    exported = generate_latest(metrics.registry).decode()
+    names = set(re.findall(r"^# TYPE (\S+) (\w+)", exported, re.MULTILINE))
+    known = {name for name, _kind in names} | {f"{name}_total" for name, kind in names if kind == "counter"}
+    assert rules and all(set(rule) >= {"alert", "expr"} for rule in rules)
+    for rule in rules:
+        used = set(re.findall(r"\bhunter_\w+", rule["expr"]))
+        assert used and used <= known, (rule["alert"], used - known)
