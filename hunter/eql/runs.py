@@ -222,13 +222,7 @@ class SequenceRun(Run):
         if position == self.taken or self._idle(self.later_bits):
             return  # taken already, or of no use (its opening stages' needs unmet, nothing under way)
         self.taken = position
-        source = item.get("_source")
-        if source is None:
-            source = item
-        plan = self.resolver.default  # ``opening_mask`` is only set with one schema
-        mask = plan.mask(source)
-        if mask:
-            self._accept_matching(position, item, source, plan, mask)
+        self.accept(position, item)  # under way: every stage tested
 
     def consume(self, events: Iterable[Mapping[str, Any]]) -> None:
         """Take every event; with one schema the events matching no stage (most) cost no method call."""
