@@ -680,25 +680,25 @@ class LocalSearcher:
     ) -> dict[int, dict[str, Any]]:
         """The pass itself, feeding the runs numbered ``share``; every event counts towards the scopes
         that admit it (an untimed scope's admission depends on the event's index alone)."""
-        # collections paused from making the runs to finishing them: one would walk every rule
-        with paused_collector():
-            scope_list = plan.scopes
-            mine = [plan.runs[number] for number in share]
-            my_scope = [plan.run_scope[number] for number in share]
-            untimed = [number for number, scope in enumerate(scope_list) if not scope.timed]
-            timed = [(number, scope.admits) for number, scope in enumerate(scope_list) if scope.timed]
-            by_index: dict[str, frozenset[int]] = {}
-            per_index: Counter[str] = Counter()
-            everything = range(len(mine))
+        # made while the caller's block (search_and_finish) keeps collections paused
+        scope_list = plan.scopes
+        mine = [plan.runs[number] for number in share]
+        my_scope = [plan.run_scope[number] for number in share]
+        untimed = [number for number, scope in enumerate(scope_list) if not scope.timed]
+        timed = [(number, scope.admits) for number, scope in enumerate(scope_list) if scope.timed]
+        by_index: dict[str, frozenset[int]] = {}
+        per_index: Counter[str] = Counter()
+        everything = range(len(mine))
 
-            def runs_of(source: Mapping[str, Any]) -> Iterable[int]:
-                return everything
+        def runs_of(source: Mapping[str, Any]) -> Iterable[int]:
+            return everything
 
-            accepts = [run.accept for run in mine]
-            if len(mine) > 1:  # the dispatcher names targets: a run may have several (Run.targets)
-                dispatcher = Dispatcher.for_runs(mine, split=True)
-                runs_of, accepts = dispatcher.runs, dispatcher.accepts
-                my_scope = [my_scope[run] for run in dispatcher.owners]
+        accepts = [run.accept for run in mine]
+        if len(mine) > 1:  # the dispatcher names targets: a run may have several (Run.targets)
+            dispatcher = Dispatcher.for_runs(mine, split=True)
+            runs_of, accepts = dispatcher.runs, dispatcher.accepts
+            my_scope = [my_scope[run] for run in dispatcher.owners]
+        with paused_collector():  # frozen again: the runs and dispatcher just made are not walked
             for position, hit in enumerate(hits):
                 index = hit._index
                 admitted = by_index.get(index)
@@ -714,12 +714,10 @@ class LocalSearcher:
                 for target in runs_of(hit._source):
                     if my_scope[target] in admitted:
                         accepts[target](position, hit)
-            for number in untimed:
-                scope = scope_list[number]
-                scope.admitted += sum(
-                    count for index, count in per_index.items() if number in by_index[index]
-                )
-            return {number: run.finish() for number, run in zip(share, mine, strict=True)}
+        for number in untimed:
+            scope = scope_list[number]
+            scope.admitted += sum(count for index, count in per_index.items() if number in by_index[index])
+        return {number: run.finish() for number, run in zip(share, mine, strict=True)}
 
     def _forked(
         self,
@@ -751,9 +749,9 @@ class LocalSearcher:
             self._help(plan, theirs, hits, conclude, write_end=write_end, order_end=order_read)
         os.close(write_end)
         os.close(order_read)
-        # collections paused from the pass to the last answer (as in the helper, whose pages this
-        # process shares until it ends)
-        with paused_collector(), os.fdopen(read_end, "rb") as answers, os.fdopen(order_write, "wb") as orders:
+        # (collections stay paused by the caller's block to the last answer, as in the helper,
+        # whose pages this process shares until it ends)
+        with os.fdopen(read_end, "rb") as answers, os.fdopen(order_write, "wb") as orders:
             try:
                 found = self._pass(plan, plan.runs_of(mine), hits())
                 weights = _receive(answers, "weights")
