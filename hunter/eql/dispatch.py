@@ -19,7 +19,7 @@ A stage with no usable need is tested for every event its coarse values admit. T
 narrows: a run it names still tests the event itself, so results are those of feeding every event
 to every run.
 
-A pass files *targets* (``for_runs(split=True)``, :meth:`.Run.targets`): a streamed sequence is
+A dispatcher files *targets* (:meth:`.Run.targets`): a streamed sequence is
 filed twice, under its opening stages and under the others, so an event meeting only a later
 stage's needs costs it nothing while no sequence is under way.
 """
@@ -183,16 +183,16 @@ def _value_tests(index: _FieldIndex, number: int, namespace: dict[str, Any]) -> 
 
 
 class Dispatcher:
-    """Names, for each event, the runs (by position) whose gates it may pass."""
+    """Names, for each event, the targets (by position: a run's, when it has one) whose gates it may pass."""
 
     @classmethod
-    def for_runs(cls, runs: Sequence[Run], *, learn: int = LEARN_EVENTS, split: bool = False) -> Dispatcher:
+    def for_runs(cls, runs: Sequence[Run], *, learn: int = LEARN_EVENTS) -> Dispatcher:
         """A dispatcher for ``runs``, whose ``or`` choices avoid the fields most stages constrain;
         the first ``learn`` events choose the need each stage is filed under.
 
-        It names runs by position; with ``split``, it names *targets* instead (:meth:`.Run.targets`:
-        a run may be filed under several gates, each with its own function), and ``accepts`` and
-        ``owners`` give each target's function and run."""
+        It names *targets* (:meth:`.Run.targets`: a run may be filed under several gates, each with
+        its own function); ``accepts`` and ``owners`` give each target's function and run. A run
+        with one target (all but streamed sequences) is named by its own position."""
         first = [run.gate() for run in runs]
         common = set(common_fields([needs for gate in first if gate for needs in gate]))
         weight = (lambda name: COMMON_WEIGHT if name in common else 1.0) if common else None
@@ -200,11 +200,7 @@ class Dispatcher:
         accepts: list[Accept] = []
         owners: list[int] = []
         for number, run in enumerate(runs):
-            if split:
-                targets = run.targets(weight)
-            else:
-                targets = [(first[number] if weight is None else run.gate(weight), run.accept)]
-            for gate, accept in targets:
+            for gate, accept in run.targets(weight):
                 gates.append(gate)
                 accepts.append(accept)
                 owners.append(number)
@@ -250,7 +246,7 @@ class Dispatcher:
         )
 
     def runs(self, source: Mapping[str, Any]) -> set[int] | frozenset[int]:
-        """Positions of the runs that may use the event ``source`` (the others surely reject it)."""
+        """Positions of the targets that may use the event ``source`` (the others surely reject it)."""
         if self._learning:
             self._learn(source)
         signature = self._signature(source)
@@ -389,7 +385,7 @@ def search_many(
         if len(runs) == 1:
             runs[0].consume(events)
         elif runs:
-            dispatcher = Dispatcher.for_runs(runs, learn=learn, split=True)
+            dispatcher = Dispatcher.for_runs(runs, learn=learn)
             targets_of, accepts = dispatcher.runs, dispatcher.accepts
             for position, item in enumerate(events):
                 source = item.get("_source")

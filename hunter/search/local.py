@@ -695,7 +695,7 @@ class LocalSearcher:
 
         accepts = [run.accept for run in mine]
         if len(mine) > 1:  # the dispatcher names targets: a run may have several (Run.targets)
-            dispatcher = Dispatcher.for_runs(mine, split=True)
+            dispatcher = Dispatcher.for_runs(mine)
             runs_of, accepts = dispatcher.runs, dispatcher.accepts
             my_scope = [my_scope[run] for run in dispatcher.owners]
         with paused_collector():  # frozen again: the runs and dispatcher just made are not walked
