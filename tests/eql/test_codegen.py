@@ -257,3 +257,39 @@ def test_fields_read_inline_read_as_their_getters(doc: dict[str, Any], paths: li
     lines.append("    return out")
     exec(compile("\n".join(lines), "<test read>", "exec"), namespace)
     assert namespace["read"](doc) == [fields.make_getter(tuple(parts))(doc) for parts in paths]
+
+
+_DEEP_QUERY = (
+    'any where a.b.c == "x" or (b.c.a : "y*" and not a.b.a in ("xy", "x")) or'
+    ' (c.a == "y" and a.c.b.a != "yx") or a.b.c.a.b : "*x"'
+)
+
+
+def _closure(
+    compiler: Any, node: Any, category: str | None, category_field: str, *, defer: bool = False
+) -> Any:
+    """A stage's test as the compiler's closures (no generated code): the reference."""
+    assert category is None
+    return compiler._pred(node)[0]
+
+
+@given(st.dictionaries(_KEYS, _DOCS, max_size=5))
+@settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_generated_tests_read_deep_fields_as_the_closures_do(doc: dict[str, Any]) -> None:
+    """Fields of three parts and more, read in place by generated code (their parents shared, some
+    first read inside a branch), test as the compiler's closures test, whatever mix of nested objects,
+    lists and dotted keys spells them."""
+    generated = compile_query(_DEEP_QUERY).plan(None, "@timestamp", "event.category", None)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("hunter.eql.query.generate", _closure)
+        reference = compile_query(_DEEP_QUERY).plan(None, "@timestamp", "event.category", None)
+    assert "_pred" in generated.stages[0].test.__name__
+    assert generated.stages[0].test(doc) == reference.stages[0].test(doc)
+
+
+def test_fields_under_a_top_level_key_that_is_no_identifier_share_its_look_up() -> None:
+    """Two fields under a key Python cannot name (``my-obj``) read it into one variable."""
+    query = compile_query('any where `my-obj`.a.b == "x" and `my-obj`.c == "y" and `my-obj`.d == "z"')
+    test = query.plan(None, "@timestamp", "event.category", None).stages[0].test
+    assert test({"my-obj": {"a": {"b": "x"}, "c": "y", "d": "z"}}) is True
+    assert test({"my-obj": {"a": {"b": "x"}, "c": "y", "d": "y"}}) is False
