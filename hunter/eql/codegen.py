@@ -27,7 +27,7 @@ from typing import Any
 from . import ast
 from .analyzer import Node
 from .compiler import Compiler, Pred
-from .fields import MAX_GENERATED_PATH, _as_list, _descend, _emit, flatten, make_getter, strings
+from .fields import _descend, flatten, make_getter, strings
 from .patterns import WildcardSet
 
 _Category = tuple[str, str, str]  # ("category", field, value)
@@ -45,14 +45,12 @@ class _Emitter:
             "_strings": strings,
             "_in_list": _in_list,
             "_descend": _descend,
-            "_as_list": _as_list,
             "_KEY_SCALARS": frozenset({str, int, float}),
         }
         self.fields: dict[str, str] = {}
         self.used: dict[str, None] = {}  # fields referenced by the expression being emitted
         self._names = itertools.count()
         self._parents: dict[str, str] = {}  # the variable of the object under each top-level key
-        self._levels = [0]  # the names of in-place reads (``x``, ``g``, ``r`` and a number)
 
     def constant(self, value: Any, prefix: str = "k") -> str:
         name = f"_{prefix}{next(self._names)}"
@@ -87,12 +85,12 @@ class _Emitter:
                 if self.unwrap:
                     lines.append(unwrap)
                 continue
-            if len(path) > MAX_GENERATED_PATH:
+            if len(path) > 2:  # a getter call: fewer instructions than the same reads in place
                 lines.append(f"{indent}{var} = {self.constant(make_getter(path), 'g')}(doc)")
                 if self.unwrap:
                     lines.append(unwrap)
                 continue
-            head, leaf = path[0], path[-1]
+            head, leaf = path
             parent = self._parents.get(head)
             if parent is None:
                 parent = self._parents[head] = f"p_{head}" if head.isidentifier() else f"p{next(self._names)}"
@@ -100,13 +98,6 @@ class _Emitter:
             if marker not in read:
                 read.add(marker)
                 lines.append(f"{indent}{parent} = doc.get({head!r})")
-            if len(path) > 2:  # read in place as the getter reads (dotted keys at every level)
-                lines += _emit(
-                    path, "doc", var, indent, namespace=self.namespace, counter=self._levels, first=parent
-                )
-                if self.unwrap:
-                    lines.append(unwrap)
-                continue
             sub = self.constant(make_getter((leaf,)), "g")
             lines += [
                 f"{indent}if {parent} is None: {var} = None",
@@ -355,7 +346,9 @@ def _leaf(emitter: _Emitter, node: Any) -> str:
         var = emitter.field_var(node.value.name)
         patterns = WildcardSet(node.patterns, node.insensitive)
         one, any_of = emitter.constant(patterns.one, "m"), emitter.constant(patterns.any_of, "m")
-        return f"({one}({var}) if {var}.__class__ is str else ({var}.__class__ is list and {any_of}({var})))"
+        known = emitter.constant(patterns.remembered, "m")  # a value seen lately: no call
+        single = f"(_w if (_w := {known}.get({var})) is not None else {one}({var}))"
+        return f"({single} if {var}.__class__ is str else ({var}.__class__ is list and {any_of}({var})))"
     pred, _script = compiler._pred(node)
     return f"{emitter.constant(pred, 'p')}(doc)"
 

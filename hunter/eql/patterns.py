@@ -24,12 +24,14 @@ class WildcardSet:
     multi-valued field is tested with a few C-level ``in`` checks; other patterns use a regex.
     """
 
-    __slots__ = ("_cache", "_needles", "_regex", "always", "insensitive")
+    __slots__ = ("_needles", "_regex", "always", "insensitive", "remembered")
 
     def __init__(self, patterns: Iterable[str], insensitive: bool) -> None:
         self.insensitive = insensitive
         self.always = False
-        self._cache: dict[str, bool] = {}
+        # :meth:`one`'s results of recent values (emptied when full, never replaced: generated code
+        # looks values up in it before calling :meth:`one`)
+        self.remembered: dict[str, bool] = {}
         needles: list[str] = []
         general: list[str] = []
         for raw in patterns:
@@ -57,7 +59,7 @@ class WildcardSet:
 
     def one(self, value: str) -> bool:
         """True when the string matches a pattern (results of recent values are remembered)."""
-        cache = self._cache
+        cache = self.remembered
         found = cache.get(value)
         if found is not None:
             return found
