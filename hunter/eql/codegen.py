@@ -27,7 +27,7 @@ from typing import Any
 from . import ast
 from .analyzer import Node
 from .compiler import Compiler, Pred
-from .fields import _descend, flatten, make_getter, strings
+from .fields import _as_list, _descend, flatten, make_getter, strings
 from .patterns import WildcardSet
 
 _Category = tuple[str, str, str]  # ("category", field, value)
@@ -41,9 +41,11 @@ class _Emitter:
         self.compiler = compiler
         self.unwrap = unwrap  # field variables feed only any-value tests (not join keys)
         self.namespace: dict[str, Any] = {
-            "_flatten": flatten,
             "_strings": strings,
             "_in_list": _in_list,
+            "_in_raw": _in_raw,
+            "_equals_raw": _equals_raw,
+            "_as_list": _as_list,
             "_descend": _descend,
             "_KEY_SCALARS": frozenset({str, int, float}),
         }
@@ -100,12 +102,10 @@ class _Emitter:
                 lines.append(f"{indent}{parent} = doc.get({head!r})")
             sub = self.constant(make_getter((leaf,)), "g")
             lines += [
-                f"{indent}if {parent} is None: {var} = None",
-                f"{indent}elif {parent}.__class__ is dict: {var} = {parent}.get({leaf!r})",
-                f"{indent}else: {var} = _descend({parent}, {sub})",
+                f"{indent}{var} = {parent}.get({leaf!r}) if {parent}.__class__ is dict else "
+                f"(None if {parent} is None else _descend({parent}, {sub}))",
                 f"{indent}_t = doc.get({name!r})",
-                f"{indent}if _t is not None: {var} = _t if {var} is None else "
-                f"({var} if {var}.__class__ is list else [{var}]) + (_t if _t.__class__ is list else [_t])",
+                f"{indent}if _t is not None: {var} = _t if {var} is None else _as_list({var}) + _as_list(_t)",
             ]
             if self.unwrap:
                 lines.append(unwrap)
@@ -119,9 +119,8 @@ class _Emitter:
         if isinstance(node, ast.And | ast.Or):
             return self._logic(_parts(node, type(node)), isinstance(node, ast.And), read, indent)
         if isinstance(node, ast.Not) and not self.compiler._pred(node.expr)[1]:
-            lines, inner = self.test(node.expr, read, indent)
-            result = self.temp()
-            return [*lines, f"{indent}{result} = not {inner}"], result
+            lines, inner = self.test(node.expr, read, indent)  # a variable of its own: reused
+            return [*lines, f"{indent}{inner} = not {inner}"], inner
         expr = _leaf(self, node)
         result = self.temp()
         return [*self.reads(read, indent), f"{indent}{result} = {expr}"], result
@@ -133,9 +132,7 @@ class _Emitter:
             result = self.temp()
             pred = self.constant(self.compiler._pred(node)[0], "p")
             return [f"{indent}{result} = {pred}(doc)"], result
-        result = self.temp()
-        lines, first = self.test(parts[0], read, indent)
-        lines.append(f"{indent}{result} = {first}")
+        lines, result = self.test(parts[0], read, indent)  # its variable holds the whole result
         if len(parts) == 1:
             return lines, result
         branch_read = set(read)
@@ -331,11 +328,7 @@ def _leaf(emitter: _Emitter, node: Any) -> str:
         texts = emitter.constant(
             frozenset(item.value for item in node.items if isinstance(item, ast.Literal))
         )
-        single = f"({var}[0] in {texts} if {var}[0].__class__ is str else _in_list({var}, {texts}))"
-        test = (
-            f"({var} in {texts} if {var}.__class__ is str else "
-            f"({var}.__class__ is list and ({single} if len({var}) == 1 else _in_list({var}, {texts}))))"
-        )
+        test = f"({var} in {texts} if {var}.__class__ is str else _in_raw({var}, {texts}))"
         return f"(not {test})" if node.negated else test
     if (
         isinstance(node, ast.Match)
@@ -354,11 +347,25 @@ def _leaf(emitter: _Emitter, node: Any) -> str:
 
 
 def _string_equals(var: str, value: str) -> str:
-    nested = f"({var}[0].__class__ is list if len({var}) == 1 else list in map(type, {var}))"
-    return (
-        f"({var} == {value} if {var}.__class__ is str else "
-        f"({var}.__class__ is list and ({value} in {var} or ({nested} and {value} in _flatten({var})))))"
-    )
+    # the usual single string inline, anything else (a list, a number) in a call: less code to compile
+    return f"({var} == {value} if {var}.__class__ is str else _equals_raw({var}, {value}))"
+
+
+def _equals_raw(raw: Any, text: str) -> bool:
+    """Whether a raw value that is not a string holds the string ``text`` (nested lists flattened)."""
+    if raw.__class__ is not list:
+        return False
+    nested = raw[0].__class__ is list if len(raw) == 1 else list in map(type, raw)
+    return text in raw or (nested and text in flatten(raw))
+
+
+def _in_raw(raw: Any, texts: frozenset[str]) -> bool:
+    """Whether a raw value that is not a string holds one of ``texts``."""
+    if raw.__class__ is not list:
+        return False
+    if len(raw) == 1 and raw[0].__class__ is str:
+        return raw[0] in texts
+    return _in_list(raw, texts)
 
 
 def _in_list(values: list[Any], texts: frozenset[str]) -> bool:
