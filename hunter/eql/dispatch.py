@@ -26,10 +26,11 @@ stage's needs costs it nothing while no sequence is under way.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .collector import paused_collector
 from .fields import InlineReads, strings
@@ -37,6 +38,7 @@ from .gates import EXACT_MODES, Gate, Need, cost
 from .runs import Accept, Run
 
 Getter = Callable[[Mapping[str, Any]], Any]
+_T = TypeVar("_T")
 
 LENGTHS = (3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # prefix and suffix keys are cut to one of these
 MAX_COARSE = 3
@@ -255,6 +257,21 @@ class Dispatcher:
             route = self._route(signature)
         return route.runs(source)
 
+    def learn_ahead(self, items: Iterable[_T], source_of: Callable[[_T], Mapping[str, Any]]) -> Iterator[_T]:
+        """``items`` again, the first of them (as many as there are events to learn from) read ahead
+        and learnt from at once: no route is made (compiled) for the learning alone, to be made again
+        after it. Fewer items than that: the choice is made from those there are."""
+        iterator = iter(items)
+        if not self._learning:
+            return iterator
+        first = list(itertools.islice(iterator, self._learning))
+        for item in first:
+            self._learn(source_of(item))
+        if self._learning and first:
+            self._learning = 0
+            self._refile()
+        return itertools.chain(first, iterator)
+
     def _learn(self, source: Mapping[str, Any]) -> None:
         """Count the needs ``source`` meets; after the last event to learn from, file each stage
         under the need the fewest events met (ties: the static choice) and forget the routes."""
@@ -264,8 +281,12 @@ class Dispatcher:
         for number in met:
             seen[number] += 1
         self._learning -= 1
-        if self._learning:
-            return
+        if not self._learning:
+            self._refile()
+
+    def _refile(self) -> None:
+        """File each stage under the need the fewest events learnt from met; forget the routes."""
+        seen = self._seen
         counts: dict[tuple[int, Need], int] = {}
         for number, (stage, need) in enumerate(self._choices):
             counts[id(stage), need] = seen[number]
@@ -387,8 +408,13 @@ def search_many(
         elif runs:
             dispatcher = Dispatcher.for_runs(runs, learn=learn)
             targets_of, accepts = dispatcher.runs, dispatcher.accepts
-            for position, item in enumerate(events):
+            for position, item in enumerate(dispatcher.learn_ahead(events, _source_of)):
                 source = item.get("_source")
                 for target in targets_of(item if source is None else source):
                     accepts[target](position, item)
         return [run.finish() for run in runs]
+
+
+def _source_of(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    source = item.get("_source")
+    return item if source is None else source

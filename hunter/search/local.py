@@ -357,6 +357,10 @@ def _position(handle: IO[bytes]) -> int:
         return 0
 
 
+def _source_of(hit: LocalHit) -> Mapping[str, Any]:
+    return hit._source
+
+
 def _timestamp_of(hit: LocalHit) -> int:
     return hit.timestamp_ns
 
@@ -699,6 +703,8 @@ class LocalSearcher:
             runs_of, accepts = dispatcher.runs, dispatcher.accepts
             my_scope = [my_scope[run] for run in dispatcher.owners]
         with paused_collector():  # frozen again: the runs and dispatcher just made are not walked
+            if len(mine) > 1:
+                hits = dispatcher.learn_ahead(hits, _source_of)
             for position, hit in enumerate(hits):
                 index = hit._index
                 admitted = by_index.get(index)

@@ -134,6 +134,25 @@ def test_dispatcher_files_a_stage_under_the_need_the_first_events_meet_least() -
     assert sorted(dispatcher.runs(browser)) == [0]
 
 
+def test_learning_ahead_files_stages_before_any_route_is_made() -> None:
+    """Learning from the first events read ahead gives them all back in order, makes no route for
+    them (each would be compiled, then dropped when the stages are filed anew), and files the stages
+    as learning event by event does; a stream shorter than the learning is learnt from as it is."""
+    rule = compile_query(
+        'process where event.action in ("exec", "fork", "start") and '
+        'process.name : ("chrome.exe", "msedge.exe", "firefox.exe", "brave.exe", "opera.exe")'
+    )
+    others = [compile_query(f'file where file.name == "f{number}"').run() for number in range(12)]
+    start = {"event": {"category": "process", "action": "start"}, "process": {"name": "cmd.exe"}}
+    for count in (6, 2):
+        dispatcher = Dispatcher.for_runs([rule.run(), *others], learn=4)
+        events = [dict(start, n=number) for number in range(count)]
+        ahead = dispatcher.learn_ahead(events, lambda event: event)
+        assert dispatcher._routes == {}  # learnt, no route made
+        assert list(ahead) == events
+        assert sorted(dispatcher.runs(start)) == []  # filed under process.name, as learnt
+
+
 def test_search_many_equals_each_query_alone_on_hand_made_events() -> None:
     """search_many over a few queries gives each query's own result (event, sequence and sample)."""
     texts = [
