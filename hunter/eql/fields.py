@@ -71,14 +71,16 @@ class InlineReads:
     :func:`make_getter`'s getter of the field gives for the document ``doc``. The object under each
     top-level key is looked up once, at the first read under it, so every read must be written at
     the generated function's top level. Names it adds: ``t``, ``x``, ``g`` and ``r`` and a number,
-    in the code and in ``namespace``."""
+    in the code and in ``namespace``, and ``dk``."""
 
     def __init__(self, namespace: dict[str, Any]) -> None:
         namespace.setdefault("_descend", _descend)
         namespace.setdefault("_as_list", _as_list)
+        namespace.setdefault("_dotted_keys", dotted_keys)
         self.namespace = namespace
         self._counter = [0]
         self._roots: dict[str, str] = {}
+        self._guard: str | None = None  # the variable telling whether ``doc`` has a dotted key
 
     def read(self, path: tuple[str, ...], out: str, indent: str = "    ") -> list[str]:
         """Statements leaving the raw value of ``path`` in the variable ``out``."""
@@ -88,12 +90,24 @@ class InlineReads:
             self.namespace[name] = make_getter(path)
             return [f"{indent}{out} = {name}(doc)"]
         lines = []
+        if self._guard is None and len(path) > 1:
+            # whether the document has a dotted key at its top level, looked at once: without one,
+            # the reads skip their look-ups of ``a.b`` and the like there (most documents)
+            self._guard = "dk"
+            lines.append(f"{indent}dk = _dotted_keys(doc)")
         first = self._roots.get(path[0])
         if first is None:
             first = self._roots[path[0]] = f"t{len(self._roots)}"
             lines.append(f"{indent}{first} = doc.get({path[0]!r})")
         return lines + _emit(
-            path, "doc", out, indent, namespace=self.namespace, counter=self._counter, first=first
+            path,
+            "doc",
+            out,
+            indent,
+            namespace=self.namespace,
+            counter=self._counter,
+            first=first,
+            guard=self._guard,
         )
 
 
@@ -106,9 +120,11 @@ def _emit(
     namespace: dict[str, Any],
     counter: list[int],
     first: str | None = None,
+    guard: str | None = None,
 ) -> list[str]:
     """Statements leaving in ``out`` what the getter of ``path`` returns for the object ``source``
-    (``first``: a variable holding ``source.get(path[0])``)."""
+    (``first``: a variable holding ``source.get(path[0])``; ``guard``: a variable false when
+    ``source`` has no dotted key, so that its dotted keys need not be looked up)."""
     head = first if first is not None else f"{source}.get({path[0]!r})"
     if len(path) == 1:
         return [f"{indent}{out} = {head}"]
@@ -124,18 +140,30 @@ def _emit(
         *_emit(path[1:], value, out, indent + "    ", namespace=namespace, counter=counter),
         f"{indent}else: {out} = _descend({value}, {rest_name})",
     ]
+    dotted: list[str] = []
+    inner = indent if guard is None else indent + "    "
     for split in range(2, len(path) + 1):
         rest = path[split:]
-        lines.append(f"{indent}{value} = {source}.get({'.'.join(path[:split])!r})")
+        dotted.append(f"{inner}{value} = {source}.get({'.'.join(path[:split])!r})")
         if rest:
             route = f"r{level}_{split}"
             namespace[route] = make_getter(rest)
-            lines.append(f"{indent}if {value} is not None: {value} = _descend({value}, {route})")
-        lines.append(
-            f"{indent}if {value} is not None: {out} = {value} if {out} is None else "
+            dotted.append(f"{inner}if {value} is not None: {value} = _descend({value}, {route})")
+        dotted.append(
+            f"{inner}if {value} is not None: {out} = {value} if {out} is None else "
             f"_as_list({out}) + _as_list({value})"
         )
-    return lines
+    if guard is not None:
+        lines.append(f"{indent}if {guard}:")
+    return lines + dotted
+
+
+def dotted_keys(document: Mapping[str, Any]) -> bool:
+    """Whether a key of ``document`` (not of the objects under it) holds a dot (or is not text)."""
+    try:
+        return "." in "".join(document)
+    except TypeError:
+        return True
 
 
 def _descend(value: Any, rest: Getter) -> Any:

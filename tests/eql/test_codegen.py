@@ -293,3 +293,17 @@ def test_fields_under_a_top_level_key_that_is_no_identifier_share_its_look_up() 
     test = query.plan(None, "@timestamp", "event.category", None).stages[0].test
     assert test({"my-obj": {"a": {"b": "x"}, "c": "y", "d": "z"}}) is True
     assert test({"my-obj": {"a": {"b": "x"}, "c": "y", "d": "y"}}) is False
+
+
+def test_a_document_has_dotted_keys_when_a_top_level_key_has_a_dot_or_is_not_text() -> None:
+    """Generated reads skip the look-ups of dotted keys at a document's top level only when none of
+    its own keys has a dot; keys that are not text (not JSON) count as dotted (read every way)."""
+    assert fields.dotted_keys({"process": {"parent.name": "x"}}) is False  # a nested one: read there
+    assert fields.dotted_keys({"event": {}, "process.name": "x"}) is True
+    assert fields.dotted_keys({1: "x"}) is True  # type: ignore[dict-item]
+    namespace: dict[str, Any] = {}
+    reads = fields.InlineReads(namespace)
+    lines = ["def read(doc):", *reads.read(("process", "name"), "v"), "    return v"]
+    exec(compile("\n".join(lines), "<test read>", "exec"), namespace)
+    assert namespace["read"]({"process": {"name": "a"}, "process.name": "b"}) == ["a", "b"]
+    assert namespace["read"]({"process": {"name": "a"}}) == "a"
