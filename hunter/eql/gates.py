@@ -45,7 +45,7 @@ _PRESENT_COST = 6.0
 
 def plan_gate(plan: Plan, weight: Weight | None = None) -> Gate:
     """The needs of every stage of ``plan`` (stages in order, then ``until``)."""
-    walker = _Walker(_dynamic_test(plan), weight or _unit, _own_test(plan))
+    walker = _Walker(_dynamic_test(plan), weight or _unit, _own_test(plan), plan.leaf_keys)
     field = plan.category_field
     return [walker.stage(condition, category, field) for condition, category in plan.conditions]
 
@@ -78,10 +78,17 @@ def _own_test(plan: Plan) -> Callable[[str], bool]:
 class _Walker:
     """Collects needs, choosing in each ``or`` the cheapest need of every part under ``weight``."""
 
-    def __init__(self, dynamic: Callable[[str], bool], weight: Weight, own: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        dynamic: Callable[[str], bool],
+        weight: Weight,
+        own: Callable[[str], bool],
+        leaves: dict[int, Need | None] | None = None,
+    ) -> None:
         self.dynamic = dynamic
         self.own = own
         self.weight = weight
+        self.leaves = {} if leaves is None else leaves  # keys of each leaf by its id (nodes it outlives)
 
     def cost(self, need: Need) -> float:
         """The cost of ``need`` under this walker's weight."""
@@ -111,7 +118,11 @@ class _Walker:
                 chosen: Need = min(options, key=self.cost)
                 union.update(chosen)
             return [frozenset(union)]
-        keys = _leaf_keys(node, self.dynamic, self.own)
+        leaves = self.leaves
+        if id(node) in leaves:
+            keys = leaves[id(node)]
+        else:
+            keys = leaves[id(node)] = _leaf_keys(node, self.dynamic, self.own)
         return [] if keys is None else [keys]
 
 

@@ -44,6 +44,9 @@ class Plan:
     category_field: str
     conditions: list[tuple[Node, str | None]] = field(default_factory=list)
     nanos: bool = False
+    # the literal keys of each leaf of ``conditions`` (by the leaf's id), found once for every gate
+    # planned from this plan (:mod:`.gates`: a pass plans each run's gate twice, every pass again)
+    leaf_keys: dict[int, Any] = field(default_factory=dict)
 
 
 class Planner(Protocol):

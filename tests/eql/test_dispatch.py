@@ -87,6 +87,28 @@ def test_regexes_ranges_and_not_null_need_the_field() -> None:
     assert gate_of('any where process.name != "a" and user.id == null') == [[]]
 
 
+def test_a_plan_finds_the_keys_of_its_leaves_once_for_every_gate_planned_from_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pass plans each run's gate twice (unweighted, then weighted) and every pass again: the keys
+    of each leaf are found the first time only, and the gates are the same."""
+    from hunter.eql import gates
+
+    found: list[Any] = []
+    leaf_keys = gates._leaf_keys
+    monkeypatch.setattr(gates, "_leaf_keys", lambda node, *rest: found.append(node) or leaf_keys(node, *rest))
+    text = 'process where process.name : "a.exe" and (user.id == "1" or user.name : "b*")'
+    run = compile_query(text).run()
+    weight = lambda name: 10.0 if name == "user.id" else 1.0  # noqa: E731
+    first = run.gate()
+    assert len(found) == 3
+    weighted, again = run.gate(weight), run.gate()
+    assert len(found) == 3
+    assert again == first
+    assert weighted == compile_query(text).run().gate(weight)  # as found afresh
+    assert len(found) == 6
+
+
 def test_every_stage_of_a_sequence_and_its_until_has_a_gate() -> None:
     """A sequence's gate lists each stage, then the until clause."""
     gate = gate_of("sequence by host.id [process where true] [file where true] until [network where true]")
