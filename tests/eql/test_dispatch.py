@@ -96,7 +96,12 @@ def test_a_plan_finds_the_keys_of_its_leaves_once_for_every_gate_planned_from_it
 
     found: list[Any] = []
     leaf_keys = gates._leaf_keys
-    monkeypatch.setattr(gates, "_leaf_keys", lambda node, *rest: found.append(node) or leaf_keys(node, *rest))
+
+    def counted(node: Any, *rest: Any) -> Any:
+        found.append(node)
+        return leaf_keys(node, *rest)
+
+    monkeypatch.setattr(gates, "_leaf_keys", counted)
     text = 'process where process.name : "a.exe" and (user.id == "1" or user.name : "b*")'
     run = compile_query(text).run()
     weight = lambda name: 10.0 if name == "user.id" else 1.0  # noqa: E731
