@@ -78,7 +78,9 @@ def count(package: Path | None, events: Path, workdir: Path) -> int:
         str(RULES),
         str(events),
     ]
-    done = subprocess.run(command, env=environment, capture_output=True, check=False)
+    # run from the scratch folder: ``-c`` puts the working directory first on the import path, and a
+    # checkout's own folder there would shadow the baseline's package
+    done = subprocess.run(command, env=environment, capture_output=True, check=False, cwd=workdir)
     found = COLLECTED.search(done.stderr)
     if done.returncode != 0 or found is None:
         raise SystemExit(f"callgrind failed: {done.stderr.decode(errors='replace')[-2000:]}")
