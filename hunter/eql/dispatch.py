@@ -135,9 +135,11 @@ class _Route:
 
 
 def _route_code(
-    always: frozenset[int], fields: list[_FieldIndex]
+    always: frozenset[int], fields: list[_FieldIndex], *, compact: bool = False
 ) -> Callable[[Mapping[str, Any]], set[int] | frozenset[int]]:
-    """A function returning the runs ``always`` and those filed under the values ``doc`` has."""
+    """A function returning the runs ``always`` and those filed under the values ``doc`` has;
+    ``compact``: each field's tests written once, in a loop over its values (half the code to
+    compile, a little slower to run: for the learning probe, run over the first events only)."""
     if not fields:
         return lambda doc: always
     namespace: dict[str, Any] = {"_strings": strings, "_always": always}
@@ -150,7 +152,10 @@ def _route_code(
             namespace[f"p{number}"] = frozenset(index.present)
             lines.append(f"        found |= p{number}")
         tests = _value_tests(index, number, namespace)
-        if tests:
+        if tests and compact:
+            lines.append("        for x in ((v,) if v.__class__ is str else _strings(v)):")
+            lines += [f"            {line}" for line in tests]
+        elif tests:
             lines += ["        if v.__class__ is str:", "            x = v"]
             lines += [f"            {line}" for line in tests]
             lines += ["        else:", "            for x in _strings(v):"]
@@ -242,7 +247,11 @@ class Dispatcher:
         self._seen = [0] * len(self._choices)
         # the numbers of the choices an event meets, looked up as a route looks up its runs
         self._probe: Callable[[Mapping[str, Any]], set[int] | frozenset[int]] | None = (
-            _route_code(frozenset(), _field_indices((need, n) for n, (_s, need) in enumerate(self._choices)))
+            _route_code(
+                frozenset(),
+                _field_indices((need, n) for n, (_s, need) in enumerate(self._choices)),
+                compact=True,
+            )
             if self._learning
             else None
         )

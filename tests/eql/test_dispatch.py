@@ -373,6 +373,23 @@ def test_library_dispatch_misses_no_event_a_query_matches(rule_library: Library,
         assert missed == [], [queries[number].text for number in missed]
 
 
+@given(data=st.data())
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+def test_a_compact_route_names_what_the_full_route_names(rule_library: Library, data: st.DataObject) -> None:
+    """The learning probe's compact route (each field's tests in one loop over its values) names the
+    same numbers as a route written out for a single string and for a list, over every need of
+    every stage of the library, on library events (lists, case and prefixes included)."""
+    from hunter.eql.dispatch import _field_indices, _route_code
+
+    needs = [need for query in rule_library[0] for stage in (query.run().gate() or []) for need in stage]
+    fields = _field_indices((need, number) for number, need in enumerate(needs))
+    full, compact = _route_code(frozenset({-1}), fields), _route_code(frozenset({-1}), fields, compact=True)
+    for hit in data.draw(library_events(rule_library)):
+        assert compact(hit["_source"]) == full(hit["_source"])
+
+
 @given(
     data=st.data(),
     position=st.sampled_from(["head", "tail"]),
