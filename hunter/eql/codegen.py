@@ -26,7 +26,7 @@ from typing import Any
 
 from . import ast
 from .analyzer import Node
-from .compiler import Compiler, Pred
+from .compiler import Compiler, Pred, holds_string
 from .fields import _as_list, _descend, flatten, make_getter, strings
 from .patterns import WildcardSet
 
@@ -44,7 +44,7 @@ class _Emitter:
             "_strings": strings,
             "_in_list": _in_list,
             "_in_raw": _in_raw,
-            "_equals_raw": _equals_raw,
+            "_equals_raw": holds_string,
             "_as_list": _as_list,
             "_descend": _descend,
             "_KEY_SCALARS": frozenset({str, int, float}),
@@ -349,14 +349,6 @@ def _leaf(emitter: _Emitter, node: Any) -> str:
 def _string_equals(var: str, value: str) -> str:
     # the usual single string inline, anything else (a list, a number) in a call: less code to compile
     return f"({var} == {value} if {var}.__class__ is str else _equals_raw({var}, {value}))"
-
-
-def _equals_raw(raw: Any, text: str) -> bool:
-    """Whether a raw value that is not a string holds the string ``text`` (nested lists flattened)."""
-    if raw.__class__ is not list:
-        return False
-    nested = raw[0].__class__ is list if len(raw) == 1 else list in map(type, raw)
-    return text in raw or (nested and text in flatten(raw))
 
 
 def _in_raw(raw: Any, texts: frozenset[str]) -> bool:

@@ -764,12 +764,18 @@ def _equals_pred(access: FieldAccess, target: Any) -> Pred:
             value = raw(doc)
             if value.__class__ is str:
                 return bool(value == target)
-            if value.__class__ is list:
-                return target in value or (list in map(type, value) and target in flatten(value))
-            return False
+            return holds_string(value, target)
 
         return equals_str
     return equals
+
+
+def holds_string(raw: Any, text: str) -> bool:
+    """Whether a raw field value that is not a string holds the string ``text``: a list holding it
+    (nested lists flattened); a number, an object or None never does."""
+    if raw.__class__ is not list:
+        return False
+    return text in raw or (list in map(type, raw) and text in flatten(raw))
 
 
 def _any_string(access: FieldAccess, matcher: Callable[[str], bool]) -> Pred:

@@ -418,8 +418,7 @@ def search_many(
             dispatcher = Dispatcher.for_runs(runs, learn=learn)
             targets_of, accepts = dispatcher.runs, dispatcher.accepts
             for position, item in enumerate(dispatcher.learn_ahead(events, _source_of)):
-                source = item.get("_source")
-                for target in targets_of(item if source is None else source):
+                for target in targets_of(_source_of(item)):
                     accepts[target](position, item)
         return [run.finish() for run in runs]
 

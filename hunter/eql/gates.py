@@ -83,12 +83,12 @@ class _Walker:
         dynamic: Callable[[str], bool],
         weight: Weight,
         own: Callable[[str], bool],
-        leaves: dict[int, Need | None] | None = None,
+        leaves: dict[int, Need | None],
     ) -> None:
         self.dynamic = dynamic
         self.own = own
         self.weight = weight
-        self.leaves = {} if leaves is None else leaves  # keys of each leaf by its id (nodes it outlives)
+        self.leaves = leaves  # keys of each leaf by its id (its plan's: the plan holds the nodes)
 
     def cost(self, need: Need) -> float:
         """The cost of ``need`` under this walker's weight."""
