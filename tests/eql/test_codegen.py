@@ -276,9 +276,9 @@ def _closure(
 @given(st.dictionaries(_KEYS, _DOCS, max_size=5))
 @settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_generated_tests_read_deep_fields_as_the_closures_do(doc: dict[str, Any]) -> None:
-    """Fields of three parts and more, read in place by generated code (their parents shared, some
-    first read inside a branch), test as the compiler's closures test, whatever mix of nested objects,
-    lists and dotted keys spells them."""
+    """Fields of two to five parts in generated code (a two-part field read in place, its parent
+    shared and some first read inside a branch; longer ones by a getter call) test as the compiler's
+    closures test, whatever mix of nested objects, lists and dotted keys spells them."""
     generated = compile_query(_DEEP_QUERY).plan(None, "@timestamp", "event.category", None)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("hunter.eql.query.generate", _closure)
