@@ -5,7 +5,7 @@
 in ``hits``. This package imports nothing else from hunter.
 """
 
-from .collector import paused_collector
+from .collector import freeze_held, paused_collector
 from .dispatch import Dispatcher, search_many
 from .errors import EqlError, EqlSemanticError, EqlSyntaxError, UnsortedInputError
 from .prefilter import LinePrefilter
@@ -29,6 +29,7 @@ __all__ = [
     "UnsortedInputError",
     "compile_query",
     "format_date_ns",
+    "freeze_held",
     "multi_fields_of",
     "parse_date_ns",
     "paused_collector",

@@ -34,7 +34,15 @@ import orjson
 import structlog
 
 from ..config import SearchSettings, Settings
-from ..eql import Dispatcher, FieldInfo, LinePrefilter, UnsortedInputError, multi_fields_of, paused_collector
+from ..eql import (
+    Dispatcher,
+    FieldInfo,
+    LinePrefilter,
+    UnsortedInputError,
+    freeze_held,
+    multi_fields_of,
+    paused_collector,
+)
 from ..eql.fields import flatten, make_getter
 from ..eql.values import MIN_DATE_NS, fast_iso_ns, timestamp_ns
 from ..errors import ConfigError, EventSourceError
@@ -51,6 +59,7 @@ EXTENSIONS = (".ndjson", ".jsonl", ".json", ".ndjson.gz", ".jsonl.gz", ".json.gz
 _LOGGED_PER_FILE = 20
 ALL_HITS = 10**12  # locally nothing is capped: every hit is returned
 PARALLEL_RUNS = 64  # fewer queries than this are not worth a second process reading the files
+FREEZE_EVERY = 1_024  # events between two freezes of what a pass holds (collector.freeze_held)
 
 
 _ABSENT = object()
@@ -666,10 +675,11 @@ class LocalSearcher:
         def conclude_all(numbers: Sequence[int], found: Mapping[int, dict[str, Any]]) -> dict[int, _T]:
             # after the pass, as during it, collections need not walk what is held (hunts, matches)
             with paused_collector():
-                return {
-                    number: conclude(number, [found[run] for run in plan.hunt_runs[number]])
-                    for number in numbers
-                }
+                concluded = {}
+                for number in numbers:
+                    freeze_held()  # the documents made so far are not walked again and again
+                    concluded[number] = conclude(number, [found[run] for run in plan.hunt_runs[number]])
+                return concluded
 
         everyone = range(len(hunts))
         concluded = None
@@ -706,6 +716,8 @@ class LocalSearcher:
             if len(mine) > 1:
                 hits = dispatcher.learn_ahead(hits, _source_of)
             for position, hit in enumerate(hits):
+                if not position % FREEZE_EVERY:  # what the runs hold is not walked again and again
+                    freeze_held()
                 index = hit._index
                 admitted = by_index.get(index)
                 if admitted is None:

@@ -21,7 +21,15 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from hunter.eql import CompiledQuery, Dispatcher, LinePrefilter, compile_query, paused_collector, search_many
+from hunter.eql import (
+    CompiledQuery,
+    Dispatcher,
+    LinePrefilter,
+    compile_query,
+    freeze_held,
+    paused_collector,
+    search_many,
+)
 from hunter.eql.functions import cidr_match, cidr_matcher
 from hunter.eql.gates import describe, pattern_key
 
@@ -247,6 +255,39 @@ def test_a_block_of_another_thread_does_not_freeze_again() -> None:
         thread.join(30)
     assert gc.get_freeze_count() == 0
     del made
+
+
+def test_freeze_held_freezes_what_a_lone_block_made_since() -> None:
+    """Inside a block, what was made since it began is frozen on demand (a pass's matches); outside
+    any block, or while another thread's block is open, nothing is."""
+    made: list[list[int]] = [[] for _ in range(1000)]
+    freeze_held()
+    assert gc.get_freeze_count() == 0
+    entered, leave = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with paused_collector():
+            entered.set()
+            leave.wait(30)
+
+    with paused_collector():
+        before = gc.get_freeze_count()
+        more: list[list[int]] = [[] for _ in range(1000)]
+        freeze_held()
+        assert gc.get_freeze_count() >= before + len(more)
+        thread = threading.Thread(target=other)
+        thread.start()
+        try:
+            assert entered.wait(30)
+            before = gc.get_freeze_count()
+            later: list[list[int]] = [[] for _ in range(1000)]
+            freeze_held()
+            assert gc.get_freeze_count() < before + len(later)
+        finally:
+            leave.set()
+            thread.join(30)
+    assert gc.get_freeze_count() == 0
+    del made, more, later
 
 
 @given(st.one_of(st.ip_addresses().map(str), st.text(max_size=8), st.none()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import gzip
 import hashlib
 import json
@@ -652,6 +653,32 @@ def test_run_once_searches_the_hunts_of_a_tick_in_one_pass(
         1,
         3,
     ]  # the wide lookback sees exec, write again
+
+
+def test_a_long_pass_freezes_what_it_holds_as_it_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lua_hunt: Hunt
+) -> None:
+    """Every FREEZE_EVERY events, and before each hunt is concluded, the pass freezes what is alive
+    (the matches it holds), so the collections of the rest of the pass do not walk it again."""
+    import hunter.search.local as local
+
+    frozen: list[int] = []
+    real = local.freeze_held
+
+    def counted() -> None:
+        real()
+        frozen.append(gc.get_freeze_count())
+
+    monkeypatch.setattr(local, "FREEZE_EVERY", 10)
+    monkeypatch.setattr(local, "freeze_held", counted)
+    events = [lua_exec(T + timedelta(seconds=n), doc_id=f"e{n}", entity_id=f"L{n}") for n in range(35)]
+    write_ndjson(tmp_path / "a.ndjson", events)
+    hunts = many_hunts(lua_hunt)
+    found = LocalSearcher(EventFiles([tmp_path]), SearchSettings(), processes=1).search_hunts(hunts, None)
+    assert len(frozen) == 4 + len(hunts)  # events 0, 10, 20 and 30; then each hunt
+    assert frozen == sorted(frozen) and frozen[-1] > frozen[0]  # the matches held, frozen as they came
+    assert sum(len(result.matches) for results in found.values() for result in results) > 0
+    assert gc.get_freeze_count() == 0
 
 
 # ---- a pass split over two processes -------------------------------------------------------------
