@@ -8,7 +8,8 @@ one costs a call. The :class:`Dispatcher` indexes every stage of every run by it
   ``event.category``, ``host.os.type`` and ``event.type``) split the stages by the values an event
   has there; the event's coarse values are one dictionary look-up away from the stages they admit;
 * among those, each stage is filed under the keys of its most selective other need (a process
-  name, a path prefix or suffix); an event is looked up by the values it has in those fields.
+  name, a path prefix or suffix, a substring); an event is looked up by the values it has in those
+  fields (a substring is looked for in them, up to MAX_INFIXES of them per field).
 
 Which need a stage is filed under is first guessed (few, exact, long keys, not on a common field),
 then chosen from the data: the first events are checked against every need a stage could be filed
@@ -46,6 +47,7 @@ COARSE_SHARE = 0.1  # a coarse field is constrained by at least this share of al
 COARSE_VALUES = 64  # ... to at most this many distinct values across them
 CACHE_LIMIT = 4_096  # distinct coarse signatures remembered
 LEARN_EVENTS = 1_000  # events whose values choose the need each stage is filed under
+MAX_INFIXES = 16  # substring keys of one field tested one by one, at most
 COMMON_WEIGHT = 10.0  # a need on a coarse-like field narrows about this much less than another
 
 
@@ -63,7 +65,8 @@ class _Stage:
 @dataclass(slots=True)
 class _FieldIndex:
     """Runs by the keys of one field (``path``): exact and lowercased values, prefixes and suffixes
-    by length."""
+    by length, substrings (each tested in turn: a field with more than MAX_INFIXES of them has its
+    substring keys ask only for a value)."""
 
     path: tuple[str, ...]
     eq: dict[str, set[int]] = field(default_factory=dict)
@@ -72,15 +75,21 @@ class _FieldIndex:
     lprefix: dict[int, dict[str, set[int]]] = field(default_factory=dict)
     suffix: dict[int, dict[str, set[int]]] = field(default_factory=dict)
     lsuffix: dict[int, dict[str, set[int]]] = field(default_factory=dict)
+    infix: dict[str, set[int]] = field(default_factory=dict)
+    linfix: dict[str, set[int]] = field(default_factory=dict)
     present: set[int] = field(default_factory=set)
     # (length, keys cut to it, lowercased, from the start): every prefix and suffix table, flat
     cuts: list[tuple[int, dict[str, set[int]], bool, bool]] = field(default_factory=list)
     lowers: bool = False  # whether any key is lowercased
 
     def add(self, mode: str, text: str, run: int) -> None:
-        """File ``run`` under one key of this field (a key for a substring only asks for a value)."""
-        if mode in ("present", "infix", "linfix"):
+        """File ``run`` under one key of this field."""
+        if mode == "present":
             self.present.add(run)
+            return
+        if mode in ("infix", "linfix"):
+            table = self.infix if mode == "infix" else self.linfix
+            table.setdefault(text, set()).add(run)
             return
         if mode in EXACT_MODES:
             table = self.eq if mode == "eq" else self.lower
@@ -93,6 +102,11 @@ class _FieldIndex:
 
     def seal(self) -> _FieldIndex:
         """Prepare the flat tables the generated lookup reads (after the last :meth:`add`)."""
+        if len(self.infix) + len(self.linfix) > MAX_INFIXES:  # too many to test each: a value will do
+            for table in (self.infix, self.linfix):
+                for runs in table.values():
+                    self.present |= runs
+                table.clear()
         self.cuts = [
             (length, cuts, low, head)
             for tables, low, head in (
@@ -103,7 +117,9 @@ class _FieldIndex:
             )
             for length, cuts in sorted(tables.items())
         ]
-        self.lowers = bool(self.lower) or any(low for _length, _cuts, low, _head in self.cuts)
+        self.lowers = (
+            bool(self.lower) or bool(self.linfix) or any(low for _length, _cuts, low, _head in self.cuts)
+        )
         return self
 
 
@@ -186,6 +202,10 @@ def _value_tests(index: _FieldIndex, number: int, namespace: dict[str, Any]) -> 
         namespace[f"c{number}_{cut}"] = keys
         part = f"{text}[:{length}]" if head else f"{text}[-{length}:]"
         lines.extend([f"    h = c{number}_{cut}.get({part})", "    if h: found |= h"])
+    for kind, table, text in (("i", index.infix, "x"), ("j", index.linfix, "l")):
+        for count, (key, runs) in enumerate(table.items()):
+            namespace[f"{kind}{number}_{count}"] = frozenset(runs)
+            lines.extend([f"if {key!r} in {text}:", f"    found |= {kind}{number}_{count}"])
     return lines
 
 

@@ -153,6 +153,34 @@ def test_dispatcher_names_only_runs_whose_keys_an_event_has() -> None:
     assert sorted(runs_of({"event": {"category": "network"}})) == [3]
 
 
+def test_dispatcher_names_a_run_on_a_substring_only_for_values_holding_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A wildcard with no usable prefix or suffix files its rule under the substring it needs,
+    lowercased for ``:``, tested in every value of a list; a field with more substrings than are
+    worth testing one by one names its rules for any value."""
+    import hunter.eql.dispatch as dispatch
+
+    texts = [
+        'process where process.command_line : "*mimikatz*"',
+        'process where process.args like "*-enc*"',
+        'process where process.args : "*downloadstring*"',
+    ]
+    runs_of = Dispatcher.for_runs([compile_query(text).run() for text in texts]).runs
+
+    def process(**fields: Any) -> dict[str, Any]:
+        return {"event": {"category": "process"}, "process": fields}
+
+    assert sorted(runs_of(process(command_line="run MimiKatz.exe now"))) == [0]
+    assert sorted(runs_of(process(command_line="notepad.exe"))) == []
+    assert sorted(runs_of(process(args=["powershell", "-enc", "AAA"]))) == [1]
+    assert sorted(runs_of(process(args=["powershell", "-ENC", "x.DownloadString(u)"]))) == [2]
+    monkeypatch.setattr(dispatch, "MAX_INFIXES", 1)
+    runs_of = Dispatcher.for_runs([compile_query(text).run() for text in texts]).runs
+    assert sorted(runs_of(process(command_line="notepad.exe"))) == []  # one substring: still tested
+    assert sorted(runs_of(process(command_line="notepad.exe", args=["a"]))) == [1, 2]  # two: any value
+
+
 def test_dispatcher_files_a_stage_under_the_need_the_first_events_meet_least() -> None:
     """Guessed from the keys, a rule on browser names is filed under event.action (3 values); after
     the events it learns from, under process.name, which they rarely hold: fewer events reach it."""

@@ -661,9 +661,9 @@ def test_a_long_pass_freezes_what_it_holds_as_it_goes(
     """Every FREEZE_EVERY events, and before each hunt is concluded, the pass freezes what is alive
     (the matches it holds), so the collections of the rest of the pass do not walk it again."""
     import hunter.search.local as local
+    from hunter.eql import freeze_held as real
 
     frozen: list[int] = []
-    real = local.freeze_held
 
     def counted() -> None:
         real()
