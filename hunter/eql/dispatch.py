@@ -46,7 +46,7 @@ MAX_COARSE = 3
 COARSE_SHARE = 0.1  # a coarse field is constrained by at least this share of all stages
 COARSE_VALUES = 64  # ... to at most this many distinct values across them
 CACHE_LIMIT = 4_096  # distinct coarse signatures remembered
-LEARN_EVENTS = 1_000  # events whose values choose the need each stage is filed under
+LEARN_EVENTS = 500  # events whose values choose the need each stage is filed under
 MAX_INFIXES = 16  # substring keys of one field tested one by one, at most
 COMMON_WEIGHT = 10.0  # a need on a coarse-like field narrows about this much less than another
 
@@ -243,9 +243,10 @@ class Dispatcher:
         stages = [
             (run, needs) for run, gate in enumerate(gates) if gate is not None and gate for needs in gate
         ]
-        self.coarse = _coarse_fields([needs for _run, needs in stages])
+        fields = common_fields([needs for _run, needs in stages])
+        self.coarse = tuple(fields[:MAX_COARSE])  # the few most stages constrain to exact values
         self._signature = _signature_code(self.coarse)
-        common = set(common_fields([needs for _run, needs in stages]))
+        common = set(fields)
 
         def weighted(need: Need) -> float:
             return cost(need, lambda name: COMMON_WEIGHT if name in common else 1.0)
@@ -366,11 +367,6 @@ def _field_of(need: Need) -> str | None:
 
 def _exact(need: Need) -> bool:
     return all(mode in EXACT_MODES for _field, mode, _text in need)
-
-
-def _coarse_fields(stages: list[list[Need]]) -> tuple[str, ...]:
-    """The few fields most stages constrain to exact values, each to few values over all stages."""
-    return tuple(common_fields(stages)[:MAX_COARSE])
 
 
 def common_fields(stages: list[list[Need]]) -> list[str]:
