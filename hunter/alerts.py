@@ -20,7 +20,7 @@ from jinja2 import StrictUndefined, TemplateError, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from .dedup import Anchor, EventRef, Finding, Members
-from .eql.fields import InlineReads, flatten
+from .eql.fields import InlineReads, dotted_keys, flatten
 from .eql.values import format_date_ns, parse_date_ns
 from .errors import ConfigError
 from .hunts import Hunt, Threat, ThreatRef
@@ -393,6 +393,8 @@ def subject_sections(source: Mapping[str, Any]) -> dict[str, Any]:
 
 def evidence_section(source: Mapping[str, Any], name: str) -> dict[str, Any]:
     """One evidence set (``destination``, ``dns``, ...) of an event: its ECS fields, coerced and bounded."""
+    if name not in source and not dotted_keys(source):  # most events hold few of the sets
+        return {}
     found: dict[str, Any] = {}
     for (field_name, kind, parts, _array, text), raw in _EVIDENCE_PLANS[name].present(source):
         if text and raw.__class__ is str and len(raw) <= EVIDENCE_CHARS:
