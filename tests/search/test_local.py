@@ -676,7 +676,7 @@ def test_a_long_pass_freezes_what_it_holds_as_it_goes(
     hunts = many_hunts(lua_hunt)
     found = LocalSearcher(EventFiles([tmp_path]), SearchSettings(), processes=1).search_hunts(hunts, None)
     assert len(frozen) == 4 + len(hunts)  # events 0, 10, 20 and 30; then each hunt
-    assert frozen == sorted(frozen) and frozen[-1] > frozen[0]  # the matches held, frozen as they came
+    assert frozen[-1] > frozen[0]  # the matches held (and documents made), frozen as they came
     assert sum(len(result.matches) for results in found.values() for result in results) > 0
     assert gc.get_freeze_count() == 0
 
