@@ -29,6 +29,7 @@ from .results import Window
 ALERT_TEMPLATE = "alert.json.j2"
 MAX_MEMBER_EVENTS = 500  # member events an alert lists (hunter.events); all are counted
 DATE_NANOS_MAX = 2**63 - 1  # the last instant a date_nanos field holds (2262-04-11T23:47:16.854775807Z)
+LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1  # what an Elasticsearch long holds
 MAX_SEQUENCES = 100  # sequences an alert lists (hunter.sequences); all are counted
 _SUBJECT_RANK = {"event": 0, "fork": 1, "start": 2}
 
@@ -639,9 +640,11 @@ def _coerce(value: Any, kind: str) -> Any:
         if isinstance(value, bool):
             return None
         try:
-            return int(value)
-        except (TypeError, ValueError):
+            number = int(value)
+        except (TypeError, ValueError, OverflowError):
             return None
+        # what a long holds: a larger number would make Elasticsearch refuse the whole alert
+        return number if LONG_MIN <= number <= LONG_MAX else None
     if kind == "ip":
         return _ip_text(str(value))
     if kind == "date":

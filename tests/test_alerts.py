@@ -305,8 +305,9 @@ def test_values_are_coerced_to_ecs_types(
 
 
 def test_dates_a_date_nanos_field_cannot_hold_are_left_out(renderer: AlertRenderer, lua_hunt: Hunt) -> None:
-    """A parent start of 1601-01-01 (Windows' "no time") or past 2262 is dropped: Elasticsearch would
-    refuse the whole alert (date_nanos) and the hunt would fail on it run after run."""
+    """A parent start of 1601-01-01 (Windows' "no time") or past 2262 is dropped, and so is a number
+    a long cannot hold: Elasticsearch would refuse the whole alert (date_nanos, long) and the hunt
+    would fail on it run after run."""
     hit = lua_exec(T, doc_id="d")
     hit["_source"]["process"]["parent"]["start"] = "1601-01-01T00:00:00Z"
     hit["_source"]["process"]["start"] = "2300-01-01T00:00:00Z"
@@ -315,7 +316,12 @@ def test_dates_a_date_nanos_field_cannot_hold_are_left_out(renderer: AlertRender
         "created": "1969-12-31T23:59:59Z",
         "mtime": "2026-11-20T10:00:00Z",
     }
+    hit["_source"]["process"]["parent"]["pid"] = 2**64  # no long: Elasticsearch refuses it too
+    hit["_source"]["process"]["args_count"] = "-9223372036854775809"
+    hit["_source"]["process"]["pid"] = 2**63 - 1
     document = render(renderer, lua_hunt, lua_finding(lua_hunt, hit))
+    assert "pid" not in document["process"]["parent"] and "args_count" not in document["process"]
+    assert document["process"]["pid"] == 2**63 - 1
     assert "start" not in document["process"]["parent"] and "start" not in document["process"]
     assert "created" not in document["file"] and document["file"]["mtime"].startswith("2026-11-20T10:00:00")
 
