@@ -8,8 +8,9 @@ never the anchor's process start, so rules over ``logs-*`` do not fire again on 
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +26,8 @@ from .eql.values import format_date_ns, parse_date_ns
 from .errors import ConfigError
 from .hunts import Hunt, Threat, ThreatRef
 from .results import Window
+from .shipped_template import SHA256 as SHIPPED_SHA256
+from .shipped_template import document as shipped_document
 
 ALERT_TEMPLATE = "alert.json.j2"
 MAX_MEMBER_EVENTS = 500  # member events an alert lists (hunter.events); all are counted
@@ -297,10 +300,13 @@ class AlertRenderer:
         self._hunts: dict[str, tuple[Hunt, dict[str, Any]]] = {}  # hunt id -> (hunt, its context)
         path = templates / ALERT_TEMPLATE
         try:
-            self.template = self.environment.from_string(path.read_text(encoding="utf-8"))
-        except (OSError, TemplateError) as exc:
+            raw = path.read_bytes()
+            self.template = self.environment.from_string(raw.decode("utf-8"))
+        except (OSError, UnicodeDecodeError, TemplateError) as exc:
             raise AlertRenderError(f"{path}: {exc}") from exc
         self.path = path
+        # the shipped template, unedited: its documents are built in Python (:mod:`.shipped_template`)
+        self.shipped = hashlib.sha256(raw).hexdigest() == SHIPPED_SHA256
 
     def render(
         self,
@@ -367,8 +373,21 @@ class AlertRenderer:
             "subject": subject,
             "evidence": evidence,
         }
+        if self.shipped:
+            document = shipped_document(context)
+            if sections is not None or suppressed:
+                # values shared with the stored alert: the document's own copies, as JSON gives them
+                built = document
+                document = self._parsed(lambda: orjson.dumps(built))
+        else:
+            document = self._parsed(lambda: self.template.render(**context))
+        _drop_empty(document)
+        return document
+
+    def _parsed(self, write: Callable[[], str | bytes]) -> dict[str, Any]:
+        """What ``write`` returns (the template's rendering, or JSON) parsed back as a JSON object."""
         try:
-            text = self.template.render(**context)
+            text = write()
         except (TemplateError, TypeError) as exc:
             raise AlertRenderError(f"{self.path}: {exc}") from exc
         try:
@@ -377,7 +396,6 @@ class AlertRenderer:
             raise AlertRenderError(f"{self.path}: rendered text is not JSON: {exc}") from exc
         if not isinstance(document, dict):
             raise AlertRenderError(f"{self.path}: rendered JSON is not an object")
-        _drop_empty(document)
         return document
 
 
