@@ -18,6 +18,7 @@ import orjson
 
 from . import __version__
 from .config import Settings, environment_warnings, load_settings, parse_duration, settings_warnings
+from .eql import codecache
 from .eql.values import format_date_ns
 from .errors import ConfigError, EventSourceError, HunterError, HuntSetError
 from .hunts import Hunt, HuntSet, load_hunt_set
@@ -223,6 +224,7 @@ def _setup(args: argparse.Namespace) -> Settings:
     for warning in [*environment_warnings(), *settings_warnings(settings)]:
         print(f"hunter: warning: {warning}", file=sys.stderr)
     configure_logging(settings.service.log_format, settings.service.log_level)
+    codecache.use(settings.code_cache)
     return settings
 
 

@@ -63,6 +63,11 @@ def parse_duration(value: Any) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
+def _no_path(value: Any) -> Any:
+    """An empty path means none."""
+    return None if value in ("", None) else value
+
+
 def _paths(value: Any) -> Any:
     """One path, a list of paths, or (from the environment) a path or a JSON list of paths."""
     if isinstance(value, str):
@@ -240,6 +245,8 @@ class Settings(BaseSettings):
         default_factory=lambda: [Path("queries")]
     )
     templates: Path = Path("templates")
+    # the code generated for the hunts, compiled once and kept between runs ("": none kept)
+    code_cache: Annotated[Path | None, BeforeValidator(_no_path)] = Path("var/code-cache")
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
     elasticsearch: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)
@@ -446,6 +453,7 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
         update={
             "queries": [absolute(path) for path in settings.queries],
             "templates": absolute(settings.templates),
+            "code_cache": absolute(settings.code_cache) if settings.code_cache else None,
             "embedded": embedded,
             "elasticsearch": elasticsearch,
         }

@@ -18,6 +18,7 @@ from elasticsearch import Elasticsearch
 
 from hunter.alerts import AlertRenderer
 from hunter.config import ScheduleSettings, SearchSettings, Settings, load_settings
+from hunter.eql import codecache
 from hunter.hunts import Hunt, load_hunts
 from hunter.metrics import Metrics
 from hunter.notify.console import ConsoleNotifier
@@ -65,13 +66,15 @@ ENV_PREFIX = "HUNTER_"
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No HUNTER_* variable leaks in; structlog and stdlib logging are restored after each test."""
+    """No HUNTER_* variable leaks in; structlog, stdlib logging and the code cache are restored after
+    each test."""
     for name in list(os.environ):
         if name.startswith(ENV_PREFIX):
             monkeypatch.delenv(name)
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     yield
+    codecache.use(None)  # a command's code cache is not used by the next test
     structlog.reset_defaults()
     root.handlers[:] = handlers
     root.setLevel(level)

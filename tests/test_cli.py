@@ -494,6 +494,15 @@ def test_hunt_with_missing_or_unreadable_events_is_one_line_nonzero(
 # ---- hunter validate ------------------------------------------------------------------------------
 
 
+def test_the_commands_keep_compiled_code_in_the_code_cache(
+    capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory, tmp_path: Path
+) -> None:
+    """`hunter hunt` keeps the code it compiled under code_cache (here beside the settings file)."""
+    code, _out, _err = cli(capsys, "hunt", "--config", str(settings_file()), "--events", str(SAMPLES))
+    assert code == 0
+    assert any((tmp_path / "var" / "code-cache").iterdir())
+
+
 def test_validate_accepts_the_repository_hunts(
     capsys: pytest.CaptureFixture[str], settings_file: SettingsFactory
 ) -> None:

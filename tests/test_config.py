@@ -36,6 +36,17 @@ def test_relative_paths_resolve_against_the_settings_folder(tmp_path: Path) -> N
     assert settings.embedded.state == tmp_path / "conf" / "var" / "x.sqlite3"
 
 
+def test_the_code_cache_is_kept_beside_the_settings_unless_turned_off(tmp_path: Path) -> None:
+    """code_cache is a folder under the settings file's (var/code-cache by default); "" keeps none."""
+    path = tmp_path / "settings.toml"
+    path.write_text("", encoding="utf-8")
+    assert load_settings(path).code_cache == tmp_path / "var" / "code-cache"
+    path.write_text('code_cache = "cache/code"\n', encoding="utf-8")
+    assert load_settings(path).code_cache == tmp_path / "cache" / "code"
+    path.write_text('code_cache = ""\n', encoding="utf-8")
+    assert load_settings(path).code_cache is None
+
+
 def test_environment_overrides_embedded_events_and_state(
     settings_file: SettingsFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 
 from . import ast
 from .analyzer import Node
+from .codecache import compiled
 from .compiler import Compiler, Pred, holds_string
 from .fields import _as_list, _descend, flatten, make_getter, strings
 from .patterns import WildcardSet
@@ -283,7 +284,7 @@ class _Deferred:
                 function = self.function
                 namespace = function.__globals__
                 name = function.__name__
-                exec(compile("\n".join(lines), f"<eql {name}>", "exec"), namespace)  # noqa: S102
+                exec(compiled("\n".join(lines), f"<eql {name}>"), namespace)  # noqa: S102
                 function.__code__ = namespace[name].__code__
                 namespace[name] = function
                 self.source = None

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from .codecache import compiled
 from .collector import paused_collector
 from .fields import InlineReads, strings
 from .gates import EXACT_MODES, Gate, Need, cost
@@ -127,7 +128,9 @@ def _field_indices(filings: Iterable[tuple[Need, int]]) -> list[_FieldIndex]:
     """The sealed index of each field the needs name, each need's keys filed under its number."""
     indices: dict[str, _FieldIndex] = {}
     for need, number in filings:
-        for name, mode, text in need:
+        # in order: the generated code is the same from run to run (a set's order follows the
+        # strings' hashes, which differ), so the compiled code kept on disk is found again
+        for name, mode, text in sorted(need):
             index = indices.get(name)
             if index is None:
                 index = indices[name] = _FieldIndex(tuple(name.split(".")))
@@ -177,7 +180,7 @@ def _route_code(
             lines += ["        else:", "            for x in _strings(v):"]
             lines += [f"                {line}" for line in tests]
     lines.append("    return found")
-    exec(compile("\n".join(lines), "<dispatch route>", "exec"), namespace)  # noqa: S102
+    exec(compiled("\n".join(lines), "<dispatch route>"), namespace)  # noqa: S102
     runs: Callable[[Mapping[str, Any]], set[int] | frozenset[int]] = namespace["runs"]
     return runs
 
@@ -402,7 +405,7 @@ def _signature_code(coarse: Sequence[str]) -> Callable[[Mapping[str, Any]], tupl
         lines.append(f"    if v{number} is not None and v{number}.__class__ is not str:")
         lines.append(f"        v{number} = _signature_value(v{number})")
     lines.append(f"    return ({''.join(f'v{number}, ' for number in range(len(coarse)))})")
-    exec(compile("\n".join(lines), "<dispatch signature>", "exec"), namespace)  # noqa: S102
+    exec(compiled("\n".join(lines), "<dispatch signature>"), namespace)  # noqa: S102
     signature: Callable[[Mapping[str, Any]], tuple[Any, ...]] = namespace["signature"]
     return signature
 

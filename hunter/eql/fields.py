@@ -12,6 +12,8 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .codecache import compiled
+
 Getter = Callable[[Mapping[str, Any]], Any]
 
 SCALARS = frozenset({str, int, float, bool})
@@ -40,7 +42,7 @@ def make_getter(path: tuple[str, ...]) -> Getter:
         *_emit(path, "doc", "found", "    ", namespace=namespace, counter=[0]),
         "    return found",
     ]
-    exec(compile("\n".join(lines), f"<getter {'.'.join(path)}>", "exec"), namespace)  # noqa: S102
+    exec(compiled("\n".join(lines), f"<getter {'.'.join(path)}>"), namespace)  # noqa: S102
     getter: Getter = namespace["get"]
     return getter
 

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 
 import orjson
 
+from .codecache import compiled
 from .dispatch import COMMON_WEIGHT
 from .gates import Need
 from .runs import Run
@@ -164,6 +165,6 @@ def _compile(texts: tuple[bytes, ...], folded: tuple[bytes, ...]) -> Callable[[b
         lines.append(f"    return {lowered}")
     else:
         lines.append("    return False")
-    exec(compile("\n".join(lines), "<line prefilter>", "exec"), namespace)  # noqa: S102
+    exec(compiled("\n".join(lines), "<line prefilter>"), namespace)  # noqa: S102
     wants: Callable[[bytes], bool] = namespace["wants"]  # type: ignore[assignment]
     return wants

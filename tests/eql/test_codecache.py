@@ -1,0 +1,149 @@
+"""Generated code compiled once and kept on disk (hunter.eql.codecache): found again from run to run,
+rewritten when damaged, harmless when the folder cannot be used, pruned by age and size."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hunter.eql import codecache
+
+SOURCE = "def f(x):\n    return x * 2\n"
+
+
+@pytest.fixture(autouse=True)
+def _no_cache_after() -> Iterator[None]:
+    yield
+    codecache.use(None)
+
+
+def _run(code: object) -> int:
+    namespace: dict[str, object] = {}
+    exec(code, namespace)  # type: ignore[arg-type]
+    function = namespace["f"]
+    assert callable(function)
+    result = function(21)
+    assert isinstance(result, int)
+    return result
+
+
+def _entries(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.iterdir() if path.name != "pruned")
+
+
+def test_without_a_folder_every_source_is_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def counted(source: str, filename: str, mode: str) -> object:
+        calls.append(filename)
+        return compile(source, filename, mode)
+
+    monkeypatch.setattr(codecache, "compile", counted, raising=False)
+    assert _run(codecache.compiled(SOURCE, "<test>")) == 42
+    assert _run(codecache.compiled(SOURCE, "<test>")) == 42
+    assert calls == ["<test>", "<test>"]
+
+
+def test_code_is_compiled_once_and_read_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    codecache.use(tmp_path / "cache")
+    first = codecache.compiled(SOURCE, "<test>")
+    (kept,) = _entries(tmp_path / "cache")
+
+    def refuse(*_args: object) -> None:
+        raise AssertionError("compiled again")
+
+    monkeypatch.setattr(codecache, "compile", refuse, raising=False)
+    again = codecache.compiled(SOURCE, "<test>")
+    assert again == first and _run(again) == 42
+    assert again.co_filename == "<test>"
+    with pytest.raises(AssertionError, match="compiled again"):  # another name: another file
+        codecache.compiled(SOURCE, "<other>")
+    assert _entries(tmp_path / "cache") == [kept]
+
+
+def test_a_damaged_file_is_compiled_again_and_rewritten(tmp_path: Path) -> None:
+    codecache.use(tmp_path)
+    codecache.compiled(SOURCE, "<test>")
+    (kept,) = _entries(tmp_path)
+    for damage in (b"", b"\xe3\x00garbage", b"N"):  # empty, not marshal, marshal but not code (None)
+        kept.write_bytes(damage)
+        assert _run(codecache.compiled(SOURCE, "<test>")) == 42
+        assert kept.read_bytes() not in (b"", b"\xe3\x00garbage", b"N")
+    assert _entries(tmp_path) == [kept]  # no partial file left behind
+
+
+def test_a_folder_that_cannot_be_used_only_costs_the_compiling(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    codecache.use(blocker / "cache")  # cannot be made: no error
+    assert _run(codecache.compiled(SOURCE, "<test>")) == 42
+    assert blocker.read_text(encoding="utf-8") == "not a folder"
+
+
+def test_pruning_removes_old_files_then_the_oldest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = time.time()
+    ages = {"old": codecache.MAX_AGE + 60, "a": 300, "b": 200, "c": 100}
+    for name, age in ages.items():
+        path = tmp_path / name
+        path.write_bytes(b"x" * 100)
+        os.utime(path, (now - age, now - age))
+    monkeypatch.setattr(codecache, "MAX_BYTES", 250)
+    codecache.prune(tmp_path)
+    assert [path.name for path in _entries(tmp_path)] == ["b", "c"]
+
+
+def test_use_prunes_at_most_once_a_day(tmp_path: Path) -> None:
+    old = tmp_path / "old"
+    old.write_bytes(b"x")
+    long_ago = time.time() - codecache.MAX_AGE - 60
+    os.utime(old, (long_ago, long_ago))
+    codecache.use(tmp_path)
+    assert not old.exists() and (tmp_path / "pruned").exists()
+    old.write_bytes(b"x")
+    os.utime(old, (long_ago, long_ago))
+    codecache.use(tmp_path)  # pruned less than a day ago: left
+    assert old.exists()
+
+
+ROUTES = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from hunter.eql import codecache, compile_query
+    from hunter.eql.dispatch import search_many
+    codecache.use(Path(sys.argv[1]))
+    queries = [
+        'process where process.name in ("a.exe", "b.exe", "c.exe") or process.executable : "*\\\\\\\\x*"',
+        'process where process.name : ("*mimikatz*", "*rubeus*", "*kekeo*", "*lazagne*", "*sharp*", "d.exe")',
+        'process where process.command_line : "*-enc*" or process.title : "*bypass*" or user.name : "*adm*"',
+        'file where file.path : ("C:\\\\\\\\Temp\\\\\\\\*", "*\\\\\\\\evil.dll") or file.name == "e"',
+        'any where host.os.type in ("linux", "macos") and process.args : ("-c", "--eval")',
+    ]
+    runs = [compile_query(text).run() for text in queries]
+    events = [
+        {"@timestamp": 1 + n, "event": {"category": "process"}, "process": {"name": "a.exe"}}
+        for n in range(40)
+    ]
+    search_many(runs, events, learn=10)
+    """
+)
+
+
+def test_the_routes_code_is_the_same_whatever_the_strings_hashes(tmp_path: Path) -> None:
+    """Runs with other string hashes (PYTHONHASHSEED) write the same generated code: each finds
+    every file the first wrote and writes none."""
+    written = []
+    for seed in ("1", "2", "3", "4"):
+        environment = dict(os.environ, PYTHONHASHSEED=seed)
+        subprocess.run(
+            [sys.executable, "-c", ROUTES, str(tmp_path)], check=True, env=environment, capture_output=True
+        )
+        written.append(_entries(tmp_path))
+    assert written[0] and all(files == written[0] for files in written)
