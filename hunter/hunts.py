@@ -34,10 +34,12 @@ from typing import Any
 
 from .config import parse_duration
 from .cron import cron_longest_gap_ns
-from .eql import CompiledQuery, EqlError, compile_query, paused_collector
+from .eql import CompiledQuery, EqlError, codecache, compile_query, paused_collector
 from .errors import HuntError, HuntSetError
 from .exceptions import ExceptionItem, load_exception_list, read_items
 from .tomlfile import LocatedChecker, read_toml
+
+_HERE = Path(__file__).parent  # hunter's code: what a kept parsed file was made by
 
 SEVERITIES = {"low": 21, "medium": 47, "high": 73, "critical": 99}
 SOURCE_HUNTER = "hunter"  # Hunt.source of a native hunt file
@@ -345,12 +347,18 @@ def _read_toml(path: Path) -> tuple[str, dict[str, Any]] | HuntError:
     """
     try:
         text = path.read_text(encoding="utf-8")
-        literal = _literal_strings(text)
-        if literal is not None:
-            return text, tomllib.loads(literal)
+        data = codecache.remembered("toml", text, codecache.fingerprint(_HERE), lambda: _parsed_toml(text))
+        if data is not None:
+            return text, data
     except Exception:  # noqa: BLE001, S110 - read_toml reads the file again and says what is wrong
         pass
     return read_toml(path)
+
+
+def _parsed_toml(text: str) -> dict[str, Any] | None:
+    """The TOML ``text`` holds, parsed by :func:`_read_toml`'s way (None: not that way)."""
+    literal = _literal_strings(text)
+    return None if literal is None else tomllib.loads(literal)
 
 
 _QUOTE_OR_COMMENT = re.compile(r"[\"'#]")

@@ -5,9 +5,12 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from hunter import hunts
+from hunter.eql import codecache
 from hunter.errors import HuntSetError
 from hunter.hunts import Hunt, load_hunt, load_hunt_set, load_hunts
 from tests.conftest import HUNT_ID, QUERIES, SHARED
@@ -112,6 +115,46 @@ def test_a_bad_hunt_file_lists_every_problem_with_its_location(tmp_path: Path) -
     assert len(problems) == 6
     for problem in problems:
         assert str(problem) == f"{path}:{problem.line}:{problem.column}: {problem.message}"
+
+
+def test_hunt_files_read_before_come_back_the_same_from_the_code_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a code cache, a file parsed before is not parsed again and loads the same hunt; a bad
+    file is parsed (and reported at the same places) every time."""
+    folder = tmp_path / "hunts"
+    folder.mkdir()
+    for path in QUERIES.glob("*.toml"):
+        write(folder, path.name, path.read_text(encoding="utf-8"))
+    write(folder, "bad.toml", BAD)
+    write(folder, "worse.toml", "id = \n")
+    codecache.use(tmp_path / "cache")
+    parsed: list[str] = []
+    parse = hunts._parsed_toml
+
+    def counted(text: str) -> dict[str, Any] | None:
+        parsed.append(text)
+        return parse(text)
+
+    monkeypatch.setattr(hunts, "_parsed_toml", counted)
+    files = sorted(folder.iterdir())
+
+    def outcomes() -> list[tuple[str | None, list[str], list[str]]]:
+        read = [hunts.read_hunt_file(path) for path in files]
+        return [
+            (
+                None if outcome.hunt is None else outcome.hunt.id,
+                [] if outcome.hunt is None else [query.text for query in outcome.hunt.queries],
+                [str(problem) for problem in outcome.problems],
+            )
+            for outcome in read
+        ]
+
+    first = outcomes()
+    assert len(parsed) == len(files) and any(hunt for hunt, _queries, _problems in first)
+    parsed.clear()
+    assert outcomes() == first
+    assert parsed == ["id = \n"]  # not TOML: never kept
 
 
 def test_loading_a_folder_collects_the_problems_of_every_file(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Generated code, compiled once and kept on disk between runs (as Python keeps ``__pycache__``).
+"""Generated code, compiled once and kept on disk between runs (as Python keeps ``__pycache__``),
+and what was parsed from texts that do not change (hunt files, queries).
 
 The engine writes Python for each stage's test, each dispatch route and field reader, and compiles
 it as a pass reaches it: a rule library's pass over 100,000 events compiles about 1.4 MB of source
@@ -13,15 +14,20 @@ folder is pruned: files older than :data:`MAX_AGE` go, then the oldest until it 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.util
 import marshal
 import os
+import pickle
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import CodeType
-from typing import Any
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 MAX_AGE = 30 * 86_400  # seconds since a file was written
 MAX_BYTES = 256 * 2**20
@@ -52,9 +58,7 @@ def compiled(source: str, filename: str) -> CodeType:
     folder = _folder
     if folder is None:
         return compile(source, filename, "exec")
-    digest = hashlib.sha256(_VERSION + filename.encode("utf-8", "surrogatepass") + b"\0")
-    digest.update(source.encode("utf-8", "surrogatepass"))
-    path = folder / digest.hexdigest()
+    path = folder / _name(_VERSION, filename, source)
     try:
         kept: Any = marshal.loads(path.read_bytes())  # noqa: S302 - what this process's user wrote there
     except (OSError, ValueError, EOFError, TypeError):
@@ -62,14 +66,58 @@ def compiled(source: str, filename: str) -> CodeType:
     if isinstance(kept, CodeType):
         return kept
     code = compile(source, filename, "exec")
+    _write(path, marshal.dumps(code))
+    return code
+
+
+def remembered(kind: str, text: str, version: str, make: Callable[[], _T]) -> _T:
+    """``make()``, the value of ``text`` (a ``kind`` of text, parsed by code whose
+    :func:`fingerprint` is ``version``), read back from the folder when kept there. The value is
+    pickled: plain data (a parsed file, a syntax tree). What ``make`` raises is not kept."""
+    folder = _folder
+    if folder is None:
+        return make()
+    path = folder / _name(_VERSION + version.encode(), kind, text)
+    try:
+        return pickle.loads(path.read_bytes())  # type: ignore[no-any-return]  # noqa: S301 - as compiled()
+    except Exception:  # noqa: BLE001, S110 - none kept, or not readable any more: made again
+        pass
+    value = make()
+    try:
+        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - a value that cannot be kept is only made every time
+        return value
+    _write(path, data)
+    return value
+
+
+@functools.cache
+def fingerprint(*folders: Path) -> str:
+    """The SHA-256 of the Python files (and grammars) under ``folders``: what a kept value was made by."""
+    digest = hashlib.sha256()
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
+            if path.suffix in (".py", ".lark") and path.is_file():
+                digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _name(version: bytes, kind: str, text: str) -> str:
+    digest = hashlib.sha256(version + kind.encode("utf-8", "surrogatepass") + b"\0")
+    digest.update(text.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def _write(path: Path, data: bytes) -> None:
+    """``data`` into ``path`` whole (written aside, then renamed: another process writing the same
+    file writes the same bytes), or nothing when the folder cannot be written to."""
     partial = path.with_name(f"{path.name}.{os.getpid()}.part")
     try:
-        partial.write_bytes(marshal.dumps(code))
-        partial.replace(path)  # another process writing the same file writes the same bytes
+        partial.write_bytes(data)
+        partial.replace(path)
     except OSError:
         with contextlib.suppress(OSError):  # (nothing was written, or it cannot be removed either)
             partial.unlink()
-    return code
 
 
 def prune(folder: Path) -> None:

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from lark import Lark, Token, Transformer, v_args
@@ -27,8 +28,10 @@ from lark.lexer import BasicLexer, PatternStr, UnlessCallback
 from lark.parsers.lalr_analysis import Shift
 from lark.tree import Meta
 
-from . import ast, lucene_regex
+from . import ast, codecache, lucene_regex
 from .errors import EqlError, EqlSemanticError, EqlSyntaxError
+
+_HERE = Path(__file__).parent  # the engine's code: what a kept syntax tree was made by
 
 _TIME_UNITS_NS = {
     "ms": 1_000_000,
@@ -73,7 +76,12 @@ def _parser() -> Lark:
 
 
 def parse(text: str) -> ast.Statement:
-    """Parse a whole EQL statement; raise :class:`EqlSyntaxError` or :class:`EqlSemanticError`."""
+    """Parse a whole EQL statement; raise :class:`EqlSyntaxError` or :class:`EqlSemanticError`.
+    A statement parsed before is read back from the code cache (:mod:`.codecache`), when in use."""
+    return codecache.remembered("eql", text, codecache.fingerprint(_HERE), lambda: _parse(text))
+
+
+def _parse(text: str) -> ast.Statement:
     statement = _fast_parse(text)
     if statement is not None:
         return statement

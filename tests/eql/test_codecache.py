@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hunter.eql import codecache
+from hunter.eql import EqlSyntaxError, codecache, compile_query, parser
 
 SOURCE = "def f(x):\n    return x * 2\n"
 
@@ -147,3 +147,66 @@ def test_the_routes_code_is_the_same_whatever_the_strings_hashes(tmp_path: Path)
         )
         written.append(_entries(tmp_path))
     assert written[0] and all(files == written[0] for files in written)
+
+
+def test_a_value_is_made_once_and_read_back(tmp_path: Path) -> None:
+    codecache.use(tmp_path)
+    made: list[str] = []
+
+    def make() -> dict[str, object]:
+        made.append("made")
+        return {"a": [1, 2], "b": None}
+
+    assert codecache.remembered("kind", "text", "v1", make) == {"a": [1, 2], "b": None}
+    assert codecache.remembered("kind", "text", "v1", make) == {"a": [1, 2], "b": None}
+    assert made == ["made"]
+    codecache.remembered("kind", "text", "v2", make)  # other code made it: made again
+    codecache.remembered("other", "text", "v1", make)  # another kind of text
+    codecache.remembered("kind", "text 2", "v1", make)
+    assert made == ["made"] * 4
+    for path in _entries(tmp_path):
+        path.write_bytes(b"damaged")
+    codecache.remembered("kind", "text", "v1", make)
+    assert made == ["made"] * 5
+
+
+def test_what_make_raises_is_raised_and_not_kept(tmp_path: Path) -> None:
+    codecache.use(tmp_path)
+
+    def refuse() -> object:
+        raise ValueError("bad text")
+
+    for _ in range(2):
+        with pytest.raises(ValueError, match="bad text"):
+            codecache.remembered("kind", "text", "v1", refuse)
+    assert _entries(tmp_path) == []
+
+
+def test_the_fingerprint_follows_the_code(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("x = 1\n", encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("not code\n", encoding="utf-8")
+    before = codecache.fingerprint.__wrapped__(tmp_path)
+    (tmp_path / "notes.txt").write_text("still not code\n", encoding="utf-8")
+    assert codecache.fingerprint.__wrapped__(tmp_path) == before
+    (tmp_path / "a.py").write_text("x = 2\n", encoding="utf-8")
+    assert codecache.fingerprint.__wrapped__(tmp_path) != before
+
+
+def test_queries_parsed_before_are_read_back_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A query's syntax tree comes back from the cache equal to a fresh parse; a bad query is
+    still refused with its position."""
+    text = (
+        'sequence by host.id [process where process.name : "lua*"] [network where destination.port == 4444]'
+    )
+    fresh = parser.parse(text)
+    codecache.use(tmp_path)
+    assert parser.parse(text) == fresh
+    monkeypatch.setattr(parser, "_parse", lambda _text: pytest.fail("parsed again"))
+    assert parser.parse(text) == fresh
+    assert compile_query(text).search([]) is not None
+    monkeypatch.undo()
+    for _ in range(2):
+        with pytest.raises(EqlSyntaxError, match="line 1"):
+            parser.parse("process where (")

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hunter.eql import CompiledQuery, analyzer, ast, codegen, compile_query, fields
+from hunter.eql import CompiledQuery, analyzer, ast, codecache, codegen, compile_query, fields
 from hunter.eql.codegen import _Emitter
 from hunter.eql.query import _DEFER_MAX_DEPTH, _DEFER_MAX_PATH, _writes_safely_later
 from tests.eql.test_conformance import run_case
@@ -106,7 +106,7 @@ def test_threads_calling_a_new_predicate_at_once_compile_it_once() -> None:
         results.append(predicate(EVENT))
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(codegen, "compile", counting_compile, raising=False)
+        patch.setattr(codecache, "compile", counting_compile, raising=False)
         threads = [threading.Thread(target=call) for _ in range(8)]
         for thread in threads:
             thread.start()
