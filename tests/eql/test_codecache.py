@@ -1,9 +1,10 @@
-"""Generated code compiled once and kept on disk (hunter.eql.codecache): found again from run to run,
-rewritten when damaged, harmless when the folder cannot be used, pruned by age and size."""
+"""Generated code and parsed values kept on disk (hunter.eql.codecache): found again from run to run,
+replaced when damaged, harmless when the folder cannot be used, pruned by age and size."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -34,8 +35,11 @@ def _run(code: object) -> int:
     return result
 
 
-def _entries(folder: Path) -> list[Path]:
-    return sorted(path for path in folder.iterdir() if path.name != "pruned")
+def _rows(folder: Path) -> dict[str, bytes]:
+    """What the folder's database keeps (key -> value)."""
+    codecache.use(codecache._folder)  # this process's connection closed: everything it wrote is there
+    with sqlite3.connect(folder / codecache.DATABASE) as connection:
+        return {key: bytes(value) for key, value in connection.execute("select key, value from kept")}
 
 
 def test_without_a_folder_every_source_is_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -54,7 +58,7 @@ def test_without_a_folder_every_source_is_compiled(monkeypatch: pytest.MonkeyPat
 def test_code_is_compiled_once_and_read_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     codecache.use(tmp_path / "cache")
     first = codecache.compiled(SOURCE, "<test>")
-    (kept,) = _entries(tmp_path / "cache")
+    (kept,) = _rows(tmp_path / "cache")
 
     def refuse(*_args: object) -> None:
         raise AssertionError("compiled again")
@@ -63,20 +67,28 @@ def test_code_is_compiled_once_and_read_back(tmp_path: Path, monkeypatch: pytest
     again = codecache.compiled(SOURCE, "<test>")
     assert again == first and _run(again) == 42
     assert again.co_filename == "<test>"
-    with pytest.raises(AssertionError, match="compiled again"):  # another name: another file
+    with pytest.raises(AssertionError, match="compiled again"):  # another name: another value
         codecache.compiled(SOURCE, "<other>")
-    assert _entries(tmp_path / "cache") == [kept]
+    assert list(_rows(tmp_path / "cache")) == [kept]
 
 
-def test_a_damaged_file_is_compiled_again_and_rewritten(tmp_path: Path) -> None:
+def test_a_damaged_value_is_compiled_again_and_replaced(tmp_path: Path) -> None:
     codecache.use(tmp_path)
     codecache.compiled(SOURCE, "<test>")
-    (kept,) = _entries(tmp_path)
+    (kept,) = _rows(tmp_path)
     for damage in (b"", b"\xe3\x00garbage", b"N"):  # empty, not marshal, marshal but not code (None)
-        kept.write_bytes(damage)
+        with sqlite3.connect(tmp_path / codecache.DATABASE) as connection:
+            connection.execute("update kept set value = ?", (damage,))
         assert _run(codecache.compiled(SOURCE, "<test>")) == 42
-        assert kept.read_bytes() not in (b"", b"\xe3\x00garbage", b"N")
-    assert _entries(tmp_path) == [kept]  # no partial file left behind
+        assert _rows(tmp_path)[kept] not in (b"", b"\xe3\x00garbage", b"N")
+
+
+def test_a_damaged_database_is_set_aside_and_started_afresh(tmp_path: Path) -> None:
+    (tmp_path / codecache.DATABASE).write_bytes(b"this is not a database" * 100)
+    codecache.use(tmp_path)
+    assert _run(codecache.compiled(SOURCE, "<test>")) == 42
+    assert len(_rows(tmp_path)) == 1
+    assert (tmp_path / (codecache.DATABASE + ".damaged")).read_bytes().startswith(b"this is not")
 
 
 def test_a_folder_that_cannot_be_used_only_costs_the_compiling(tmp_path: Path) -> None:
@@ -84,32 +96,58 @@ def test_a_folder_that_cannot_be_used_only_costs_the_compiling(tmp_path: Path) -
     blocker.write_text("not a folder", encoding="utf-8")
     codecache.use(blocker / "cache")  # cannot be made: no error
     assert _run(codecache.compiled(SOURCE, "<test>")) == 42
+    assert codecache.remembered("kind", "text", "v1", lambda: [1]) == [1]
     assert blocker.read_text(encoding="utf-8") == "not a folder"
 
 
-def test_pruning_removes_old_files_then_the_oldest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_forked_process_keeps_values_through_its_own_connection(tmp_path: Path) -> None:
+    codecache.use(tmp_path)
+    codecache.compiled(SOURCE, "<parent>")
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's connection is not used
+        status = 0
+        try:
+            codecache.compiled(SOURCE, "<child>")
+        except BaseException:  # noqa: BLE001 - reported by the exit status
+            status = 1
+        os._exit(status)
+    _pid, status = os.waitpid(pid, 0)
+    assert status == 0
+    codecache.compiled(SOURCE, "<parent again>")
+    assert len(_rows(tmp_path)) == 3
+
+
+def _keep(connection: sqlite3.Connection, rows: dict[str, tuple[int, float]]) -> None:
+    for key, (size, written) in rows.items():
+        connection.execute("insert into kept values (?, ?, ?)", (key, b"x" * size, written))
+
+
+def test_pruning_removes_old_values_then_the_oldest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     now = time.time()
     ages = {"old": codecache.MAX_AGE + 60, "a": 300, "b": 200, "c": 100}
-    for name, age in ages.items():
-        path = tmp_path / name
-        path.write_bytes(b"x" * 100)
-        os.utime(path, (now - age, now - age))
-    monkeypatch.setattr(codecache, "MAX_BYTES", 250)
-    codecache.prune(tmp_path)
-    assert [path.name for path in _entries(tmp_path)] == ["b", "c"]
+    with sqlite3.connect(tmp_path / "kept.sqlite3") as connection:
+        for statement in codecache._SCHEMA:
+            connection.execute(statement)
+        _keep(connection, {key: (100, now - age) for key, age in ages.items()})
+        monkeypatch.setattr(codecache, "MAX_BYTES", 250)
+        codecache.prune(connection, now)
+        assert sorted(key for (key,) in connection.execute("select key from kept")) == ["b", "c"]
 
 
-def test_use_prunes_at_most_once_a_day(tmp_path: Path) -> None:
-    old = tmp_path / "old"
-    old.write_bytes(b"x")
-    long_ago = time.time() - codecache.MAX_AGE - 60
-    os.utime(old, (long_ago, long_ago))
+def test_the_database_is_pruned_at_most_once_a_day(tmp_path: Path) -> None:
     codecache.use(tmp_path)
-    assert not old.exists() and (tmp_path / "pruned").exists()
-    old.write_bytes(b"x")
-    os.utime(old, (long_ago, long_ago))
-    codecache.use(tmp_path)  # pruned less than a day ago: left
-    assert old.exists()
+    codecache.compiled(SOURCE, "<test>")  # opened: pruned now
+    long_ago = time.time() - codecache.MAX_AGE - 60
+    with sqlite3.connect(tmp_path / codecache.DATABASE) as connection:
+        _keep(connection, {"old": (10, long_ago)})
+    codecache.use(tmp_path)  # opened again less than a day later: left
+    codecache.compiled(SOURCE, "<test>")
+    assert "old" in _rows(tmp_path)
+    with sqlite3.connect(tmp_path / codecache.DATABASE) as connection:
+        connection.execute("update pruned set at = ?", (time.time() - codecache.PRUNE_EVERY - 60,))
+    codecache.use(tmp_path)
+    codecache.compiled(SOURCE, "<test>")
+    assert "old" not in _rows(tmp_path)
 
 
 ROUTES = textwrap.dedent(
@@ -145,8 +183,8 @@ def test_the_routes_code_is_the_same_whatever_the_strings_hashes(tmp_path: Path)
         subprocess.run(
             [sys.executable, "-c", ROUTES, str(tmp_path)], check=True, env=environment, capture_output=True
         )
-        written.append(_entries(tmp_path))
-    assert written[0] and all(files == written[0] for files in written)
+        written.append(sorted(_rows(tmp_path)))
+    assert written[0] and all(keys == written[0] for keys in written)
 
 
 def test_a_value_is_made_once_and_read_back(tmp_path: Path) -> None:
@@ -164,8 +202,8 @@ def test_a_value_is_made_once_and_read_back(tmp_path: Path) -> None:
     codecache.remembered("other", "text", "v1", make)  # another kind of text
     codecache.remembered("kind", "text 2", "v1", make)
     assert made == ["made"] * 4
-    for path in _entries(tmp_path):
-        path.write_bytes(b"damaged")
+    with sqlite3.connect(tmp_path / codecache.DATABASE) as connection:
+        connection.execute("update kept set value = ?", (b"damaged",))
     codecache.remembered("kind", "text", "v1", make)
     assert made == ["made"] * 5
 
@@ -179,7 +217,7 @@ def test_what_make_raises_is_raised_and_not_kept(tmp_path: Path) -> None:
     for _ in range(2):
         with pytest.raises(ValueError, match="bad text"):
             codecache.remembered("kind", "text", "v1", refuse)
-    assert _entries(tmp_path) == []
+    assert _rows(tmp_path) == {}
 
 
 def test_the_fingerprint_follows_the_code(tmp_path: Path) -> None:
