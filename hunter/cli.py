@@ -277,6 +277,7 @@ def _run(args: argparse.Namespace) -> int:
 
         def reload() -> tuple[Settings, list[Hunt]]:
             fresh = load_settings(args.config)
+            codecache.use(fresh.code_cache)  # (a cache: changed even if the reload then fails)
             return fresh, _hunts(fresh, args)
 
         return serve(runtime, reload)

@@ -245,7 +245,7 @@ class Settings(BaseSettings):
         default_factory=lambda: [Path("queries")]
     )
     templates: Path = Path("templates")
-    # the code generated for the hunts, compiled once and kept between runs ("": none kept)
+    # hunt files parsed and generated code compiled once, kept between runs ("": none kept)
     code_cache: Annotated[Path | None, BeforeValidator(_no_path)] = Path("var/code-cache")
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
