@@ -443,6 +443,7 @@ class _output:  # noqa: N801 - used as a context manager factory
 
 def _validate(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
+    codecache.use(settings.code_cache)  # files read before are not parsed again (problems never kept)
     for warning in [*environment_warnings(), *settings_warnings(settings)]:
         print(f"warning: {warning}", file=sys.stderr)
     try:
@@ -553,6 +554,7 @@ def _export_kibana(args: argparse.Namespace) -> int:
     from .kibana import export_rules, rules_ndjson
 
     settings = load_settings(args.config)
+    codecache.use(settings.code_cache)
     index = settings.elasticsearch.alerts_data_stream.rsplit("-", 1)[0] + "-*"  # as the alert template
     rules = export_rules(_hunts(settings, args), index=index)
     text = rules_ndjson(rules)
