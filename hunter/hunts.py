@@ -347,7 +347,7 @@ def _read_toml(path: Path) -> tuple[str, dict[str, Any]] | HuntError:
     """
     try:
         text = path.read_text(encoding="utf-8")
-        data = codecache.remembered("toml", text, codecache.fingerprint(_HERE), lambda: _parsed_toml(text))
+        data = codecache.remembered("toml", text, _HERE, lambda: _parsed_toml(text))
         if data is not None:
             return text, data
     except Exception:  # noqa: BLE001, S110 - read_toml reads the file again and says what is wrong

@@ -7,8 +7,8 @@ in each process, 0.4 s of its 6. :func:`compiled` looks each source up in a fold
 none by default: plain ``compile``) by the SHA-256 of the source, its file name and the bytecode
 version, and keeps what it had to compile there. :func:`remembered` keeps a parsed value the same
 way, by the text it was parsed from and a fingerprint of the code that parsed it
-(:func:`fingerprint`): a library's 2,192 rule files and 1,024 queries are parsed once, not at
-every start.
+(:func:`fingerprint`, taken only when a folder is in use): a library's 2,192 rule files and 1,024
+queries are parsed once, not at every start.
 
 What is kept is one SQLite database in the folder (``kept.sqlite3``; one row per value: about
 4,100 for Elastic's library and a pass over it, which as files cost 75-100 us each to create). A
@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import CodeType
-from typing import Any, TypeVar
+from typing import TypeVar
 
 _T = TypeVar("_T")
 
@@ -57,8 +57,8 @@ _unusable = False  # the folder or database could not be used: this process keep
 
 
 def use(folder: Path | None) -> None:
-    """Keep compiled code and parsed values in ``folder`` (made when first written to; None:
-    compile and parse every time, keep nothing)."""
+    """Keep compiled code and parsed values in ``folder`` (made when first used; None: compile and
+    parse every time, keep nothing)."""
     global _folder, _connection, _unusable
     with _lock:
         if _connection is not None and _owner == os.getpid():
@@ -71,38 +71,52 @@ def compiled(source: str, filename: str) -> CodeType:
     """``compile(source, filename, "exec")``, read back from the folder :func:`use` named when kept."""
     if _folder is None:
         return compile(source, filename, "exec")
-    key = _key(_VERSION, filename, source)
-    try:
-        kept: Any = marshal.loads(_read(key) or b"")  # noqa: S302 - what this process's user wrote there
-    except (ValueError, EOFError, TypeError):
-        kept = None
-    if isinstance(kept, CodeType):
-        return kept
-    code = compile(source, filename, "exec")
-    _write(key, marshal.dumps(code))
-    return code
+    return _kept(
+        _key(_VERSION, filename, source), _code, marshal.dumps, lambda: compile(source, filename, "exec")
+    )
 
 
-def remembered(kind: str, text: str, version: str, make: Callable[[], _T]) -> _T:
-    """``make()``, the value of ``text`` (a ``kind`` of text, parsed by code whose
-    :func:`fingerprint` is ``version``), read back from the folder when kept there. The value is
-    pickled: plain data (a parsed file, a syntax tree). What ``make`` raises is not kept."""
+def remembered(kind: str, text: str, made_by: Path, make: Callable[[], _T]) -> _T:
+    """``make()``, the value of ``text`` (a ``kind`` of text, parsed by the code in the folder
+    ``made_by``: a value is kept for its :func:`fingerprint`), read back from the folder when kept
+    there. The value is pickled: plain data (a parsed file, a syntax tree). What ``make`` raises is
+    not kept."""
     if _folder is None:
         return make()
-    key = _key(_VERSION + version.encode(), kind, text)
+    key = _key(_VERSION + fingerprint(made_by).encode(), kind, text)
+    # (pickles this process's user wrote there, as compiled() reads their code)
+    value: _T = _kept(key, pickle.loads, _pickled, make)
+    return value
+
+
+def _pickled(value: object) -> bytes:
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _kept(key: str, load: Callable[[bytes], _T], dump: Callable[[_T], bytes], make: Callable[[], _T]) -> _T:
+    """The value kept under ``key`` (``load`` of its bytes), else ``make()``, kept (``dump``) when it
+    can be: a value that cannot be read back is made again and replaced."""
     data = _read(key)
     if data is not None:
         try:
-            return pickle.loads(data)  # type: ignore[no-any-return]  # noqa: S301 - as compiled()
+            return load(data)
         except Exception:  # noqa: BLE001, S110 - not readable any more: made again
             pass
     value = make()
     try:
-        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        data = dump(value)
     except Exception:  # noqa: BLE001 - a value that cannot be kept is only made every time
         return value
     _write(key, data)
     return value
+
+
+def _code(data: bytes) -> CodeType:
+    """Compiled code from what ``marshal`` wrote (ValueError when it holds something else)."""
+    code = marshal.loads(data)  # noqa: S302 - what this process's user wrote there
+    if not isinstance(code, CodeType):
+        raise ValueError("not compiled code")
+    return code
 
 
 @functools.cache

@@ -78,7 +78,7 @@ def _parser() -> Lark:
 def parse(text: str) -> ast.Statement:
     """Parse a whole EQL statement; raise :class:`EqlSyntaxError` or :class:`EqlSemanticError`.
     A statement parsed before is read back from the code cache (:mod:`.codecache`), when in use."""
-    return codecache.remembered("eql", text, codecache.fingerprint(_HERE), lambda: _parse(text))
+    return codecache.remembered("eql", text, _HERE, lambda: _parse(text))
 
 
 def _parse(text: str) -> ast.Statement:

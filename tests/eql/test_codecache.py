@@ -96,7 +96,7 @@ def test_a_folder_that_cannot_be_used_only_costs_the_compiling(tmp_path: Path) -
     blocker.write_text("not a folder", encoding="utf-8")
     codecache.use(blocker / "cache")  # cannot be made: no error
     assert _run(codecache.compiled(SOURCE, "<test>")) == 42
-    assert codecache.remembered("kind", "text", "v1", lambda: [1]) == [1]
+    assert codecache.remembered("kind", "text", _code(tmp_path, "v1"), lambda: [1]) == [1]
     assert blocker.read_text(encoding="utf-8") == "not a folder"
 
 
@@ -187,25 +187,42 @@ def test_the_routes_code_is_the_same_whatever_the_strings_hashes(tmp_path: Path)
     assert written[0] and all(keys == written[0] for keys in written)
 
 
+def _code(tmp_path: Path, version: str) -> Path:
+    """A folder of code (what ``remembered`` keeps a value for), one per ``version``."""
+    folder = tmp_path / "code" / version
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "parser.py").write_text(f"VERSION = {version!r}\n", encoding="utf-8")
+    return folder
+
+
 def test_a_value_is_made_once_and_read_back(tmp_path: Path) -> None:
     codecache.use(tmp_path)
     made: list[str] = []
+    v1, v2 = _code(tmp_path, "v1"), _code(tmp_path, "v2")
 
     def make() -> dict[str, object]:
         made.append("made")
         return {"a": [1, 2], "b": None}
 
-    assert codecache.remembered("kind", "text", "v1", make) == {"a": [1, 2], "b": None}
-    assert codecache.remembered("kind", "text", "v1", make) == {"a": [1, 2], "b": None}
+    assert codecache.remembered("kind", "text", v1, make) == {"a": [1, 2], "b": None}
+    assert codecache.remembered("kind", "text", v1, make) == {"a": [1, 2], "b": None}
     assert made == ["made"]
-    codecache.remembered("kind", "text", "v2", make)  # other code made it: made again
-    codecache.remembered("other", "text", "v1", make)  # another kind of text
-    codecache.remembered("kind", "text 2", "v1", make)
+    codecache.remembered("kind", "text", v2, make)  # other code made it: made again
+    codecache.remembered("other", "text", v1, make)  # another kind of text
+    codecache.remembered("kind", "text 2", v1, make)
     assert made == ["made"] * 4
     with sqlite3.connect(tmp_path / codecache.DATABASE) as connection:
         connection.execute("update kept set value = ?", (b"damaged",))
-    codecache.remembered("kind", "text", "v1", make)
+    codecache.remembered("kind", "text", v1, make)
     assert made == ["made"] * 5
+
+
+def test_without_a_folder_no_fingerprint_is_taken(tmp_path: Path) -> None:
+    """With no cache in use, the code a value is made by is not read (no start-up work)."""
+    code = _code(tmp_path, "v1")
+    codecache.fingerprint.cache_clear()
+    assert codecache.remembered("kind", "text", code, lambda: [1]) == [1]
+    assert codecache.fingerprint.cache_info().misses == 0
 
 
 def test_what_make_raises_is_raised_and_not_kept(tmp_path: Path) -> None:
@@ -216,7 +233,7 @@ def test_what_make_raises_is_raised_and_not_kept(tmp_path: Path) -> None:
 
     for _ in range(2):
         with pytest.raises(ValueError, match="bad text"):
-            codecache.remembered("kind", "text", "v1", refuse)
+            codecache.remembered("kind", "text", _code(tmp_path, "v1"), refuse)
     assert _rows(tmp_path) == {}
 
 
