@@ -224,7 +224,6 @@ def _setup(args: argparse.Namespace) -> Settings:
     for warning in [*environment_warnings(), *settings_warnings(settings)]:
         print(f"hunter: warning: {warning}", file=sys.stderr)
     configure_logging(settings.service.log_format, settings.service.log_level)
-    codecache.use(settings.code_cache)
     return settings
 
 
@@ -237,6 +236,8 @@ def _hunt_set(
 ) -> HuntSet:
     """The hunts of ``--queries`` (else the queries setting); their warnings go to stderr."""
     paths: list[Path] = getattr(args, "queries", None) or list(settings.queries)
+    # every command that loads hunts (a reload too) keeps what it parses and compiles there
+    codecache.use(settings.code_cache)
     hunt_set = load_hunt_set(paths, include_deprecated=include_deprecated)
     for warning in hunt_set.warnings:
         print(f"{prefix}warning: {warning}", file=sys.stderr)
@@ -277,7 +278,6 @@ def _run(args: argparse.Namespace) -> int:
 
         def reload() -> tuple[Settings, list[Hunt]]:
             fresh = load_settings(args.config)
-            codecache.use(fresh.code_cache)  # (a cache: changed even if the reload then fails)
             return fresh, _hunts(fresh, args)
 
         return serve(runtime, reload)
@@ -443,7 +443,6 @@ class _output:  # noqa: N801 - used as a context manager factory
 
 def _validate(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    codecache.use(settings.code_cache)  # files read before are not parsed again (problems never kept)
     for warning in [*environment_warnings(), *settings_warnings(settings)]:
         print(f"warning: {warning}", file=sys.stderr)
     try:
@@ -554,7 +553,6 @@ def _export_kibana(args: argparse.Namespace) -> int:
     from .kibana import export_rules, rules_ndjson
 
     settings = load_settings(args.config)
-    codecache.use(settings.code_cache)
     index = settings.elasticsearch.alerts_data_stream.rsplit("-", 1)[0] + "-*"  # as the alert template
     rules = export_rules(_hunts(settings, args), index=index)
     text = rules_ndjson(rules)
