@@ -50,6 +50,8 @@ CACHE_LIMIT = 4_096  # distinct coarse signatures remembered
 LEARN_EVENTS = 500  # events whose values choose the need each stage is filed under
 MAX_INFIXES = 16  # substring keys of one field tested one by one, at most
 COMMON_WEIGHT = 10.0  # a need on a coarse-like field narrows about this much less than another
+MEMO_LIMIT = 1_024  # strings of one field of one route whose runs are remembered
+MEMO_LENGTH = 256  # ... each of at most this many characters
 
 
 @dataclass(slots=True)
@@ -157,12 +159,17 @@ def _route_code(
     always: frozenset[int], fields: list[_FieldIndex], *, compact: bool = False
 ) -> Callable[[Mapping[str, Any]], set[int] | frozenset[int]]:
     """A function returning the runs ``always`` and those filed under the values ``doc`` has;
-    ``compact``: each field's tests written once, in a loop over its values (half the code to
-    compile, a little slower to run: for the learning probe, run over the first events only)."""
+    ``compact``: each field's tests written once, in a loop over its values, and no memo (half the
+    code to compile, a little slower to run: for the learning probe, run over the first events only).
+
+    The runs filed under one string of one field are the same each time it comes, and most values
+    come again and again (process names, executables, actions): each field remembers, for up to
+    MEMO_LIMIT strings of at most MEMO_LENGTH characters, the runs its tables give it (:class:`_Memo`)."""
     if not fields:
         return lambda doc: always
     namespace: dict[str, Any] = {"_strings": strings, "_always": always}
     lines = ["def runs(doc):", "    found = set(_always)"]
+    keys: list[str] = []  # a function per field giving the runs its tables file a string under
     reads = InlineReads(namespace)  # each object under the document's top-level keys looked up once
     for number, index in enumerate(fields):
         lines += reads.read(index.path, "v")
@@ -175,14 +182,44 @@ def _route_code(
             lines.append("        for x in ((v,) if v.__class__ is str else _strings(v)):")
             lines += [f"            {line}" for line in tests]
         elif tests:
+            keys += [f"def keys{number}(x):", "    found = set()", *(f"    {line}" for line in tests)]
+            keys.append("    return found")
+            look = [f"h = m{number}.get(x)", "if h is None:", f"    h = k{number}(x)", "if h: found |= h"]
             lines += ["        if v.__class__ is str:", "            x = v"]
-            lines += [f"            {line}" for line in tests]
+            lines += [f"            {line}" for line in look]
             lines += ["        else:", "            for x in _strings(v):"]
-            lines += [f"                {line}" for line in tests]
+            lines += [f"                {line}" for line in look]
     lines.append("    return found")
-    exec(compiled("\n".join(lines), "<dispatch route>"), namespace)  # noqa: S102
+    exec(compiled("\n".join(keys + lines), "<dispatch route>"), namespace)  # noqa: S102
+    for number in range(len(fields)):
+        if f"keys{number}" in namespace:
+            memo = _Memo(namespace[f"keys{number}"])
+            namespace[f"m{number}"], namespace[f"k{number}"] = memo.known, memo.look
     runs: Callable[[Mapping[str, Any]], set[int] | frozenset[int]] = namespace["runs"]
     return runs
+
+
+class _Memo:
+    """The runs one field's tables file a string under, remembered: ``known`` is read inline by the
+    route, ``look`` finds (and remembers) what it does not hold. Emptied when full; long strings
+    (command lines, paths: seldom the same twice, and costly to hold) are not kept. Equal answers
+    are one object."""
+
+    __slots__ = ("answers", "keys", "known")
+
+    def __init__(self, keys: Callable[[str], frozenset[int] | set[int]]) -> None:
+        self.keys = keys
+        self.known: dict[str, frozenset[int]] = {}
+        self.answers: dict[frozenset[int], frozenset[int]] = {}
+
+    def look(self, text: str) -> frozenset[int]:
+        found = frozenset(self.keys(text))
+        found = self.answers.setdefault(found, found)
+        if len(text) <= MEMO_LENGTH:
+            if len(self.known) >= MEMO_LIMIT:
+                self.known.clear()
+            self.known[text] = found
+        return found
 
 
 def _value_tests(index: _FieldIndex, number: int, namespace: dict[str, Any]) -> list[str]:

@@ -181,6 +181,38 @@ def test_dispatcher_names_a_run_on_a_substring_only_for_values_holding_it(
     assert sorted(runs_of(process(command_line="notepad.exe", args=["a"]))) == [1, 2]  # two: any value
 
 
+def test_a_route_remembers_the_runs_each_value_is_filed_under(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A value met again is looked up in what its field remembers, not in every table: the answers
+    are those of the tables, for values in any case, in lists, and too long to be remembered; what
+    a field remembers is bounded in number and length."""
+    import hunter.eql.dispatch as dispatch
+
+    monkeypatch.setattr(dispatch, "MEMO_LIMIT", 2)
+    monkeypatch.setattr(dispatch, "MEMO_LENGTH", 12)
+    texts = [
+        'process where process.name : "cmd.exe"',
+        'process where process.name like "power*"',
+        'process where process.name : "*shell*"',
+    ]
+    others = [compile_query(f'file where file.name == "f{number}"').run() for number in range(12)]
+    runs = [compile_query(text).run() for text in texts]
+    dispatcher = Dispatcher.for_runs(runs + others, learn=0)  # process.name: too few rules to be coarse
+
+    def named(name: Any) -> list[int]:
+        return sorted(dispatcher.runs({"event": {"category": "process"}, "process": {"name": name}}))
+
+    values = ["CMD.exe", "powershell.exe", "pwsh", ["x", "CMD.EXE"], "cmd.exe", "a-long-name-with-shell.exe"]
+    expected = [[0], [1, 2], [], [0], [0], [2]]
+    assert [named(value) for value in values] == expected
+    assert [named(value) for value in values] == expected  # remembered, or looked up again
+    (route,) = dispatcher._routes.values()
+    remembered = route.runs.__globals__["m0"]
+    assert 0 < len(remembered) <= 2
+    assert all(len(text) <= 12 for text in remembered)
+    remembered["pwsh"] = frozenset({1})  # what is remembered is what is answered
+    assert named("pwsh") == [1]
+
+
 def test_dispatcher_files_a_stage_under_the_need_the_first_events_meet_least() -> None:
     """Guessed from the keys, a rule on browser names is filed under event.action (3 values); after
     the events it learns from, under process.name, which they rarely hold: fewer events reach it."""
