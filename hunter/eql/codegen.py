@@ -27,7 +27,7 @@ from typing import Any
 from . import ast
 from .analyzer import Node
 from .codecache import compiled
-from .compiler import Compiler, Pred, holds_string
+from .compiler import Compiler, Pred, field_names, holds_string
 from .fields import _as_list, _descend, flatten, make_getter, strings
 from .patterns import WildcardSet
 
@@ -219,17 +219,37 @@ def generate_keys(
     return function
 
 
+# ECS's categorization fields (their values are ECS's own short lists) and the operating system's
+# type: a rule library's dispatcher routes events by these (:mod:`.dispatch`), so an event a rule is
+# given has mostly the values the rule asks there
+CATEGORIZATION = frozenset({"event.kind", "event.category", "event.type", "event.outcome", "host.os.type"})
+
+
 def _with_category(node: Node, category: str | None, category_field: str) -> Any:
-    parts: list[Any] = [] if category is None else [("category", category_field, category)]
-    parts += _parts(node, ast.And)
+    """The stage's conjunction: the where-clause's own conjuncts first, in their order, then the
+    category and the conjuncts reading only categorization fields. A rule of a library is mostly
+    given events of its category and operating system, which the rule's own conditions then reject:
+    testing those first rejects such an event at once. Tests have no side effects and never fail,
+    so the order changes no result."""
+    parts: list[Any] = _parts(node, ast.And)
+    late = [part for part in parts if _categorizes(part)]
+    parts = [part for part in parts if not _categorizes(part)]
+    parts += [("category", category_field, category)] if category is not None else []
+    parts += late
     parts = [part for part in parts if not (isinstance(part, ast.Literal) and part.value is True)]
     if not parts:
         return ast.Literal(True)
     return _AllOf(tuple(parts)) if len(parts) > 1 else parts[0]
 
 
+def _categorizes(part: Any) -> bool:
+    """Whether ``part`` reads fields, all of them categorization fields."""
+    names = field_names(part)
+    return bool(names) and all(name in CATEGORIZATION for name in names)
+
+
 class _AllOf:
-    """A flattened conjunction (category first)."""
+    """A flattened conjunction (the categorization last)."""
 
     __slots__ = ("parts",)
 

@@ -695,6 +695,13 @@ _NULL_ONLY: list[Any] = [None]
 EnvFn = Callable[[tuple[Any, ...]], Any]
 
 
+def field_names(node: Any) -> list[str]:
+    """The names of the fields ``node`` reads, each once, in the order they come."""
+    slots: dict[str, int] = {}
+    _collect_fields(node, slots)
+    return list(slots)
+
+
 def _collect_fields(node: Any, slots: dict[str, int]) -> None:
     if isinstance(node, ast.Field):
         slots.setdefault(node.name, len(slots))

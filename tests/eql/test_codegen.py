@@ -307,3 +307,43 @@ def test_a_document_has_dotted_keys_when_a_top_level_key_has_a_dot_or_is_not_tex
     exec(compile("\n".join(lines), "<test read>", "exec"), namespace)
     assert namespace["read"]({"process": {"name": "a"}, "process.name": "b"}) == ["a", "b"]
     assert namespace["read"]({"process": {"name": "a"}}) == "a"
+
+
+class _Reads(dict[str, Any]):
+    """An event that records the top-level keys a test reads."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.read: list[str] = []
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.append(key)
+        return super().get(key, default)
+
+
+@pytest.mark.parametrize("sequence", [False, True])
+def test_a_rule_tests_its_own_conditions_before_its_category_and_operating_system(sequence: bool) -> None:
+    """A library's dispatcher hands a rule events of its category and operating system, which the
+    rule's own conditions then reject: those are tested first, and the rejected event's category
+    and operating system are not read. An event meeting them all still matches."""
+    where = 'host.os.type == "windows" and event.type : "start" and process.name : "cmd.exe"'
+    text = (
+        f"sequence by host.id [process where {where}] [network where true]"
+        if sequence
+        else f"process where {where}"
+    )
+    plan = compile_query(text).plan(None, "@timestamp", "event.category", None)
+    test = plan.mask if sequence else plan.stages[0].test
+    other = _Reads(
+        {
+            "event": {"category": "process", "type": "start"},
+            "host": {"os": {"type": "windows"}},
+            "process": {"name": "svchost.exe"},
+        }
+    )
+    assert not test(other)
+    assert "process" in other.read
+    assert "host" not in other.read
+    assert sequence or "event" not in other.read  # a mask reads the category once for every stage
+    assert test({**other, "process": {"name": "CMD.EXE"}})
+    assert not test({**other, "process": {"name": "CMD.EXE"}, "host": {"os": {"type": "linux"}}})
