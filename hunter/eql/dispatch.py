@@ -37,7 +37,7 @@ from .codecache import compiled
 from .collector import paused_collector
 from .fields import InlineReads, strings
 from .gates import EXACT_MODES, Gate, Need, cost
-from .runs import Accept, Run
+from .runs import Accept, Run, source_of
 
 Getter = Callable[[Mapping[str, Any]], Any]
 _T = TypeVar("_T")
@@ -473,12 +473,8 @@ def search_many(
         elif runs:
             dispatcher = Dispatcher.for_runs(runs, learn=learn)
             targets_of, accepts = dispatcher.runs, dispatcher.accepts
-            for position, item in enumerate(dispatcher.learn_ahead(events, _source_of)):
-                for target in targets_of(_source_of(item)):
-                    accepts[target](position, item)
+            for position, item in enumerate(dispatcher.learn_ahead(events, source_of)):
+                source = source_of(item)
+                for target in targets_of(source):
+                    accepts[target](position, item, source)
         return [run.finish() for run in runs]
-
-
-def _source_of(item: Mapping[str, Any]) -> Mapping[str, Any]:
-    source = item.get("_source")
-    return item if source is None else source

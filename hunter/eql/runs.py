@@ -23,24 +23,31 @@ from .values import DateValue
 
 ResultPosition = Literal["head", "tail"]
 Keys = list[tuple[Any, ...]]
-Accept = Callable[[int, Mapping[str, Any]], None]
+Accept = Callable[[int, Mapping[str, Any], Mapping[str, Any]], None]  # position, item, source
 Target = tuple[Gate | None, Accept]  # what a dispatcher routes by, and what it then calls
 
 MISSING_EVENT: dict[str, Any] = {"_index": "", "_id": "", "_source": {}, "missing": True}
 
 
+def source_of(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The document of a hit (its ``_source``), or the document itself."""
+    source = item.get("_source")
+    return item if source is None else source
+
+
 class Run:
     """Consumes events for one query and returns its hits."""
 
-    def accept(self, position: int, item: Mapping[str, Any]) -> None:
-        """Take the next event (``position`` counts from 0 in input order)."""
+    def accept(self, position: int, item: Mapping[str, Any], source: Mapping[str, Any]) -> None:
+        """Take the next event (``position`` counts from 0 in input order): ``item``, a hit or a
+        document, and ``source``, its document (:func:`source_of`: the caller has it at hand)."""
         raise NotImplementedError
 
     def consume(self, events: Iterable[Mapping[str, Any]]) -> None:
         """Take every event of ``events`` (a run fed alone; subclasses inline their hot path)."""
         accept = self.accept
         for position, item in enumerate(events):
-            accept(position, item)
+            accept(position, item, source_of(item))
 
     def finish(self) -> dict[str, Any]:
         """Elasticsearch's ``hits`` object for everything accepted."""
@@ -84,16 +91,16 @@ class EventRun(Run):
         self.test = resolver.default.stages[0].test
         self.by_index = resolver.by_index
 
-    def accept(self, position: int, item: Mapping[str, Any]) -> None:
-        source = item.get("_source")
+    def accept(self, position: int, item: Mapping[str, Any], source: Mapping[str, Any]) -> None:
         plan = self.default
-        if source is None:
-            source = item
-        elif self.by_index:
+        if not self.by_index:
+            if not self.test(source):
+                return
+        elif item is not source:  # a hit: the plan of its index
             plan = self.by_index.get(item.get("_index", ""), plan)
             if not plan.stages[0].test(source):
                 return
-        if not self.by_index and not self.test(source):
+        elif not self.test(source):
             return
         ordinal = ordinal_of(plan, source, position, null_tiebreaker=0)
         if ordinal is None:
@@ -115,8 +122,10 @@ class EventRun(Run):
         accept = self.accept
         for position, item in enumerate(events):
             source = item.get("_source")
-            if test(item if source is None else source):
-                accept(position, item)
+            if source is None:
+                source = item
+            if test(source):
+                accept(position, item, source)
 
     def finish(self) -> dict[str, Any]:
         keep_latest = self.keep_latest
@@ -173,6 +182,7 @@ class SequenceRun(Run):
         self.opening_bits = sum(1 << term for term in opening)
         self.trailing_bits = sum(1 << term for term in trailing)
         self.later_bits = ((1 << (len(terms) + 1)) - 1) & ~self.opening_bits  # the until bit too
+        self.later_trailing = self.later_bits & self.trailing_bits
         # Where the caller checks the events' order on this query's timestamp (the local reader, on
         # its own timestamp field), an event no sequence under way could use needs no check here:
         # while none is, only the opening stages are tested (most events match a later stage or none).
@@ -183,12 +193,9 @@ class SequenceRun(Run):
         )
         self.taken = -1  # the position of the last event taken through :meth:`targets`' functions
 
-    def accept(self, position: int, item: Mapping[str, Any]) -> None:
-        source = item.get("_source")
+    def accept(self, position: int, item: Mapping[str, Any], source: Mapping[str, Any]) -> None:
         plan = self.resolver.default
-        if source is None:
-            source = item
-        elif self.resolver.by_index:
+        if self.resolver.by_index and item is not source:
             plan = self.resolver.by_index.get(item.get("_index", ""), plan)
         opening_mask = self.opening_mask
         if opening_mask is not None and self._idle(self.later_bits):
@@ -213,16 +220,19 @@ class SequenceRun(Run):
         opening = [needs for term, needs in enumerate(gate) if bits >> term & 1]
         return [(opening, self._accept_opening), (later, self._accept_later)]
 
-    def _accept_opening(self, position: int, item: Mapping[str, Any]) -> None:
+    def _accept_opening(self, position: int, item: Mapping[str, Any], source: Mapping[str, Any]) -> None:
         if position != self.taken:
             self.taken = position
-            self.accept(position, item)
+            self.accept(position, item, source)
 
-    def _accept_later(self, position: int, item: Mapping[str, Any]) -> None:
-        if position == self.taken or self._idle(self.later_bits):
-            return  # taken already, or of no use (its opening stages' needs unmet, nothing under way)
+    def _accept_later(self, position: int, item: Mapping[str, Any], source: Mapping[str, Any]) -> None:
+        if position == self.taken:
+            return  # taken already
+        matcher = self.matcher
+        if not (self.orderer.group or any(matcher.pending) or (self.later_trailing and matcher.completed)):
+            return  # of no use (its opening stages' needs unmet, nothing under way): _idle, inline
         self.taken = position
-        self.accept(position, item)  # under way: every stage tested
+        self.accept(position, item, source)  # under way: every stage tested
 
     def consume(self, events: Iterable[Mapping[str, Any]]) -> None:
         """Take every event; with one schema the events matching no stage (most) cost no method call."""
@@ -348,8 +358,8 @@ class SampleRun(Run):
         self.max_per_key = max_per_key
         self.per_key: dict[tuple[Any, ...], list[list[tuple[int, Any]]]] = {}
 
-    def accept(self, position: int, item: Mapping[str, Any]) -> None:
-        source, _index, plan = self.resolver.resolve(item)
+    def accept(self, position: int, item: Mapping[str, Any], source: Mapping[str, Any]) -> None:
+        _source, _index, plan = self.resolver.resolve(item)
         for term_index, stage in enumerate(plan.stages):
             if not stage.test(source):
                 continue

@@ -729,9 +729,10 @@ class LocalSearcher:
                     admitted = admitted | {number for number, admits in timed if admits(hit)}
                 if not admitted:
                     continue
-                for target in runs_of(hit._source):
+                source = hit._source
+                for target in runs_of(source):
                     if my_scope[target] in admitted:
-                        accepts[target](position, hit)
+                        accepts[target](position, hit, source)
         for number in untimed:
             scope = scope_list[number]
             scope.admitted += sum(count for index, count in per_index.items() if number in by_index[index])

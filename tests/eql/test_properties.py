@@ -149,7 +149,7 @@ def test_streaming_with_the_order_checked_upstream_equals_buffering(
         for upstream in (True, False):
             run = query.run(size=1000, tiebreaker_field="tb", presorted=True, ordered_upstream=upstream)
             for position, hit in enumerate(ordered):
-                run.accept(position, hit)
+                run.accept(position, hit, hit["_source"])
             answers.append(_ids(run.finish()))
         streamed = _ids(query.search(ordered, size=1000, tiebreaker_field="tb", presorted=True))
         assert (
@@ -177,7 +177,7 @@ def test_testing_only_the_opening_stages_while_nothing_is_under_way_changes_noth
         run = query.run(size=1000, presorted=True, ordered_upstream=True)
         assert run.opening_mask is not None  # type: ignore[attr-defined]
         for position, hit in enumerate(ordered):
-            run.accept(position, hit)
+            run.accept(position, hit, hit["_source"])
         buffered = _ids(query.search(ordered, size=1000))
         assert _ids(run.finish()) == buffered
         # through a dispatcher, filed twice (Run.targets): an event meeting only the later stages'
@@ -192,11 +192,11 @@ def test_an_event_that_comes_first_may_complete_one_that_sorts_first() -> None:
     """Two events of one timestamp: the first to come (tiebreaker 2) matches both stages, the second
     (tiebreaker 1) the first stage; sorted, the second opens and the first completes the sequence,
     though nothing was under way when the first came."""
-    first = {"_index": "i", "_id": "x", "_source": _lua(2, "b")}
-    second = {"_index": "i", "_id": "y", "_source": _lua(1, "a")}
+    first: dict[str, Any] = {"_index": "i", "_id": "x", "_source": _lua(2, "b")}
+    second: dict[str, Any] = {"_index": "i", "_id": "y", "_source": _lua(1, "a")}
     run = OVERLAPPING.run(size=10, tiebreaker_field="tb", presorted=True, ordered_upstream=True)
-    run.accept(0, first)
-    run.accept(1, second)
+    run.accept(0, first, first["_source"])
+    run.accept(1, second, second["_source"])
     assert _ids(run.finish()) == [["y", "x"]]
 
 
