@@ -703,6 +703,7 @@ class LocalSearcher:
         by_index: dict[str, frozenset[int]] = {}
         per_index: Counter[str] = Counter()
         everything = range(len(mine))
+        scopes = len(scope_list)
 
         def runs_of(source: Mapping[str, Any]) -> Iterable[int]:
             return everything
@@ -730,6 +731,10 @@ class LocalSearcher:
                 if not admitted:
                     continue
                 source = hit._source
+                if len(admitted) == scopes:  # every scope (the usual case): no target to leave out
+                    for target in runs_of(source):
+                        accepts[target](position, hit, source)
+                    continue
                 for target in runs_of(source):
                     if my_scope[target] in admitted:
                         accepts[target](position, hit, source)
