@@ -171,24 +171,16 @@ def _route_code(
     lines = ["def runs(doc):", "    found = set(_always)"]
     keys: list[str] = []  # a function per field giving the runs its tables file a string under
     reads = InlineReads(namespace)  # each object under the document's top-level keys looked up once
+    by_root: dict[str, list[tuple[int, _FieldIndex]]] = {}
     for number, index in enumerate(fields):
-        lines += reads.read(index.path, "v")
-        lines.append("    if v is not None:")
-        if index.present:
-            namespace[f"p{number}"] = frozenset(index.present)
-            lines.append(f"        found |= p{number}")
-        tests = _value_tests(index, number, namespace)
-        if tests and compact:
-            lines.append("        for x in ((v,) if v.__class__ is str else _strings(v)):")
-            lines += [f"            {line}" for line in tests]
-        elif tests:
-            keys += [f"def keys{number}(x):", "    found = set()", *(f"    {line}" for line in tests)]
-            keys.append("    return found")
-            look = [f"h = m{number}.get(x)", "if h is None:", f"    h = k{number}(x)", "if h: found |= h"]
-            lines += ["        if v.__class__ is str:", "            x = v"]
-            lines += [f"            {line}" for line in look]
-            lines += ["        else:", "            for x in _strings(v):"]
-            lines += [f"                {line}" for line in look]
+        by_root.setdefault(index.path[0], []).append((number, index))
+    for head, group in by_root.items():
+        # the fields under one top-level key in a block: an event without it skips them at once
+        root, condition = reads.root(head, any(len(index.path) > 1 for _number, index in group))
+        lines += [*root, f"    if {condition}:"]
+        for number, index in group:
+            lines += reads.read(index.path, "v", "        ")
+            lines += [f"        {line}" for line in _field_tests(index, number, namespace, keys, compact)]
     lines.append("    return found")
     exec(compiled("\n".join(keys + lines), "<dispatch route>"), namespace)  # noqa: S102
     for number in range(len(fields)):
@@ -197,6 +189,30 @@ def _route_code(
             namespace[f"m{number}"], namespace[f"k{number}"] = memo.known, memo.look
     runs: Callable[[Mapping[str, Any]], set[int] | frozenset[int]] = namespace["runs"]
     return runs
+
+
+def _field_tests(
+    index: _FieldIndex, number: int, namespace: dict[str, Any], keys: list[str], compact: bool
+) -> list[str]:
+    """Statements adding to ``found`` the runs filed under the value ``v`` of ``index``'s field (its
+    memo's function written into ``keys``)."""
+    lines = ["if v is not None:"]
+    if index.present:
+        namespace[f"p{number}"] = frozenset(index.present)
+        lines.append(f"    found |= p{number}")
+    tests = _value_tests(index, number, namespace)
+    if tests and compact:
+        lines.append("    for x in ((v,) if v.__class__ is str else _strings(v)):")
+        lines += [f"        {line}" for line in tests]
+    elif tests:
+        keys += [f"def keys{number}(x):", "    found = set()", *(f"    {line}" for line in tests)]
+        keys.append("    return found")
+        look = [f"h = m{number}.get(x)", "if h is None:", f"    h = k{number}(x)", "if h: found |= h"]
+        lines += ["    if v.__class__ is str:", "        x = v"]
+        lines += [f"        {line}" for line in look]
+        lines += ["    else:", "        for x in _strings(v):"]
+        lines += [f"            {line}" for line in look]
+    return lines
 
 
 class _Memo:

@@ -84,6 +84,21 @@ class InlineReads:
         self._roots: dict[str, str] = {}
         self._guard: str | None = None  # the variable telling whether ``doc`` has a dotted key
 
+    def root(self, head: str, dotted: bool, indent: str = "    ") -> tuple[list[str], str]:
+        """Statements looking up the object under the top-level key ``head`` now, and a condition
+        false when no field under it has a value: the key is absent and (``dotted``: for fields of
+        more than one part) the document has no dotted top-level key. Reads under ``head`` written
+        after these statements may sit in a block under the condition."""
+        lines = []
+        if dotted and self._guard is None:
+            self._guard = "dk"
+            lines.append(f"{indent}dk = _dotted_keys(doc)")
+        first = self._roots.get(head)
+        if first is None:
+            first = self._roots[head] = f"t{len(self._roots)}"
+            lines.append(f"{indent}{first} = doc.get({head!r})")
+        return lines, f"{first} is not None or dk" if dotted else f"{first} is not None"
+
     def read(self, path: tuple[str, ...], out: str, indent: str = "    ") -> list[str]:
         """Statements leaving the raw value of ``path`` in the variable ``out``."""
         if len(path) > MAX_GENERATED_PATH:

@@ -213,6 +213,22 @@ def test_a_route_remembers_the_runs_each_value_is_filed_under(monkeypatch: pytes
     assert named("pwsh") == [1]
 
 
+def test_a_route_reads_the_fields_under_a_top_level_key_the_event_has_or_writes_dotted() -> None:
+    """A route skips the fields under a top-level key an event lacks, and still finds them in a
+    dotted key (``winlog.event_data.x``, at the top or under the object) and a one-part field."""
+    texts = [
+        'any where winlog.event_data.TargetName : "admin*"',
+        'any where winlog.channel == "Security"',
+        'any where message : "*mimikatz*"',
+        'any where process.name == "cmd.exe"',
+    ]
+    runs_of = Dispatcher.for_runs([compile_query(text).run() for text in texts], learn=0).runs
+    assert sorted(runs_of({"process": {"name": "cmd.exe"}})) == [3]
+    assert sorted(runs_of({"winlog.event_data.TargetName": "Admin1", "process.name": "cmd.exe"})) == [0, 3]
+    assert sorted(runs_of({"winlog": {"event_data.TargetName": "admin", "channel": "Security"}})) == [0, 1]
+    assert sorted(runs_of({"winlog.channel": ["x", "Security"], "message": "run MIMIKATZ"})) == [1, 2]
+
+
 def test_dispatcher_files_a_stage_under_the_need_the_first_events_meet_least() -> None:
     """Guessed from the keys, a rule on browser names is filed under event.action (3 values); after
     the events it learns from, under process.name, which they rarely hold: fewer events reach it."""
