@@ -191,6 +191,12 @@ class SequenceRun(Run):
             if presorted and ordered_upstream and not resolver.by_index and not self.reorders
             else None
         )
+        # whether an event matches an opening stage: the stage's own test when there is one
+        self.opening_test: Callable[[Mapping[str, Any]], Any] = self.opening_mask or bool
+        if self.opening_mask is not None:
+            tests = {id(stage.test): stage.test for stage in (resolver.default.stages[t] for t in opening)}
+            if len(tests) == 1:
+                self.opening_test = next(iter(tests.values()))
         self.taken = -1  # the position of the last event taken through :meth:`targets`' functions
 
     def accept(self, position: int, item: Mapping[str, Any], source: Mapping[str, Any]) -> None:
@@ -221,9 +227,19 @@ class SequenceRun(Run):
         return [(opening, self._accept_opening), (later, self._accept_later)]
 
     def _accept_opening(self, position: int, item: Mapping[str, Any], source: Mapping[str, Any]) -> None:
-        if position != self.taken:
-            self.taken = position
-            self.accept(position, item, source)
+        """:meth:`accept` written out for the case it serves (one schema, ``opening_mask`` set): an
+        opening stage's target is called for a few events in every hundred."""
+        if position == self.taken:
+            return
+        self.taken = position
+        plan = self.resolver.default
+        matcher = self.matcher
+        if self.orderer.group or any(matcher.pending) or (self.later_trailing and matcher.completed):
+            mask = plan.mask(source)  # under way: every stage tested
+        else:  # idle (:meth:`_idle`): the opening stages first
+            mask = plan.mask(source) if self.opening_test(source) else 0
+        if mask:
+            self._accept_matching(position, item, source, plan, mask)
 
     def _accept_later(self, position: int, item: Mapping[str, Any], source: Mapping[str, Any]) -> None:
         if position == self.taken:

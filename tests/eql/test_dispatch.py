@@ -287,6 +287,33 @@ def test_search_many_equals_each_query_alone_on_hand_made_events() -> None:
     assert [result["total"]["value"] for result in together] == [1, 1, 1]
 
 
+def test_an_event_meeting_an_opening_stages_needs_may_be_a_later_stage_of_one_under_way() -> None:
+    """A streamed sequence's opening target, handed an event that fails the opening stage while a
+    sequence is under way, tests every stage: the event (meeting both stages' needs, so handed to
+    both targets, the opening one first) completes the sequence."""
+    text = (
+        "sequence by host.id with maxspan=1m "
+        '[process where process.name == "a" and process.pid == 1] '
+        '[process where process.name == "a" and process.pid == 2]'
+    )
+    events = [
+        {
+            "@timestamp": START_NS // 10**6 + pid,
+            "host": {"id": "h"},
+            "event": {"category": "process"},
+            "process": {"name": "a", "pid": pid},
+        }
+        for pid in (1, 2)
+    ]
+    query = compile_query(text)
+    run = query.run(presorted=True, ordered_upstream=True)
+    assert len(run.targets()) == 2
+    decoy = compile_query('file where file.name == "x"').run()
+    together = search_many([run, decoy], events)
+    assert together[0] == query.search(events)
+    assert together[0]["total"]["value"] == 1
+
+
 def test_paused_collector_unfreezes_after_nested_and_failed_passes() -> None:
     """Objects frozen for a pass are handed back when the last pass ends, even one that raised; a
     nested block freezes what the outer one made so far (the matches of a pass, while its hunts are
