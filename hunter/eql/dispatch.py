@@ -35,11 +35,12 @@ from typing import Any, TypeVar
 
 from .codecache import compiled
 from .collector import paused_collector
-from .fields import InlineReads, strings
+from .fields import InlineReads, dotted_keys, strings
 from .gates import EXACT_MODES, Gate, Need, cost
 from .runs import Accept, Run, source_of
 
 Getter = Callable[[Mapping[str, Any]], Any]
+RouteRuns = Callable[[Mapping[str, Any], bool], set[int] | frozenset[int]]  # (document, dotted keys)
 _T = TypeVar("_T")
 
 LENGTHS = (3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # prefix and suffix keys are cut to one of these
@@ -152,13 +153,12 @@ class _Route:
     def __init__(self, always: set[int], fields: list[_FieldIndex]) -> None:
         self.always = frozenset(always)
         self.fields = fields
-        self.runs: Callable[[Mapping[str, Any]], set[int] | frozenset[int]] = _route_code(self.always, fields)
+        self.runs: RouteRuns = _route_code(self.always, fields)
 
 
-def _route_code(
-    always: frozenset[int], fields: list[_FieldIndex], *, compact: bool = False
-) -> Callable[[Mapping[str, Any]], set[int] | frozenset[int]]:
-    """A function returning the runs ``always`` and those filed under the values ``doc`` has;
+def _route_code(always: frozenset[int], fields: list[_FieldIndex], *, compact: bool = False) -> RouteRuns:
+    """A function returning the runs ``always`` and those filed under the values ``doc`` has (``dk``:
+    :func:`.fields.dotted_keys` of ``doc``, which the signature found);
     ``compact``: each field's tests written once, in a loop over its values, and no memo (half the
     code to compile, a little slower to run: for the learning probe, run over the first events only).
 
@@ -166,11 +166,11 @@ def _route_code(
     come again and again (process names, executables, actions): each field remembers, for up to
     MEMO_LIMIT strings of at most MEMO_LENGTH characters, the runs its tables give it (:class:`_Memo`)."""
     if not fields:
-        return lambda doc: always
+        return lambda doc, dk: always
     namespace: dict[str, Any] = {"_strings": strings, "_always": always}
-    lines = ["def runs(doc):", "    found = set(_always)"]
+    lines = ["def runs(doc, dk):", "    found = set(_always)"]
     keys: list[str] = []  # a function per field giving the runs its tables file a string under
-    reads = InlineReads(namespace)  # each object under the document's top-level keys looked up once
+    reads = InlineReads(namespace, dotted="dk")  # each object under a top-level key looked up once
     by_root: dict[str, list[tuple[int, _FieldIndex]]] = {}
     for number, index in enumerate(fields):
         by_root.setdefault(index.path[0], []).append((number, index))
@@ -187,7 +187,7 @@ def _route_code(
         if f"keys{number}" in namespace:
             memo = _Memo(namespace[f"keys{number}"])
             namespace[f"m{number}"], namespace[f"k{number}"] = memo.known, memo.look
-    runs: Callable[[Mapping[str, Any]], set[int] | frozenset[int]] = namespace["runs"]
+    runs: RouteRuns = namespace["runs"]
     return runs
 
 
@@ -323,7 +323,7 @@ class Dispatcher:
         self._learning = learn if self._choices else 0
         self._seen = [0] * len(self._choices)
         # the numbers of the choices an event meets, looked up as a route looks up its runs
-        self._probe: Callable[[Mapping[str, Any]], set[int] | frozenset[int]] | None = (
+        self._probe: RouteRuns | None = (
             _route_code(
                 frozenset(),
                 _field_indices((need, n) for n, (_s, need) in enumerate(self._choices)),
@@ -337,11 +337,11 @@ class Dispatcher:
         """Positions of the targets that may use the event ``source`` (the others surely reject it)."""
         if self._learning:
             self._learn(source)
-        signature = self._signature(source)
+        signature, dotted = self._signature(source)
         route = self._routes.get(signature)
         if route is None:
             route = self._route(signature)
-        return route.runs(source)
+        return route.runs(source, dotted)
 
     def learn_ahead(self, items: Iterable[_T], source_of: Callable[[_T], Mapping[str, Any]]) -> Iterator[_T]:
         """``items`` again, the first of them (as many as there are events to learn from) read ahead
@@ -362,7 +362,7 @@ class Dispatcher:
         """Count the needs ``source`` meets; after the last event to learn from, file each stage
         under the need the fewest events met (ties: the static choice) and forget the routes."""
         assert self._probe is not None
-        met = self._probe(source)
+        met = self._probe(source, dotted_keys(source))
         seen = self._seen
         for number in met:
             seen[number] += 1
@@ -447,19 +447,20 @@ def common_fields(stages: list[list[Need]]) -> list[str]:
     ]
 
 
-def _signature_code(coarse: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+def _signature_code(coarse: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[tuple[Any, ...], bool]]:
     """A function returning an event's values of the ``coarse`` fields (:func:`_signature_value`
-    of each), the fields read inline."""
-    namespace: dict[str, Any] = {"_signature_value": _signature_value}
-    lines = ["def signature(doc):"]
-    reads = InlineReads(namespace)
+    of each), the fields read inline, and whether the event has a dotted top-level key (found once
+    for the signature and the route)."""
+    namespace: dict[str, Any] = {"_signature_value": _signature_value, "_dotted_keys": dotted_keys}
+    lines = ["def signature(doc):", "    dk = _dotted_keys(doc)"]
+    reads = InlineReads(namespace, dotted="dk")
     for number, name in enumerate(coarse):
         lines += reads.read(tuple(name.split(".")), f"v{number}")
         lines.append(f"    if v{number} is not None and v{number}.__class__ is not str:")
         lines.append(f"        v{number} = _signature_value(v{number})")
-    lines.append(f"    return ({''.join(f'v{number}, ' for number in range(len(coarse)))})")
+    lines.append(f"    return ({''.join(f'v{number}, ' for number in range(len(coarse)))}), dk")
     exec(compiled("\n".join(lines), "<dispatch signature>"), namespace)  # noqa: S102
-    signature: Callable[[Mapping[str, Any]], tuple[Any, ...]] = namespace["signature"]
+    signature: Callable[[Mapping[str, Any]], tuple[tuple[Any, ...], bool]] = namespace["signature"]
     return signature
 
 

@@ -73,16 +73,17 @@ class InlineReads:
     :func:`make_getter`'s getter of the field gives for the document ``doc``. The object under each
     top-level key is looked up once, at the first read under it, so every read must be written at
     the generated function's top level. Names it adds: ``t``, ``x``, ``g`` and ``r`` and a number,
-    in the code and in ``namespace``, and ``dk``."""
+    in the code and in ``namespace``, and ``dk`` (unless ``dotted`` names the variable that already
+    holds :func:`dotted_keys` of the document)."""
 
-    def __init__(self, namespace: dict[str, Any]) -> None:
+    def __init__(self, namespace: dict[str, Any], *, dotted: str | None = None) -> None:
         namespace.setdefault("_descend", _descend)
         namespace.setdefault("_as_list", _as_list)
         namespace.setdefault("_dotted_keys", dotted_keys)
         self.namespace = namespace
         self._counter = [0]
         self._roots: dict[str, str] = {}
-        self._guard: str | None = None  # the variable telling whether ``doc`` has a dotted key
+        self._guard = dotted  # the variable telling whether ``doc`` has a dotted key
 
     def root(self, head: str, dotted: bool, indent: str = "    ") -> tuple[list[str], str]:
         """Statements looking up the object under the top-level key ``head`` now, and a condition
@@ -97,7 +98,7 @@ class InlineReads:
         if first is None:
             first = self._roots[head] = f"t{len(self._roots)}"
             lines.append(f"{indent}{first} = doc.get({head!r})")
-        return lines, f"{first} is not None or dk" if dotted else f"{first} is not None"
+        return lines, f"{first} is not None or {self._guard}" if dotted else f"{first} is not None"
 
     def read(self, path: tuple[str, ...], out: str, indent: str = "    ") -> list[str]:
         """Statements leaving the raw value of ``path`` in the variable ``out``."""
