@@ -230,6 +230,8 @@ class _Memo:
 
     def look(self, text: str) -> frozenset[int]:
         found = frozenset(self.keys(text))
+        if len(self.answers) >= MEMO_LIMIT:  # bounded too, though a field's answers are seldom many
+            self.answers.clear()
         found = self.answers.setdefault(found, found)
         if len(text) <= MEMO_LENGTH:
             if len(self.known) >= MEMO_LIMIT:
