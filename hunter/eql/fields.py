@@ -85,19 +85,27 @@ class InlineReads:
         self._roots: dict[str, str] = {}
         self._guard = dotted  # the variable telling whether ``doc`` has a dotted key
 
-    def root(self, head: str, dotted: bool, indent: str = "    ") -> tuple[list[str], str]:
-        """Statements looking up the object under the top-level key ``head`` now, and a condition
-        false when no field under it has a value: the key is absent and (``dotted``: for fields of
-        more than one part) the document has no dotted top-level key. Reads under ``head`` written
-        after these statements may sit in a block under the condition."""
+    def _looked_up(self, head: str, dotted: bool, indent: str) -> tuple[list[str], str]:
+        """Statements (the first time) looking up the object under ``head`` and, with ``dotted``,
+        whether the document has a dotted top-level key; the variable holding that object."""
         lines = []
         if dotted and self._guard is None:
+            # whether the document has a dotted key at its top level, looked at once: without one,
+            # the reads skip their look-ups of ``a.b`` and the like there (most documents)
             self._guard = "dk"
             lines.append(f"{indent}dk = _dotted_keys(doc)")
         first = self._roots.get(head)
         if first is None:
             first = self._roots[head] = f"t{len(self._roots)}"
             lines.append(f"{indent}{first} = doc.get({head!r})")
+        return lines, first
+
+    def root(self, head: str, dotted: bool, indent: str = "    ") -> tuple[list[str], str]:
+        """Statements looking up the object under the top-level key ``head`` now, and a condition
+        false when no field under it has a value: the key is absent and (``dotted``: for fields of
+        more than one part) the document has no dotted top-level key. Reads under ``head`` written
+        after these statements may sit in a block under the condition."""
+        lines, first = self._looked_up(head, dotted, indent)
         return lines, f"{first} is not None or {self._guard}" if dotted else f"{first} is not None"
 
     def read(self, path: tuple[str, ...], out: str, indent: str = "    ") -> list[str]:
@@ -107,16 +115,7 @@ class InlineReads:
             name = f"g{self._counter[0]}"
             self.namespace[name] = make_getter(path)
             return [f"{indent}{out} = {name}(doc)"]
-        lines = []
-        if self._guard is None and len(path) > 1:
-            # whether the document has a dotted key at its top level, looked at once: without one,
-            # the reads skip their look-ups of ``a.b`` and the like there (most documents)
-            self._guard = "dk"
-            lines.append(f"{indent}dk = _dotted_keys(doc)")
-        first = self._roots.get(path[0])
-        if first is None:
-            first = self._roots[path[0]] = f"t{len(self._roots)}"
-            lines.append(f"{indent}{first} = doc.get({path[0]!r})")
+        lines, first = self._looked_up(path[0], len(path) > 1, indent)
         return lines + _emit(
             path,
             "doc",
