@@ -92,15 +92,11 @@ class EventRun(Run):
         self.by_index = resolver.by_index
 
     def accept(self, position: int, item: Mapping[str, Any], source: Mapping[str, Any]) -> None:
-        plan = self.default
-        if not self.by_index:
-            if not self.test(source):
-                return
-        elif item is not source:  # a hit: the plan of its index
+        plan, test = self.default, self.test
+        if self.by_index and item is not source:  # a hit: the plan of its index
             plan = self.by_index.get(item.get("_index", ""), plan)
-            if not plan.stages[0].test(source):
-                return
-        elif not self.test(source):
+            test = plan.stages[0].test
+        if not test(source):
             return
         ordinal = ordinal_of(plan, source, position, null_tiebreaker=0)
         if ordinal is None:
@@ -191,12 +187,12 @@ class SequenceRun(Run):
             if presorted and ordered_upstream and not resolver.by_index and not self.reorders
             else None
         )
-        # whether an event matches an opening stage: the stage's own test when there is one
-        self.opening_test: Callable[[Mapping[str, Any]], Any] = self.opening_mask or bool
-        if self.opening_mask is not None:
-            tests = {id(stage.test): stage.test for stage in (resolver.default.stages[t] for t in opening)}
-            if len(tests) == 1:
-                self.opening_test = next(iter(tests.values()))
+        # whether an event matches an opening stage, for :meth:`_accept_opening`: that stage's own
+        # test when the opening stages are one
+        tests = {id(test): test for test in (resolver.default.stages[term].test for term in opening)}
+        self.opening_test = (
+            next(iter(tests.values())) if len(tests) == 1 else stages_mask(resolver.default.stages, opening)
+        )
         self.taken = -1  # the position of the last event taken through :meth:`targets`' functions
 
     def accept(self, position: int, item: Mapping[str, Any], source: Mapping[str, Any]) -> None:
