@@ -73,6 +73,16 @@ class Documents(Sequence[dict[str, Any]]):
         self._documents = documents
         self._encoded = encoded  # (order, JSON text) of each document, when they came so
 
+    @classmethod
+    def of(cls, documents: list[dict[str, Any]]) -> Documents:
+        """``documents`` as JSON at once (where they were built: the two processes of a split pass
+        each write theirs while the other is still busy, not one after the other at the end), or as
+        they are when orjson cannot write them (an integer past 64 bits)."""
+        try:
+            return cls(None, [(order(document), orjson.dumps(document)) for document in documents])
+        except TypeError:
+            return cls(documents)
+
     def __len__(self) -> int:
         return len(self._documents if self._documents is not None else self._encoded or ())
 
@@ -146,7 +156,7 @@ def sweep(
             )
         kept, excluded = apply_exceptions(hunt.exceptions, results)
         batch = runner.alert_documents(hunt, findings(hunt, kept), window, now, RunSummary(hunt.id))
-        return [(result.query, len(result.matches)) for result in kept], excluded, Documents(batch.created)
+        return [(result.query, len(result.matches)) for result in kept], excluded, Documents.of(batch.created)
 
     enabled = [hunt for hunt in hunts if hunt.enabled or disabled_too]
     # local files: every hunt in one read, alert documents built where each hunt was searched

@@ -20,8 +20,8 @@ import gzip
 import hashlib
 import heapq
 import os
-import pickle
 import signal
+import tempfile
 import threading
 import zlib
 from collections import Counter
@@ -50,6 +50,7 @@ from ..hunts import Hunt
 from ..indices import IndexPatterns, data_stream_name
 from ..results import QueryResult, Window, matches_of
 from . import TimeField, eql_fields, time_field
+from .sharing import Channel, Sharing
 
 log = structlog.get_logger(__name__)
 
@@ -416,41 +417,16 @@ def _may_fork() -> bool:
 
 
 def _weights(plan: _PassPlan, hunts: Sequence[int], found: Mapping[int, dict[str, Any]]) -> dict[int, int]:
-    """What concluding each hunt of ``hunts`` costs, in matches found (an alert document each, at most)."""
+    """What concluding each hunt of ``hunts`` costs: one, and one more for each match found (an
+    alert document each, at most)."""
     return {
-        number: sum(
+        number: 1
+        + sum(
             len(found[run].get("events") or found[run].get("sequences") or ())
             for run in plan.hunt_runs[number]
         )
         for number in hunts
     }
-
-
-def _balance(mine: Mapping[int, int], theirs: Mapping[int, int]) -> tuple[list[int], list[int]]:
-    """The hunts to move so that two processes' weights to conclude come closest: (taken from
-    ``theirs``, given from ``mine``); one list is empty. The heaviest hunts that fit first."""
-    gap = sum(theirs.values()) - sum(mine.values())
-    busier = theirs if gap > 0 else mine
-    room = abs(gap) / 2
-    moved: list[int] = []
-    for number, weight in sorted(busier.items(), key=lambda item: (-item[1], item[0])):
-        if 0 < weight <= room:
-            moved.append(number)
-            room -= weight
-    return (moved, []) if gap > 0 else ([], moved)
-
-
-def _receive(answers: IO[bytes], kind: str) -> Any:
-    """The helper's next message, which must be ``kind``; its error raised here."""
-    try:
-        got, value = pickle.load(answers)  # noqa: S301 - our own child, through our own pipe
-    except (EOFError, pickle.UnpicklingError, ValueError) as exc:
-        raise EventSourceError(f"the second search process ended without results: {exc}") from exc
-    if got == "error":
-        raise value
-    if got != kind:
-        raise EventSourceError(f"the second search process sent {got!r}, not {kind!r}")
-    return value
 
 
 class _Scope:
@@ -566,8 +542,8 @@ class LocalSearcher:
         finish: Callable[[Hunt, list[QueryResult]], _T],
     ) -> dict[str, _T]:
         """:meth:`search_windows`, then ``finish`` of each hunt and its results, by hunt id. When the
-        pass is split over two processes each finishes the hunts it searched, or some of the other's
-        when that one found far more (what ``finish`` returns comes back pickled), so work such as
+        pass is split over two processes each finishes the hunts it searched, and one that runs out
+        takes some of the other's (what ``finish`` returns comes back pickled), so work such as
         building alert documents is shared too; ``finish`` must not depend on where it runs."""
         hunts = [hunt for hunt, _window in searches]
         windows = [window for _hunt, window in searches]
@@ -672,21 +648,19 @@ class LocalSearcher:
             plan.hunt_runs.append(range(len(plan.run_scope), len(plan.run_scope) + len(hunt.queries)))
             plan.run_scope.extend([number] * len(hunt.queries))
 
-        def conclude_all(numbers: Sequence[int], found: Mapping[int, dict[str, Any]]) -> dict[int, _T]:
-            # after the pass, as during it, collections need not walk what is held (hunts, matches)
-            with paused_collector():
-                concluded = {}
-                for number in numbers:
-                    freeze_held()  # the documents made so far are not walked again and again
-                    concluded[number] = conclude(number, [found[run] for run in plan.hunt_runs[number]])
-                return concluded
+        def conclude_one(number: int, found: Mapping[int, dict[str, Any]]) -> _T:
+            freeze_held()  # the documents made so far are not walked again and again
+            return conclude(number, [found[run] for run in plan.hunt_runs[number]])
 
         everyone = range(len(hunts))
         concluded = None
         if self.processes > 1 and len(plan.runs) >= self.parallel_runs and _may_fork():
-            concluded = self._forked(plan, lambda: read(wants), conclude_all)
+            concluded = self._forked(plan, lambda: read(wants), conclude_one)
         if concluded is None:  # one process
-            concluded = conclude_all(everyone, self._pass(plan, plan.runs_of(everyone), read(wants)))
+            found = self._pass(plan, plan.runs_of(everyone), read(wants))
+            # after the pass, as during it, collections need not walk what is held (hunts, matches)
+            with paused_collector():
+                concluded = {number: conclude_one(number, found) for number in everyone}
         return [concluded[number] for number in everyone]
 
     def _pass(
@@ -747,54 +721,64 @@ class LocalSearcher:
         self,
         plan: _PassPlan,
         hits: Callable[[], Iterator[LocalHit]],
-        conclude: Callable[[Sequence[int], Mapping[int, dict[str, Any]]], dict[int, _T]],
+        conclude: Callable[[int, Mapping[int, dict[str, Any]]], _T],
     ) -> dict[int, _T] | None:
         """Every other hunt searched in a forked helper process, the rest here; both read the files,
-        this process alone counts, logs and shows progress. Then each concludes its hunts, after the
-        hunts' weights (:func:`_balance`) moved some outputs from the busier to the other: one hunt
-        can find half of all matches. What the helper concludes comes back pickled through a pipe.
-        Hunts are independent, so the results are those of one process; an error of the helper is
-        raised here, and an error here ends the helper. None when no process can be forked: the
-        caller does it all."""
+        this process alone counts, logs and shows progress. Then each concludes its hunts, and one
+        that runs out takes some of the other's (:mod:`.sharing`): the two shares seldom cost the
+        same to search or to conclude, and one hunt can find half of all matches. What the helper
+        concludes comes back pickled through a pipe. Hunts are independent, so the results are those
+        of one process; an error of the helper is raised here, and an error here ends the helper.
+        None when no process can be forked: the caller does it all."""
         everyone = range(len(plan.hunt_runs))
-        read_end, write_end = os.pipe()
-        order_read, order_write = os.pipe()
+        answers, orders = os.pipe(), os.pipe()  # helper -> here, here -> helper
+        # the helper's answers, read here; closed below (the helper never returns)
+        spill = tempfile.TemporaryFile(prefix="hunter-answers-")  # noqa: SIM115
         try:
             pid = os.fork()
         except OSError as exc:  # no process to be had (a limit)
-            for end in (read_end, write_end, order_read, order_write):
+            for end in (*answers, *orders):
                 os.close(end)
+            spill.close()
             log.info("searching in one process", reason=f"cannot fork: {exc}")
             return None
         mine, theirs = list(everyone[0::2]), list(everyone[1::2])
         if pid == 0:  # the helper: never returns
-            os.close(read_end)
-            os.close(order_write)
-            self._help(plan, theirs, hits, conclude, write_end=write_end, order_end=order_read)
-        os.close(write_end)
-        os.close(order_read)
+            os.close(answers[0])
+            os.close(orders[1])
+            self._help(
+                plan, theirs, hits, conclude, channel=Channel(orders[0], answers[1]), spill=spill.fileno()
+            )
+        os.close(answers[1])
+        os.close(orders[0])
+        channel = Channel(answers[0], orders[1])
         # (collections stay paused by the caller's block to the last answer, as in the helper,
         # whose pages this process shares until it ends)
-        with os.fdopen(read_end, "rb") as answers, os.fdopen(order_write, "wb") as orders:
-            try:
-                found = self._pass(plan, plan.runs_of(mine), hits())
-                weights = _receive(answers, "weights")
-                taken, given = _balance(_weights(plan, mine, found), weights)
-                outputs = {run: found.pop(run) for run in plan.runs_of(given)}
-                pickle.dump((taken, given, outputs), orders, protocol=pickle.HIGHEST_PROTOCOL)
-                orders.flush()
-                if taken:
-                    found.update(_receive(answers, "outputs"))
-                keep = set(given)
-                concluded = conclude([number for number in mine if number not in keep] + taken, found)
-                with paused_collector():  # as in the helper
-                    answer = _receive(answers, "concluded")
-            except BaseException:
-                os.kill(pid, signal.SIGKILL)
-                raise
-            finally:
-                os.waitpid(pid, 0)
-        concluded.update(answer)
+        sharing = None
+        try:
+            found = self._pass(plan, plan.runs_of(mine), hits())
+            weights = _weights(plan, mine, found)
+            sharing = Sharing(
+                channel,
+                mine,
+                weights,
+                found,
+                runs_of=plan.runs_of,
+                conclude=conclude,
+                parent=True,
+                spill=spill.fileno(),
+            )
+            concluded = sharing.run()
+            concluded.update(sharing.helper_answer())
+        except BaseException:
+            os.kill(pid, signal.SIGKILL)
+            raise
+        finally:
+            os.waitpid(pid, 0)
+            if sharing is not None:
+                sharing.stop()  # its reader has seen the helper end
+            channel.close()
+            spill.close()
         return concluded
 
     def _help(
@@ -802,41 +786,37 @@ class LocalSearcher:
         plan: _PassPlan,
         hunts: Sequence[int],
         hits: Callable[[], Iterator[LocalHit]],
-        conclude: Callable[[Sequence[int], Mapping[int, dict[str, Any]]], dict[int, Any]],
+        conclude: Callable[[int, Mapping[int, dict[str, Any]]], Any],
         *,
-        write_end: int,
-        order_end: int,
+        channel: Channel,
+        spill: int,
     ) -> NoReturn:
-        """The forked helper: the runs of its share of the hunts, silently; their weights sent; the
-        outputs of the hunts the parent takes sent, those it gives added; the hunts it keeps
-        concluded, and what they concluded sent (or, at any step, the error)."""
+        """The forked helper: the runs of its share of the hunts, silently; then its side of
+        concluding them (:class:`.sharing.Sharing`), and what it concluded sent (or the error)."""
         status = 0
         try:
             # Collections stay paused to the end, sending included: a full one here would walk (and
             # so copy, page by page) the whole heap this process shares with its parent.
-            with paused_collector(), os.fdopen(write_end, "wb") as out, os.fdopen(order_end, "rb") as orders:
-
-                def send(kind: str, value: Any) -> None:
-                    pickle.dump((kind, value), out, protocol=pickle.HIGHEST_PROTOCOL)
-                    out.flush()
-
+            with paused_collector():
                 try:
                     self.files.observer = None
                     self.files.on_bad_line = None
                     self.files.quiet = True
                     found = self._pass(plan, plan.runs_of(hunts), hits())
-                    send("weights", _weights(plan, hunts, found))
-                    taken, given, outputs = pickle.load(orders)  # noqa: S301 - our own parent, our own pipe
-                    if taken:
-                        send("outputs", {run: found.pop(run) for run in plan.runs_of(taken)})
-                    found.update(outputs)
-                    moved = set(taken)
-                    kept = [number for number in hunts if number not in moved] + given
-                    concluded = conclude(kept, found)
-                    with paused_collector():  # frozen again: the documents just built are not walked
-                        send("concluded", concluded)
+                    weights = _weights(plan, hunts, found)
+                    concluded = Sharing(
+                        channel,
+                        hunts,
+                        weights,
+                        found,
+                        runs_of=plan.runs_of,
+                        conclude=conclude,
+                        parent=False,
+                        spill=spill,
+                    ).run()
+                    channel.send("concluded", concluded)
                 except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
-                    send("error", exc)
+                    channel.send("error", exc)
         except BaseException:  # noqa: BLE001 - the parent sees the pipe end early and says so
             status = 1
         os._exit(status)
