@@ -8,6 +8,7 @@ never the anchor's process start, so rules over ``logs-*`` do not fire again on 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 from collections.abc import Callable, Mapping, Sequence
@@ -218,7 +219,7 @@ class _Plan:
     generated function (the fields read inline, each top-level object looked up once): an alert
     reads about 130 fields of an event, most of them absent."""
 
-    def __init__(self, fields: Mapping[str, str]) -> None:
+    def __init__(self, fields: Mapping[str, str], *, chars: int | None = None, items: int = 0) -> None:
         self.fields: list[_Field] = [
             (
                 name,
@@ -229,13 +230,43 @@ class _Plan:
             )
             for name, kind in fields.items()
         ]
+        self.chars = chars  # a string is cut to this many characters (None: kept whole) ...
+        self.items = items  # ... and a list to this many values, by :meth:`sections`
         self._present: Any = None
+        self._sections: Any = None
+        self._budgeted: Any = None
+        self._by_name = {spec[0]: spec for spec in self.fields}
 
     def present(self, source: Mapping[str, Any]) -> list[tuple[_Field, Any]]:
         """Each field ``source`` has, with its raw value, in order."""
         if self._present is None:
             self._present = _present_code(self.fields)
         found: list[tuple[_Field, Any]] = self._present(source)
+        return found
+
+    def sections(self, source: Mapping[str, Any]) -> dict[str, Any]:
+        """The fields ``source`` has, coerced to their types and bounded, in objects nested by the
+        parts of their names, in order; each top-level object of the plan's fields is there, empty
+        when ``source`` has none of its fields."""
+        if self._sections is None:
+            self._sections = _sections_code(self.fields, self.chars, self.items)
+        found: dict[str, Any] = self._sections(source)
+        return found
+
+    def converted(self, name: str, raw: Any) -> tuple[Any, bool]:
+        """The value the field ``name`` keeps of ``raw`` (None: none), as :meth:`sections` puts it,
+        and whether it was cut."""
+        _name, kind, _parts, array, text = self._by_name[name]
+        if text and raw.__class__ is str and (self.chars is None or len(raw) <= self.chars):
+            return raw, False
+        return _converted((name, kind, array, self.chars, self.items), raw)
+
+    def budgeted(self, source: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any], int, bool]:
+        """:meth:`sections`, the values put (in order), what their names cost in a budget (each
+        name and 4 bytes), and whether any value was cut."""
+        if self._budgeted is None:
+            self._budgeted = _sections_code(self.fields, self.chars, self.items, budget=True)
+        found: tuple[dict[str, Any], list[Any], int, bool] = self._budgeted(source)
         return found
 
 
@@ -252,6 +283,57 @@ def _present_code(fields: Sequence[_Field]) -> Any:
     return namespace["present"]
 
 
+def _sections_code(fields: Sequence[_Field], chars: int | None, items: int, *, budget: bool = False) -> Any:
+    """:meth:`_Plan.sections` as generated code: each field read inline, a single string of a text
+    field kept as it is (when short enough), any other value through :func:`_converted`, and put in
+    place without a loop over the parts of its name. With ``budget`` (:meth:`_Plan.budgeted`) it
+    also returns the values put, what their names cost, and whether any value was cut."""
+    namespace: dict[str, Any] = {}
+    roots = list(dict.fromkeys(spec[2][0] for spec in fields))
+    # (each top-level object made at once, but the budgeted's as its first field comes: the order of
+    # the keys is the order their first fields come in)
+    made = "" if budget else ", ".join(f"{root!r}: {{}}" for root in roots)
+    lines = [
+        "def sections(doc):",
+        f"    out = {{{made}}}",
+        "    values = []",
+        "    cost = 0",
+        "    cut = False",
+    ]
+    reads = InlineReads(namespace)
+    for number, (name, kind, parts, array, text) in enumerate(fields):
+        lines += reads.read(parts, "v")
+        namespace[f"c{number}"] = functools.partial(_converted, (name, kind, array, chars, items))
+        short = "" if chars is None else f" and len(v) <= {chars}"
+        head = f"out.setdefault({parts[0]!r}, {{}})" if budget and len(parts) > 1 else f"out[{parts[0]!r}]"
+        place = head + "".join(f".setdefault({part!r}, {{}})" for part in parts[1:-1])
+        lines.append("    if v is not None:")
+        if text:
+            lines += [f"        if v.__class__ is str{short}:", "            x = v", "        else:"]
+            lines += [f"            x, t = c{number}(v)", "            if t: cut = True"]
+        else:
+            lines += [f"        x, t = c{number}(v)", "        if t: cut = True"]
+        lines += ["        if x is not None:", f"            {place}[{parts[-1]!r}] = x"]
+        if budget:
+            lines += ["            values.append(x)", f"            cost += {len(name) + 4}"]
+    lines.append("    return (out, values, cost, cut)" if budget else "    return out")
+    exec(compile("\n".join(lines), "<alert sections>", "exec"), namespace)  # noqa: S102
+    return namespace["sections"]
+
+
+def _converted(spec: tuple[str, str, bool, int | None, int], raw: Any) -> tuple[Any, bool]:
+    """A field's value as an alert keeps it (a list for ECS array fields, else the first value;
+    bounded unless ``chars`` is None), or None when it has no value of its type; and whether it was
+    cut. ``spec``: the field's name, type, whether it is an array, and the bounds."""
+    name, kind, array, chars, items = spec
+    values = _values_of(raw, kind)
+    if not values:
+        return None, False
+    if chars is None:
+        return (values if array else values[0]), False
+    return _bounded(name, values, chars, items)
+
+
 def _put_parts(target: dict[str, Any], parts: tuple[str, ...], value: Any) -> None:
     """Set a field, by the parts of its name, in nested objects."""
     for part in parts[:-1]:
@@ -260,9 +342,13 @@ def _put_parts(target: dict[str, Any], parts: tuple[str, ...], value: Any) -> No
 
 
 _SUBJECT_PLAN = _Plan(SUBJECT_FIELDS)
-_MEMBER_PLAN = _Plan(MEMBER_FIELDS)
+_MEMBER_PLAN = _Plan(MEMBER_FIELDS, chars=MEMBER_CHARS, items=MEMBER_ITEMS)
 _EVIDENCE_PLANS = {
-    name: _Plan({field: kind for field, kind in EVIDENCE_FIELDS.items() if field.startswith(name + ".")})
+    name: _Plan(
+        {field: kind for field, kind in EVIDENCE_FIELDS.items() if field.startswith(name + ".")},
+        chars=EVIDENCE_CHARS,
+        items=EVIDENCE_ITEMS,
+    )
     for name in EVIDENCE_SETS
 }
 # dict attributes a template may mean (``x.items``): those still go through the sandbox's getattr
@@ -373,12 +459,14 @@ class AlertRenderer:
             "subject": subject,
             "evidence": evidence,
         }
-        if self.shipped:
+        if self.shipped and sections is None and not suppressed:
             document = shipped_document(context)
-            if sections is not None or suppressed:
-                # values shared with the stored alert: the document's own copies, as JSON gives them
-                built = document
-                document = self._parsed(lambda: orjson.dumps(built))
+            _drop_built_empties(document)
+            return document
+        if self.shipped:
+            # values shared with the stored alert: the document's own copies, as JSON gives them
+            built = shipped_document(context)
+            document = self._parsed(lambda: orjson.dumps(built))
         else:
             document = self._parsed(lambda: self.template.render(**context))
         _drop_empty(document)
@@ -401,49 +489,36 @@ class AlertRenderer:
 
 def subject_sections(source: Mapping[str, Any]) -> dict[str, Any]:
     """``host``/``process``/``user`` of an event, limited to ECS fields and coerced to ECS types."""
-    sections: dict[str, Any] = {"host": {}, "process": {}, "user": {}}
-    for (_name, kind, parts, array, text), raw in _SUBJECT_PLAN.present(source):
-        if text and raw.__class__ is str:
-            _put_parts(sections, parts, raw)
-        elif values := _values_of(raw, kind):
-            _put_parts(sections, parts, values if array else values[0])
-    return sections
+    return _SUBJECT_PLAN.sections(source)
 
 
 def evidence_section(source: Mapping[str, Any], name: str) -> dict[str, Any]:
     """One evidence set (``destination``, ``dns``, ...) of an event: its ECS fields, coerced and bounded."""
     if name not in source and not dotted_keys(source):  # most events hold few of the sets
         return {}
-    found: dict[str, Any] = {}
-    for (field_name, kind, parts, _array, text), raw in _EVIDENCE_PLANS[name].present(source):
-        if text and raw.__class__ is str and len(raw) <= EVIDENCE_CHARS:
-            _put_parts(found, parts, raw)
-        elif values := _values_of(raw, kind):
-            _put_parts(found, parts, _bounded(field_name, values, EVIDENCE_CHARS, EVIDENCE_ITEMS)[0])
-    section: dict[str, Any] = found.get(name) or {}
+    section: dict[str, Any] = _EVIDENCE_PLANS[name].sections(source)[name]
     return section
 
 
 def member_evidence(source: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
     """What one member event's hunter.events entry keeps (MEMBER_FIELDS, coerced and bounded), and
     whether anything was cut. Taking it again from what it returned gives the same result."""
-    found: dict[str, Any] = {}
+    # Each field costs its name, its value's JSON and 4 bytes. All of them together, the usual case,
+    # are measured in one go: a list's JSON is its values' JSON, a comma between each two, brackets.
+    found, values, cost, cut = _MEMBER_PLAN.budgeted(source)
+    if not values or cost + len(orjson.dumps(values)) - len(values) - 1 <= MEMBER_BUDGET:
+        return found, cut
+    found = {}
     used = 0
-    cut = False
-    for (field_name, kind, parts, _array, text), raw in _MEMBER_PLAN.present(source):
-        if text and raw.__class__ is str and len(raw) <= MEMBER_CHARS:
-            value, trimmed = raw, False
-        else:
-            values = _values_of(raw, kind)
-            if not values:
-                continue
-            value, trimmed = _bounded(field_name, values, MEMBER_CHARS, MEMBER_ITEMS)
+    for (field_name, _kind, parts, _array, _text), raw in _MEMBER_PLAN.present(source):
+        value, _trimmed = _MEMBER_PLAN.converted(field_name, raw)  # cut: some field is left out
+        if value is None:
+            continue
         size = len(field_name) + len(orjson.dumps(value)) + 4
         if used + size > MEMBER_BUDGET:
             cut = True
             continue
         used += size
-        cut = cut or trimmed
         _put_parts(found, parts, value)
     return found, cut
 
@@ -685,7 +760,9 @@ def _ip_text(text: str) -> str | None:
         return None
 
 
+@lru_cache(maxsize=64)
 def _iso(moment: datetime) -> str:
+    """ISO-8601 UTC text of a moment (the same two, a run's start and now, for every alert of a run)."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
@@ -700,6 +777,34 @@ def _undefined_default(value: Any) -> Any:
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+# The parts of a document built from a new finding that hold no empties below their top: read from
+# events by :meth:`_Plan.sections` (an object is made only when a value is put in it)
+_BUILT_CLEAN = ("host", "process", "user", *EVIDENCE_SETS)
+
+
+def _drop_built_empties(document: dict[str, Any]) -> None:
+    """:func:`_drop_empty` of a document the shipped template's builder made from a new finding,
+    without walking what holds no empties: the subject and evidence sets (empty or not, as a whole)
+    and the member entries (unless an event has no category). About three objects in four of an
+    alert are in those."""
+    held: dict[str, Any] = {}
+    for key in _BUILT_CLEAN:
+        if document[key]:
+            held[key] = document[key]
+            document[key] = True  # in its place, so the keys keep their order
+    hunter = document["hunter"]
+    entries = hunter["events"]
+    if entries:
+        hunter["events"] = True
+    _drop_empty(document)
+    document.update(held)
+    if entries:
+        for entry in entries:
+            if not entry["event"]["category"]:
+                _drop_empty(entry)
+        hunter["events"] = entries
 
 
 def _drop_empty(value: Any) -> bool:

@@ -133,8 +133,8 @@ def document(context: dict[str, Any]) -> dict[str, Any]:
 def _copy(value: Any) -> Any:
     """A JSON value's lists and objects copied, all the way down (strings and numbers are shared)."""
     cls = value.__class__
-    if cls is list:
-        return [_copy(item) for item in value]
+    if cls is list:  # most are lists of strings
+        return [item if item.__class__ is str else _copy(item) for item in value]
     if cls is dict:
         return {key: _copy(item) for key, item in value.items()}
     return value

@@ -132,6 +132,20 @@ def test_built_documents_are_the_rendered_ones(
         assert orjson.dumps(documents[0]) == orjson.dumps(documents[1])
 
 
+@pytest.mark.parametrize("event", [{}, {"kind": "event"}, {"category": []}, {"category": [None, "process"]}])
+def test_a_member_without_a_category_is_built_as_rendered(
+    renderers: tuple[AlertRenderer, AlertRenderer], lua_hunt: Hunt, event: dict[str, Any]
+) -> None:
+    """A member event with no ``event.category`` (Sysmon's, many others) lists no empty one: the
+    builder leaves the member entries unwalked only while each has a category."""
+    finding = _finding(lua_hunt, {"event": event})
+    built, rendered = (
+        renderer.render(lua_hunt, finding, window=None, created=CREATED, now=CREATED)
+        for renderer in renderers
+    )
+    assert orjson.dumps(built) == orjson.dumps(rendered)
+
+
 def test_a_built_document_owns_what_it_holds(
     renderers: tuple[AlertRenderer, AlertRenderer], lua_hunt: Hunt
 ) -> None:

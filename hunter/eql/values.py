@@ -6,7 +6,7 @@ import ipaddress
 import math
 import re
 from datetime import UTC, datetime, timedelta
-from functools import total_ordering
+from functools import lru_cache, total_ordering
 from typing import Any
 
 NS_PER_MS = 1_000_000
@@ -162,10 +162,16 @@ def timestamp_ns(value: Any) -> int | None:
 def format_date_ns(ns: int, *, nanos: bool = False) -> str:
     """ISO-8601 UTC text of epoch nanoseconds: milliseconds, or nine fraction digits when ``nanos``."""
     seconds, rest = divmod(ns, 1_000_000_000)
-    m = _EPOCH + timedelta(seconds=seconds)
     fraction = f"{rest:09d}" if nanos else f"{rest // NS_PER_MS:03d}"
+    return f"{_second_text(seconds)}.{fraction}Z"
+
+
+@lru_cache(maxsize=1_024)
+def _second_text(seconds: int) -> str:
+    """``YYYY-MM-DDTHH:MM:SS`` of an epoch second (an alert writes its event's time three times)."""
+    m = _EPOCH + timedelta(seconds=seconds)
     # not strftime: its %Y drops the leading zeros of years before 1000 on glibc
-    return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}.{fraction}Z"
+    return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
 
 
 def _epoch_second(value: Any) -> int | None:
