@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 a run failed (the cluster or a file went away mid-run: 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -30,6 +31,28 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 HUNT_LINES = 20  # `hunter hunt` prints a line per hunt up to this many hunts
+
+
+# one-shot commands whose process ends as soon as they have answered (see console())
+FAST_EXIT = frozenset({"hunt", "preview", "validate"})
+
+
+def console() -> None:
+    """The console script: :func:`main`, then, after a one-shot command that holds a whole rule
+    library and its findings (``hunt``, ``preview``, ``validate``), the process ends without
+    tearing down what it built: freeing every object one by one takes 0.1-0.2 s and writes nothing
+    (the output is closed, the code cache's writes are committed as made, and the log handlers and
+    standard streams are flushed here). Any other command, the service above all, exits as usual."""
+    code = main()
+    if sys.argv[1:2] and sys.argv[1] in FAST_EXIT:
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed pipe: nothing more can be said there
+                code = code or EXIT_FAILED
+        os._exit(code)
+    raise SystemExit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -579,4 +602,4 @@ def _import(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    console()

@@ -693,6 +693,27 @@ def test_console_script_runs_the_repository_defaults(tmp_path: Path) -> None:
     ]
 
 
+def test_a_one_shot_command_ends_at_once_with_everything_written(tmp_path: Path) -> None:
+    """`hunter hunt` through the console entry point ends its process without tearing it down: the
+    alert documents on stdout (more than the stream's buffer holds), the summary on stderr and the
+    exit code are all there, and a bad input still exits 2 with its one-line error."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUNTER_")}
+    env["HUNTER_EMBEDDED__STATE"] = str(tmp_path / "state.sqlite3")
+
+    def hunter(*args: str) -> subprocess.CompletedProcess[bytes]:
+        command = [sys.executable, "-c", "from hunter.cli import console; console()", *args]
+        return subprocess.run(command, capture_output=True, env=env, cwd=REPO, timeout=60, check=False)
+
+    alone = hunter("hunt", "--events", str(SAMPLES))
+    assert alone.returncode == 0, alone.stderr
+    documents = read_ndjson(alone.stdout.decode())
+    assert len(documents) == 4 and len(alone.stdout) > 8192 and alone.stdout.endswith(b"\n")
+    assert f"{len(documents)} alert(s)".encode() in alone.stderr.splitlines()[-1]
+    bad = hunter("hunt", "--events", str(tmp_path / "missing.ndjson"))
+    assert bad.returncode == 2
+    assert b"missing.ndjson" in bad.stderr
+
+
 # ---- hunter preview and --hunt ---------------------------------------------------------------------
 
 
