@@ -168,3 +168,46 @@ def _compile(texts: tuple[bytes, ...], folded: tuple[bytes, ...]) -> Callable[[b
     exec(compiled("\n".join(lines), "<line prefilter>"), namespace)  # noqa: S102
     wants: Callable[[bytes], bool] = namespace["wants"]  # type: ignore[assignment]
     return wants
+
+
+CATEGORY_FIELD = "event.category"
+
+
+def run_categories(run: Run) -> frozenset[str] | None:
+    """The event categories of which every event ``run`` can use has one (each stage's exact need on
+    ``event.category``, the until clause's and missing stages' included), or None when some stage
+    needs none (``any where``, a category given otherwise, per-index schemas)."""
+    gate = run.gate()
+    if not gate:
+        return None
+    found: set[str] = set()
+    for needs in gate:
+        stage = [
+            frozenset(text for _field, _mode, text in need)
+            for need in needs
+            if need and all(field == CATEGORY_FIELD and mode == "eq" for field, mode, _text in need)
+        ]
+        if not stage:
+            return None
+        found |= min(stage, key=len)
+    return frozenset(found)
+
+
+def category_filter(categories: Iterable[str]) -> Callable[[bytes], bool]:
+    """Whether a raw line may hold an event whose ``event.category`` has one of ``categories``
+    (False: it surely holds none): some key ending in ``category`` (``"category"`` under ``event``,
+    or ``"event.category"``) has one of them as its string or among the strings of its list, as
+    JSON writes them. Other keys so named only let more lines through; a line with a ``\\u`` or
+    ``\\/`` escape always goes through (a value could be written so)."""
+    texts = b"|".join(re.escape(orjson.dumps(text)) for text in sorted(set(categories)))
+    string = rb'"(?:[^"\\]|\\.)*"'  # a JSON string, escapes and all
+    pattern = re.compile(rb"category\"\s*:\s*(?:\[\s*(?:" + string + rb"\s*,\s*)*)?(?:" + texts + rb")")
+    search, escape = pattern.search, _REAL_ESCAPE.search
+
+    def wants(line: bytes) -> bool:
+        if search(line) is not None:
+            return True
+        # (the escape's own search is slow over the backslashes of Windows paths: looked for first)
+        return (b"\\u" in line or b"\\/" in line) and escape(line) is not None
+
+    return wants

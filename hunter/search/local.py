@@ -44,12 +44,14 @@ from ..eql import (
     paused_collector,
 )
 from ..eql.fields import flatten, make_getter
+from ..eql.prefilter import category_filter, run_categories
 from ..eql.values import MIN_DATE_NS, fast_iso_ns, timestamp_ns
 from ..errors import ConfigError, EventSourceError
 from ..hunts import Hunt
 from ..indices import IndexPatterns, data_stream_name
 from ..results import QueryResult, Window, matches_of
 from . import TimeField, eql_fields, time_field
+from .shares import Shares, alternate, sample_categories, split
 from .sharing import Channel, Sharing
 
 log = structlog.get_logger(__name__)
@@ -655,7 +657,7 @@ class LocalSearcher:
         everyone = range(len(hunts))
         concluded = None
         if self.processes > 1 and len(plan.runs) >= self.parallel_runs and _may_fork():
-            concluded = self._forked(plan, lambda: read(wants), conclude_one)
+            concluded = self._forked(plan, read, wants, conclude_one)
         if concluded is None:  # one process
             found = self._pass(plan, plan.runs_of(everyone), read(wants))
             # after the pass, as during it, collections need not walk what is held (hunts, matches)
@@ -720,17 +722,21 @@ class LocalSearcher:
     def _forked(
         self,
         plan: _PassPlan,
-        hits: Callable[[], Iterator[LocalHit]],
+        read: Callable[[Wants | None], Iterator[LocalHit]],
+        wants: Wants | None,
         conclude: Callable[[int, Mapping[int, dict[str, Any]]], _T],
     ) -> dict[int, _T] | None:
-        """Every other hunt searched in a forked helper process, the rest here; both read the files,
-        this process alone counts, logs and shows progress. Then each concludes its hunts, and one
+        """Some hunts searched in a forked helper process, the rest here (:mod:`.shares`: when the
+        helper's hunts all look at a few event categories, it parses only the lines of those); both
+        read the files with ``read`` (``wants``: the lines any hunt can use), and this process alone
+        parses every line, counts, logs and shows progress. Then each concludes its hunts, and one
         that runs out takes some of the other's (:mod:`.sharing`): the two shares seldom cost the
         same to search or to conclude, and one hunt can find half of all matches. What the helper
         concludes comes back pickled through a pipe. Hunts are independent, so the results are those
         of one process; an error of the helper is raised here, and an error here ends the helper.
         None when no process can be forked: the caller does it all."""
-        everyone = range(len(plan.hunt_runs))
+        shares = self._shares(plan)
+        mine, theirs = shares.mine, shares.theirs
         answers, orders = os.pipe(), os.pipe()  # helper -> here, here -> helper
         # the helper's answers, read here; closed below (the helper never returns)
         spill = tempfile.TemporaryFile(prefix="hunter-answers-")  # noqa: SIM115
@@ -742,12 +748,20 @@ class LocalSearcher:
             spill.close()
             log.info("searching in one process", reason=f"cannot fork: {exc}")
             return None
-        mine, theirs = list(everyone[0::2]), list(everyone[1::2])
         if pid == 0:  # the helper: never returns
             os.close(answers[0])
             os.close(orders[1])
+            helper_wants = wants
+            if shares.categories is not None:
+                category = category_filter(shares.categories)
+                helper_wants = category if wants is None else (lambda line: wants(line) and category(line))
             self._help(
-                plan, theirs, hits, conclude, channel=Channel(orders[0], answers[1]), spill=spill.fileno()
+                plan,
+                theirs,
+                lambda: read(helper_wants),
+                conclude,
+                channel=Channel(orders[0], answers[1]),
+                spill=spill.fileno(),
             )
         os.close(answers[1])
         os.close(orders[0])
@@ -756,7 +770,7 @@ class LocalSearcher:
         # whose pages this process shares until it ends)
         sharing = None
         try:
-            found = self._pass(plan, plan.runs_of(mine), hits())
+            found = self._pass(plan, plan.runs_of(mine), read(wants))
             weights = _weights(plan, mine, found)
             sharing = Sharing(
                 channel,
@@ -780,6 +794,31 @@ class LocalSearcher:
             channel.close()
             spill.close()
         return concluded
+
+    def _shares(self, plan: _PassPlan) -> Shares:
+        """Which hunts this process and the helper search (:func:`.shares.split`; every other hunt
+        when lines are never skipped, ``prefilter`` off)."""
+        count = len(plan.hunt_runs)
+        if not self.prefilter:
+            return alternate(count)
+        looked_at: list[frozenset[str] | None] = []
+        for runs in plan.hunt_runs:
+            categories: set[str] | None = set()
+            for run in runs:
+                found = run_categories(plan.runs[run])
+                if found is None or categories is None:
+                    categories = None
+                    break
+                categories |= found
+            looked_at.append(None if categories is None else frozenset(categories))
+        shares = split(looked_at, sample_categories(self.files.files(), _open))
+        log.info(
+            "searching in two processes",
+            here=len(shares.mine),
+            helper=len(shares.theirs),
+            helper_reads=sorted(shares.categories) if shares.categories is not None else "every line",
+        )
+        return shares
 
     def _help(
         self,

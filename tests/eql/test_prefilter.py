@@ -204,3 +204,84 @@ def test_real_escapes_are_told_from_escaped_backslashes(text: str) -> None:
     assert wants is not None
     escaped = text.count("\\") % 2 == 1
     assert wants(b'{"process": {"name": "' + text.encode() + b'"}}') is escaped
+
+
+# ---- lines of some event categories (the helper of a split pass) ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ('process where process.name == "a"', {"process"}),
+        ('any where process.name == "a"', None),
+        ('process where event.category == "network"', {"process"}),  # one need of the stage will do
+        (
+            "sequence [process where true] [network where true] until [file where true]",
+            {"file", "network", "process"},
+        ),
+        ("sequence with maxspan=1m [process where true] [network where true]", {"network", "process"}),
+        (
+            "sequence with maxspan=1m [process where true] ![file where true] [network where true]",
+            {"file", "network", "process"},
+        ),
+        ("sequence [process where true] [any where true]", None),
+        ('any where event.category : "process"', None),  # case-insensitive: not an exact category
+        ("event where true", {"event"}),  # a category like any other (any is the wildcard)
+    ],
+)
+def test_the_categories_a_query_looks_at(query: str, expected: set[str] | None) -> None:
+    """Every stage's exact need on event.category, the until clause's and missing stages' with them;
+    none when a stage has none."""
+    from hunter.eql.prefilter import run_categories
+
+    found = run_categories(compile_query(query).run())
+    assert found == (None if expected is None else frozenset(expected))
+
+
+_CATEGORIES = ["process", "network", "file", 'q"uote', "back\\slash", "caf\u00e9", "x]y", "process2"]
+
+
+@st.composite
+def _category_lines(draw: st.DrawFn) -> tuple[bytes, set[str]]:
+    """An event line holding some categories, written one of the ways a JSON writer may: nested or
+    dotted, one string or a list, compact or spaced, non-ASCII escaped or not, as a hit or not."""
+    held = draw(st.lists(st.sampled_from(_CATEGORIES), min_size=1, max_size=3, unique=True))
+    value: Any = held if len(held) > 1 or draw(st.booleans()) else held[0]
+    others = draw(st.sampled_from([{}, {"threat": {"category": "process"}}, {"x": "category"}]))
+    if draw(st.booleans()):
+        document: dict[str, Any] = {"event.category": value, **others}
+    else:
+        document = {"event": {"category": value, "kind": "event"}, **others}
+    if draw(st.booleans()):
+        document = {"_index": "i", "_id": "1", "_source": document}
+    style = draw(st.sampled_from(["orjson", "spaced", "ascii"]))
+    if style == "orjson":
+        text = orjson.dumps(document)
+    else:
+        text = json.dumps(document, ensure_ascii=style == "ascii", separators=(" , ", " : ")).encode()
+    return text + b"\n", set(held)
+
+
+@given(_category_lines(), st.sets(st.sampled_from(_CATEGORIES), min_size=1, max_size=3))
+@settings(max_examples=400, deadline=None)
+def test_a_line_of_a_wanted_category_is_never_refused(case: tuple[bytes, set[str]], wanted: set[str]) -> None:
+    """Whatever way the line is written, one whose event.category holds a wanted category goes
+    through (others may too: escapes, other keys named category)."""
+    from hunter.eql.prefilter import category_filter
+
+    text, held = case
+    if held & wanted:
+        assert category_filter(wanted)(text)
+
+
+def test_lines_of_other_categories_are_refused() -> None:
+    """The usual lines of other categories are not parsed: a key named like a wanted category, a
+    longer category holding its name, and Windows paths' backslashes let nothing through."""
+    from hunter.eql.prefilter import category_filter
+
+    wants = category_filter(["process", "registry"])
+    assert wants(line({"event": {"category": ["process"]}}))
+    assert wants(line({"event": {"category": ["network", "registry"]}}))
+    assert not wants(line({"event": {"category": ["network"]}, "process": {"name": "registry"}}))
+    assert not wants(line({"event": {"category": "processes"}, "file": {"path": "C:\\users\\process"}}))
+    assert wants(line({"event": {"category": ["network"]}, "x": "\u00e9"}, ascii_only=True))  # an escape

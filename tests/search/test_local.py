@@ -735,6 +735,64 @@ def test_a_pass_split_over_two_processes_gives_the_results_of_one(
     assert outcomes[1][2].bad == {"not JSON": 1}
 
 
+def test_a_helper_that_reads_only_its_categories_gives_the_results_of_one_process(
+    monkeypatch: pytest.MonkeyPatch, lua_hunt: Hunt
+) -> None:
+    """Hunts of one category each and hunts that look at any event, over every source's samples: the
+    helper takes hunts of some categories and parses only their lines (tests/search/test_shares.py),
+    here every line; matches and counts are those of one process."""
+    import hunter.search.local as local
+    from hunter.search import shares
+
+    queries = [
+        "process where true",
+        "network where true",
+        'process where process.name : "lua*"',
+        "file where true",
+        "any where true",
+        "sequence by process.entity_id [process where true] [network where true]",
+        'sequence by host.id [process where event.type == "start"] [process where true] until [network where true]',  # noqa: E501
+    ]
+    hunts = [
+        dataclasses.replace(
+            lua_hunt,
+            id=f"q{number}_{copy}",
+            queries=(
+                dataclasses.replace(lua_hunt.queries[0], name="q", text=text, compiled=compile_query(text)),
+            ),
+        )
+        for copy in range(2)
+        for number, text in enumerate(queries)
+    ]
+    chosen: list[shares.Shares] = []
+
+    def split(*args: Any) -> shares.Shares:
+        chosen.append(shares.split(*args))
+        return chosen[-1]
+
+    monkeypatch.setattr(local, "split", split)
+    outcomes = []
+    for processes in (1, 2):
+        if processes == 2:
+            monkeypatch.setattr(local, "_may_fork", lambda: True)
+        files = EventFiles([SAMPLES])
+        searcher = LocalSearcher(files, SearchSettings(), processes=processes)
+        searcher.parallel_runs = 4
+        found = searcher.search_hunts(hunts, None)
+        matches = {
+            hunt_id: [(r.query, sorted(tuple(e.id for e in m.events) for m in r.matches)) for r in results]
+            for hunt_id, results in found.items()
+        }
+        outcomes.append((matches, dict(searcher.searched), files.stats))
+    assert outcomes[0] == outcomes[1]
+    assert any(matches for matches in outcomes[0][0].values())
+    (split_made,) = chosen
+    assert split_made.categories is not None and split_made.theirs  # the helper skipped some lines
+    helper = {hunts[number].id for number in split_made.theirs}
+    assert "file" not in split_made.categories
+    assert not helper & {"q3_0", "q3_1", "q4_0", "q4_1"}  # file events it does not read; any event
+
+
 def test_an_error_of_the_helper_process_is_raised_here(
     monkeypatch: pytest.MonkeyPatch, lua_hunt: Hunt
 ) -> None:
