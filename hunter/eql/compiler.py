@@ -774,6 +774,18 @@ def _equals_pred(access: FieldAccess, target: Any) -> Pred:
             return holds_string(value, target)
 
         return equals_str
+    if access.dynamic and target.__class__ in (int, float):
+        raw = access.raw
+
+        def equals_number(doc: Doc) -> bool:
+            # a single number (ports, pids, event codes): compared at once; a list or another type
+            # of value the general way (a string or a boolean never equals a number)
+            value = raw(doc)
+            if value.__class__ is int or value.__class__ is float:
+                return bool(value == target)
+            return value is not None and equals(doc)
+
+        return equals_number
     return equals
 
 
