@@ -735,12 +735,14 @@ def test_a_pass_split_over_two_processes_gives_the_results_of_one(
     assert outcomes[1][2].bad == {"not JSON": 1}
 
 
+@pytest.mark.parametrize("unsorted", [False, True])
 def test_a_helper_that_reads_only_its_categories_gives_the_results_of_one_process(
-    monkeypatch: pytest.MonkeyPatch, lua_hunt: Hunt
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lua_hunt: Hunt, unsorted: bool
 ) -> None:
     """Hunts of one category each and hunts that look at any event, over every source's samples: the
     helper takes hunts of some categories and parses only their lines (tests/search/test_shares.py),
-    here every line; matches and counts are those of one process."""
+    here every line; matches, counts and bad lines are those of one process, streamed or (a file out
+    of order) read again unstreamed."""
     import hunter.search.local as local
     from hunter.search import shares
 
@@ -771,11 +773,18 @@ def test_a_helper_that_reads_only_its_categories_gives_the_results_of_one_proces
         return chosen[-1]
 
     monkeypatch.setattr(local, "split", split)
+    folder = tmp_path / "events"
+    events = [
+        lua_exec(T, doc_id="exec", entity_id="L"),
+        tmp_write(T + timedelta(seconds=9), doc_id="w", parent_entity_id="L"),
+    ]
+    write_ndjson(folder / "a.ndjson", events[::-1] if unsorted else events)
+    (folder / "bad.ndjson").write_text('garbage\n{"event": {"category": "process"}}\n', encoding="utf-8")
     outcomes = []
     for processes in (1, 2):
         if processes == 2:
             monkeypatch.setattr(local, "_may_fork", lambda: True)
-        files = EventFiles([SAMPLES])
+        files = EventFiles([SAMPLES, folder])
         searcher = LocalSearcher(files, SearchSettings(), processes=processes)
         searcher.parallel_runs = 4
         found = searcher.search_hunts(hunts, None)
@@ -785,8 +794,9 @@ def test_a_helper_that_reads_only_its_categories_gives_the_results_of_one_proces
         }
         outcomes.append((matches, dict(searcher.searched), files.stats))
     assert outcomes[0] == outcomes[1]
+    assert outcomes[1][2].bad == {"not JSON": 1, "no @timestamp": 1}
     assert any(matches for matches in outcomes[0][0].values())
-    (split_made,) = chosen
+    split_made = chosen[-1]  # (made again for the second, unstreamed, reading)
     assert split_made.categories is not None and split_made.theirs  # the helper skipped some lines
     helper = {hunts[number].id for number in split_made.theirs}
     assert "file" not in split_made.categories
