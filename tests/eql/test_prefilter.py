@@ -247,7 +247,8 @@ def _category_lines(draw: st.DrawFn) -> tuple[bytes, set[str]]:
     dotted, one string or a list, compact or spaced, non-ASCII escaped or not, as a hit or not."""
     held = draw(st.lists(st.sampled_from(_CATEGORIES), min_size=1, max_size=3, unique=True))
     value: Any = held if len(held) > 1 or draw(st.booleans()) else held[0]
-    others = draw(st.sampled_from([{}, {"threat": {"category": "process"}}, {"x": "category"}]))
+    shapes: list[dict[str, Any]] = [{}, {"threat": {"category": "process"}}, {"x": "category"}]
+    others = draw(st.sampled_from(shapes))
     if draw(st.booleans()):
         document: dict[str, Any] = {"event.category": value, **others}
     else:

@@ -57,7 +57,7 @@ def test_a_library_of_one_category_goes_to_the_helper_which_reads_only_its_lines
 def test_the_helper_hands_back_what_would_make_it_the_busier() -> None:
     """Rules that all look at one rare category, many of them: the helper keeps only what evens the
     two out (it cannot take the rules that look at other lines without parsing them)."""
-    hunts: list[frozenset[str] | None] = [PROCESS] * 2_000 + [FILE] * 10
+    hunts: list[frozenset[str] | None] = [*[PROCESS] * 2_000, *[FILE] * 10]
     sample = lines(process=0.5, file=0.5)
     shares = split(hunts, sample)
     parent, helper = loads(hunts, sample, shares)
@@ -76,7 +76,7 @@ def test_without_categories_or_a_sample_every_other_hunt_each() -> None:
 def test_with_few_rules_parsing_decides() -> None:
     """Few hunts: what the helper skips parsing weighs most. Here it takes the common category's
     rules (skipping the rare lines beats taking the rare rules and parsing little)."""
-    hunts: list[frozenset[str] | None] = [PROCESS] * 3 + [FILE] * 3
+    hunts: list[frozenset[str] | None] = [*[PROCESS] * 3, *[FILE] * 3]
     sample = lines(process=0.9, file=0.1)
     shares = split(hunts, sample)
     assert shares.categories == PROCESS and shares.theirs == [0, 1, 2]
