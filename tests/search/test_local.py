@@ -694,21 +694,42 @@ def many_hunts(lua_hunt: Hunt) -> list[Hunt]:
     ]
 
 
+def one_and_two_processes(
+    monkeypatch: pytest.MonkeyPatch, folder: Path, hunts: list[Hunt], *, unsorted: bool, bad: str
+) -> list[tuple[dict[str, Any], dict[str, Any], Any]]:
+    """The samples and, in ``folder``, a Lua exec and its /tmp write (out of order when
+    ``unsorted``) and the bad lines ``bad``, searched for ``hunts`` in one process, then split over
+    two: each time the matches by hunt, the events each hunt searched and the read counts."""
+    import hunter.search.local as local
+
+    events = [
+        lua_exec(T, doc_id="exec", entity_id="L"),
+        tmp_write(T + timedelta(seconds=9), doc_id="w", parent_entity_id="L"),
+    ]
+    write_ndjson(folder / "a.ndjson", events[::-1] if unsorted else events)
+    (folder / "bad.ndjson").write_text(bad, encoding="utf-8")
+    outcomes = []
+    for processes in (1, 2):
+        if processes == 2:
+            monkeypatch.setattr(local, "_may_fork", lambda: True)
+        files = EventFiles([SAMPLES, folder])
+        searcher = LocalSearcher(files, SearchSettings(), processes=processes)
+        searcher.parallel_runs = 4
+        found = searcher.search_hunts(hunts, None)
+        matches = {
+            hunt_id: [(r.query, sorted(tuple(e.id for e in m.events) for m in r.matches)) for r in results]
+            for hunt_id, results in found.items()
+        }
+        outcomes.append((matches, dict(searcher.searched), files.stats))
+    return outcomes
+
+
 @pytest.mark.parametrize("unsorted", [False, True])
 def test_a_pass_split_over_two_processes_gives_the_results_of_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lua_hunt: Hunt, unsorted: bool
 ) -> None:
     """Every other query in a forked helper: the same matches, counts and bad lines as in one
     process, streamed or (a file out of order) read again unstreamed."""
-    import hunter.search.local as local
-
-    folder = tmp_path / "events"
-    events = [
-        lua_exec(T, doc_id="exec", entity_id="L"),
-        tmp_write(T + timedelta(seconds=9), doc_id="w", parent_entity_id="L"),
-    ]
-    write_ndjson(folder / "a.ndjson", events[::-1] if unsorted else events)
-    (folder / "bad.ndjson").write_text("garbage\n", encoding="utf-8")
     forks: list[int] = []
     real_fork = os.fork
 
@@ -717,19 +738,10 @@ def test_a_pass_split_over_two_processes_gives_the_results_of_one(
         forks.append(pid)
         return pid
 
-    monkeypatch.setattr(local, "_may_fork", lambda: True)
     monkeypatch.setattr(os, "fork", fork)
-    outcomes = []
-    for processes in (1, 2):
-        files = EventFiles([SAMPLES, folder])
-        searcher = LocalSearcher(files, SearchSettings(), processes=processes)
-        searcher.parallel_runs = 4
-        found = searcher.search_hunts(many_hunts(lua_hunt), None)
-        matches = {
-            hunt_id: [(r.query, sorted(tuple(e.id for e in m.events) for m in r.matches)) for r in results]
-            for hunt_id, results in found.items()
-        }
-        outcomes.append((matches, dict(searcher.searched), files.stats))
+    outcomes = one_and_two_processes(
+        monkeypatch, tmp_path / "events", many_hunts(lua_hunt), unsorted=unsorted, bad="garbage\n"
+    )
     assert outcomes[0] == outcomes[1]
     assert forks and all(pid > 0 for pid in forks)  # the split happened (in this, the parent, process)
     assert outcomes[1][2].bad == {"not JSON": 1}
@@ -773,26 +785,8 @@ def test_a_helper_that_reads_only_its_categories_gives_the_results_of_one_proces
         return chosen[-1]
 
     monkeypatch.setattr(local, "split", split)
-    folder = tmp_path / "events"
-    events = [
-        lua_exec(T, doc_id="exec", entity_id="L"),
-        tmp_write(T + timedelta(seconds=9), doc_id="w", parent_entity_id="L"),
-    ]
-    write_ndjson(folder / "a.ndjson", events[::-1] if unsorted else events)
-    (folder / "bad.ndjson").write_text('garbage\n{"event": {"category": "process"}}\n', encoding="utf-8")
-    outcomes = []
-    for processes in (1, 2):
-        if processes == 2:
-            monkeypatch.setattr(local, "_may_fork", lambda: True)
-        files = EventFiles([SAMPLES, folder])
-        searcher = LocalSearcher(files, SearchSettings(), processes=processes)
-        searcher.parallel_runs = 4
-        found = searcher.search_hunts(hunts, None)
-        matches = {
-            hunt_id: [(r.query, sorted(tuple(e.id for e in m.events) for m in r.matches)) for r in results]
-            for hunt_id, results in found.items()
-        }
-        outcomes.append((matches, dict(searcher.searched), files.stats))
+    bad = 'garbage\n{"event": {"category": "process"}}\n'
+    outcomes = one_and_two_processes(monkeypatch, tmp_path / "events", hunts, unsorted=unsorted, bad=bad)
     assert outcomes[0] == outcomes[1]
     assert outcomes[1][2].bad == {"not JSON": 1, "no @timestamp": 1}
     assert any(matches for matches in outcomes[0][0].values())
