@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 
 import orjson
 
+from . import ast
 from .codecache import compiled
 from .dispatch import COMMON_WEIGHT
 from .gates import Need
@@ -173,24 +174,22 @@ def _compile(texts: tuple[bytes, ...], folded: tuple[bytes, ...]) -> Callable[[b
 CATEGORY_FIELD = "event.category"
 
 
-def run_categories(run: Run) -> frozenset[str] | None:
-    """The event categories of which every event ``run`` can use has one (each stage's exact need on
-    ``event.category``, the until clause's and missing stages' included), or None when some stage
-    needs none (``any where``, a category given otherwise, per-index schemas)."""
-    gate = run.gate()
-    if not gate:
+def query_categories(statement: ast.Statement) -> frozenset[str] | None:
+    """The event categories a query's stages name (the until clause's and missing stages' with
+    them): every event it can use has one of them in its category field, or None when a stage is
+    ``any``. (Said of the default category field read as it comes, which a caller checks.)"""
+    query = statement.query
+    if isinstance(query, ast.EventQuery):
+        filters = [query.filter]
+    else:
+        filters = [term.filter for term in query.terms]
+        until = getattr(query, "until", None)
+        if until is not None:
+            filters.append(until.filter)
+    categories = {event_filter.category for event_filter in filters}
+    if None in categories:
         return None
-    found: set[str] = set()
-    for needs in gate:
-        stage = [
-            frozenset(text for _field, _mode, text in need)
-            for need in needs
-            if need and all(field == CATEGORY_FIELD and mode == "eq" for field, mode, _text in need)
-        ]
-        if not stage:
-            return None
-        found |= min(stage, key=len)
-    return frozenset(found)
+    return frozenset(category for category in categories if category is not None)
 
 
 def category_filter(categories: Iterable[str]) -> Callable[[bytes], bool]:

@@ -58,12 +58,7 @@ class Run:
         resolver: PlanResolver | None = getattr(self, "resolver", None)
         if resolver is None or resolver.by_index:
             return None
-        if weight is not None:
-            return plan_gate(resolver.default, weight)
-        gate: Gate | None = self.__dict__.get("_gate")  # asked for by the split and the dispatcher
-        if gate is None:
-            gate = self.__dict__["_gate"] = plan_gate(resolver.default)
-        return gate
+        return plan_gate(resolver.default, weight)
 
     def targets(self, weight: Weight | None = None) -> list[Target]:
         """What a dispatcher files this run under: gates, each with the function an event meeting it

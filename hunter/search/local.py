@@ -44,7 +44,7 @@ from ..eql import (
     paused_collector,
 )
 from ..eql.fields import flatten, make_getter
-from ..eql.prefilter import category_filter, run_categories
+from ..eql.prefilter import CATEGORY_FIELD, category_filter, query_categories
 from ..eql.values import MIN_DATE_NS, fast_iso_ns, timestamp_ns
 from ..errors import ConfigError, EventSourceError
 from ..hunts import Hunt
@@ -657,7 +657,7 @@ class LocalSearcher:
         everyone = range(len(hunts))
         concluded = None
         if self.processes > 1 and len(plan.runs) >= self.parallel_runs and _may_fork():
-            concluded = self._forked(plan, read, wants, conclude_one)
+            concluded = self._forked(plan, hunts, read, wants, conclude_one)
         if concluded is None:  # one process
             found = self._pass(plan, plan.runs_of(everyone), read(wants))
             # after the pass, as during it, collections need not walk what is held (hunts, matches)
@@ -722,6 +722,7 @@ class LocalSearcher:
     def _forked(
         self,
         plan: _PassPlan,
+        hunts: Sequence[Hunt],
         read: Callable[[Wants | None], Iterator[LocalHit]],
         wants: Wants | None,
         conclude: Callable[[int, Mapping[int, dict[str, Any]]], _T],
@@ -735,7 +736,7 @@ class LocalSearcher:
         concludes comes back pickled through a pipe. Hunts are independent, so the results are those
         of one process; an error of the helper is raised here, and an error here ends the helper.
         None when no process can be forked: the caller does it all."""
-        shares = self._shares(plan)
+        shares = self._shares(hunts)
         mine, theirs = shares.mine, shares.theirs
         answers, orders = os.pipe(), os.pipe()  # helper -> here, here -> helper
         # the helper's answers, read here; closed below (the helper never returns)
@@ -795,22 +796,12 @@ class LocalSearcher:
             spill.close()
         return concluded
 
-    def _shares(self, plan: _PassPlan) -> Shares:
+    def _shares(self, hunts: Sequence[Hunt]) -> Shares:
         """Which hunts this process and the helper search (:func:`.shares.split`; every other hunt
         when lines are never skipped, ``prefilter`` off)."""
-        count = len(plan.hunt_runs)
         if not self.prefilter:
-            return alternate(count)
-        looked_at: list[frozenset[str] | None] = []
-        for runs in plan.hunt_runs:
-            categories: set[str] | None = set()
-            for run in runs:
-                found = run_categories(plan.runs[run])
-                if found is None or categories is None:
-                    categories = None
-                    break
-                categories |= found
-            looked_at.append(None if categories is None else frozenset(categories))
+            return alternate(len(hunts))
+        looked_at = [self._categories(hunt) for hunt in hunts]
         shares = split(looked_at, sample_categories(self.files.files(), _open))
         log.info(
             "searching in two processes",
@@ -819,6 +810,22 @@ class LocalSearcher:
             helper_reads=sorted(shares.categories) if shares.categories is not None else "every line",
         )
         return shares
+
+    def _categories(self, hunt: Hunt) -> frozenset[str] | None:
+        """The event categories of which every event ``hunt`` can use has one (its queries' stages'),
+        or None: a stage looks at any event, or the hunt's category field is not ``event.category``
+        read as it comes (another field, or one the mapping converts), which the helper's line
+        filter looks for."""
+        field = eql_fields(hunt, self.settings).event_category
+        if field != CATEGORY_FIELD or CATEGORY_FIELD in self.multi_fields:
+            return None
+        found: set[str] = set()
+        for query in hunt.queries:
+            categories = query_categories(query.compiled.statement)
+            if categories is None:
+                return None
+            found |= categories
+        return frozenset(found)
 
     def _help(
         self,

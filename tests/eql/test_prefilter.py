@@ -214,7 +214,7 @@ def test_real_escapes_are_told_from_escaped_backslashes(text: str) -> None:
     [
         ('process where process.name == "a"', {"process"}),
         ('any where process.name == "a"', None),
-        ('process where event.category == "network"', {"process"}),  # one need of the stage will do
+        ('process where event.category == "network"', {"process"}),
         (
             "sequence [process where true] [network where true] until [file where true]",
             {"file", "network", "process"},
@@ -225,16 +225,16 @@ def test_real_escapes_are_told_from_escaped_backslashes(text: str) -> None:
             {"file", "network", "process"},
         ),
         ("sequence [process where true] [any where true]", None),
-        ('any where event.category : "process"', None),  # case-insensitive: not an exact category
+        ('any where event.category == "process"', None),  # a condition, not a stage's category
         ("event where true", {"event"}),  # a category like any other (any is the wildcard)
     ],
 )
 def test_the_categories_a_query_looks_at(query: str, expected: set[str] | None) -> None:
-    """Every stage's exact need on event.category, the until clause's and missing stages' with them;
-    none when a stage has none."""
-    from hunter.eql.prefilter import run_categories
+    """Every stage's category, the until clause's and missing stages' with them; none when a stage
+    is ``any``."""
+    from hunter.eql.prefilter import query_categories
 
-    found = run_categories(compile_query(query).run())
+    found = query_categories(compile_query(query).statement)
     assert found == (None if expected is None else frozenset(expected))
 
 

@@ -797,6 +797,36 @@ def test_a_helper_that_reads_only_its_categories_gives_the_results_of_one_proces
     assert not helper & {"q3_0", "q3_1", "q4_0", "q4_1"}  # file events it does not read; any event
 
 
+def test_a_hunt_goes_to_the_helper_only_when_its_category_field_is_read_as_it_comes(lua_hunt: Hunt) -> None:
+    """The helper's line filter looks at event.category as JSON writes it: a hunt's categories are
+    its stages' (None with an ``any`` stage, as the Lua hunt's sequence has), and a hunt whose
+    categories are another field (an Elastic rule's event_category_override) or a mapped one stays
+    here."""
+    from hunter.eql import FieldInfo
+
+    texts = (
+        "process where true",
+        "sequence [process where true] [network where true] until [file where true]",
+    )
+    hunt = dataclasses.replace(
+        lua_hunt,
+        queries=tuple(
+            dataclasses.replace(lua_hunt.queries[0], name=f"q{n}", text=text, compiled=compile_query(text))
+            for n, text in enumerate(texts)
+        ),
+    )
+    searcher = LocalSearcher(EventFiles([SAMPLES]), SearchSettings())
+    assert searcher._categories(hunt) == frozenset({"process", "network", "file"})
+    assert searcher._categories(lua_hunt) is None
+    assert searcher._categories(dataclasses.replace(hunt, event_category_field="event.type")) is None
+    mapped = LocalSearcher(
+        EventFiles([SAMPLES]),
+        SearchSettings(),
+        multi_fields={"event.category": FieldInfo("keyword", ("event", "category"))},
+    )
+    assert mapped._categories(hunt) is None
+
+
 def test_an_error_of_the_helper_process_is_raised_here(
     monkeypatch: pytest.MonkeyPatch, lua_hunt: Hunt
 ) -> None:
