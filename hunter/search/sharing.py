@@ -132,6 +132,8 @@ class Sharing(Generic[_T]):
         self._replies: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._reader = threading.Thread(target=self._read, name="hunter-sharing", daemon=True)
         self._helpers: dict[int, Any] | None = None  # the parent's: what the helper concluded
+        self.failed = threading.Event()  # set when the reader has met an error (the helper's, say)
+        self._failure: BaseException | None = None
 
     def run(self) -> dict[int, Any]:
         """Conclude this process's hunts and those it is given: what each concluded, by hunt number
@@ -141,6 +143,8 @@ class Sharing(Generic[_T]):
         concluded: dict[int, Any] = {}
         while True:
             while True:
+                if self._failure is not None:  # the helper failed (events out of order, say): at once
+                    raise self._failure
                 with self._lock:
                     if not self.todo:
                         self._busy = 0
@@ -209,7 +213,9 @@ class Sharing(Generic[_T]):
                 self._replies.put((kind, value))
                 if kind == "concluded":
                     return
-        except BaseException as exc:  # noqa: BLE001 - raised by the main thread, at its next reply
+        except BaseException as exc:  # noqa: BLE001 - raised by the main thread, before its next hunt
+            self._failure = exc
+            self.failed.set()
             self._replies.put(("failed", exc))
 
     def _write(self, answer: Any) -> tuple[int, int]:

@@ -152,6 +152,28 @@ def test_a_failure_of_the_helper_is_raised_in_the_parent(pipes: tuple[Channel, C
     parent.stop()
 
 
+def test_a_failure_of_the_helper_stops_the_parent_before_its_next_hunt(
+    pipes: tuple[Channel, Channel, int],
+) -> None:
+    """The helper's error (its events out of order, which makes the parent read the files again
+    unstreamed) is raised as soon as the hunt under way ends, not after every hunt is concluded."""
+    parent_channel, helper_channel, spill = pipes
+    concluded: list[int] = []
+
+    def conclude(number: int, found: Mapping[int, Any]) -> int:
+        concluded.append(number)
+        if number == 0:
+            helper_channel.send("error", ValueError("out of order"))
+            assert parent.failed.wait(timeout=60)
+        return number
+
+    parent = side(parent_channel, [0, 1, 2], {0: 3, 1: 2, 2: 1}, conclude, parent=True, spill=spill)
+    with pytest.raises(ValueError, match="out of order"):
+        parent.run()
+    parent.stop()
+    assert concluded == [0]
+
+
 def test_a_helper_that_ends_without_its_answer_is_an_error(pipes: tuple[Channel, Channel, int]) -> None:
     parent_channel, helper_channel, spill = pipes
     os.close(helper_channel.write_end)
