@@ -194,17 +194,23 @@ def query_categories(statement: ast.Statement) -> frozenset[str] | None:
 
 def category_filter(categories: Iterable[str]) -> Callable[[bytes], bool]:
     """Whether a raw line may hold an event whose ``event.category`` has one of ``categories``
-    (False: it surely holds none): some key ending in ``category`` (``"category"`` under ``event``,
-    or ``"event.category"``) has one of them as its string or among the strings of its list, as
-    JSON writes them. Other keys so named only let more lines through; a line with a ``\\u`` or
-    ``\\/`` escape always goes through (a value could be written so)."""
+    (False: it surely holds none). A line is refused only when every value of a key ending in
+    ``category`` (``"category"`` under ``event``, or ``"event.category"``, or any other so named) is
+    a string, or a list of strings, none of them one of ``categories`` as JSON writes it. Any other
+    value (null, a number, an object, a list holding anything but strings: the engine looks into
+    nested lists) lets the line through, as does a ``\\u`` or ``\\/`` escape (a value could be
+    written so)."""
     texts = b"|".join(re.escape(orjson.dumps(text)) for text in sorted(set(categories)))
     string = rb'"(?:[^"\\]|\\.)*"'  # a JSON string, escapes and all
-    pattern = re.compile(rb"category\"\s*:\s*(?:\[\s*(?:" + string + rb"\s*,\s*)*)?(?:" + texts + rb")")
-    search, escape = pattern.search, _REAL_ESCAPE.search
+    key = rb'category"\s*:\s*'
+    wanted = re.compile(key + rb"(?:\[\s*(?:" + string + rb"\s*,\s*)*)?(?:" + texts + rb")")
+    strings = rb"\[\s*(?:" + string + rb"\s*(?:,\s*" + string + rb"\s*)*)?\]"
+    # not a string, nor strings (the spaces looked past inside: backing off them would find neither)
+    other = re.compile(rb'category"\s*:(?!\s*(?:' + string + rb"|" + strings + rb"))")
+    search, odd, escape = wanted.search, other.search, _REAL_ESCAPE.search
 
     def wants(line: bytes) -> bool:
-        if search(line) is not None:
+        if search(line) is not None or odd(line) is not None:
             return True
         # (the escape's own search is slow over the backslashes of Windows paths: looked for first)
         return (b"\\u" in line or b"\\/" in line) and escape(line) is not None

@@ -34,6 +34,7 @@ PARSE_WEIGHT = 78.0
 SAMPLE_LINES = 2_000  # lines sampled in all (split between the files, at least MIN_SAMPLE each)
 MIN_SAMPLE = 100
 MAX_CATEGORIES = 8  # categories the helper's may be chosen among (the most looked at)
+MAX_FILES = 64  # files sampled, at most (a folder of thousands is not opened one by one before the pass)
 
 _CATEGORY = make_getter(("event", "category"))
 
@@ -104,21 +105,25 @@ def split(hunts: Sequence[frozenset[str] | None], sample: Sequence[tuple[frozens
 def sample_categories(
     files: Sequence[Path], opener: Callable[[Path], IO[bytes]], *, lines: int = SAMPLE_LINES
 ) -> list[tuple[frozenset[str], float]]:
-    """The ``event.category`` values of the first lines of each file (a line that does not parse is
-    left out), each with the number of the file's lines it stands for (by bytes read). A file that
-    cannot be read, or holds a JSON array, gives nothing."""
+    """The ``event.category`` values of the first lines of each file (of at most MAX_FILES of them,
+    spread over the list; a line that does not parse is left out), each with the number of the
+    file's lines it stands for (by bytes read). A file that cannot be read, is damaged, or holds a
+    JSON array gives nothing: this only guides the split, and the pass itself reports such files."""
+    if len(files) > MAX_FILES:
+        files = [files[number * len(files) // MAX_FILES] for number in range(MAX_FILES)]
     each = max(MIN_SAMPLE, lines // max(1, len(files)))
     found: list[tuple[frozenset[str], float]] = []
     for path in files:
         try:
             size = path.stat().st_size
             with opener(path) as handle:
+                start = handle.peek(64)[:64] if hasattr(handle, "peek") else b""
+                if start.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+                    continue  # a JSON array, perhaps on one line: not read here
                 head = list(itertools.islice(handle, each))
                 inner = getattr(handle, "fileobj", None)  # gzip: the compressed bytes read so far
                 read = inner.tell() if inner is not None else sum(len(line) for line in head)
-        except (OSError, EOFError, ValueError):
-            continue
-        if not head or head[0].lstrip(b"\xef\xbb\xbf \t").startswith(b"["):
+        except Exception:  # noqa: BLE001, S112 - unreadable or damaged (zlib.error...): no sample
             continue
         stands_for = max(1.0, size / read) if read else 1.0
         found.extend((categories, stands_for) for categories in _categories(head))

@@ -247,6 +247,15 @@ def _category_lines(draw: st.DrawFn) -> tuple[bytes, set[str]]:
     dotted, one string or a list, compact or spaced, non-ASCII escaped or not, as a hit or not."""
     held = draw(st.lists(st.sampled_from(_CATEGORIES), min_size=1, max_size=3, unique=True))
     value: Any = held if len(held) > 1 or draw(st.booleans()) else held[0]
+    if isinstance(value, list) and draw(
+        st.booleans()
+    ):  # other values in the list: the engine looks past them
+        junk = draw(
+            st.lists(st.sampled_from([None, 1, 2.5, True, {"a": 1}, [], ["x"]]), min_size=1, max_size=3)
+        )
+        value = [*junk, *value] if draw(st.booleans()) else [*value[:1], *junk, *value[1:]]
+    if isinstance(value, list) and draw(st.integers(0, 4)) == 0:
+        value = [value]  # nested: the engine flattens it
     shapes: list[dict[str, Any]] = [{}, {"threat": {"category": "process"}}, {"x": "category"}]
     others = draw(st.sampled_from(shapes))
     if draw(st.booleans()):
@@ -286,3 +295,6 @@ def test_lines_of_other_categories_are_refused() -> None:
     assert not wants(line({"event": {"category": ["network"]}, "process": {"name": "registry"}}))
     assert not wants(line({"event": {"category": "processes"}, "file": {"path": "C:\\users\\process"}}))
     assert wants(line({"event": {"category": ["network"]}, "x": "\u00e9"}, ascii_only=True))  # an escape
+    assert wants(line({"event": {"category": [None, "process"]}}))  # not strings only: let through
+    assert wants(line({"event": {"category": [["process"]]}}))
+    assert not wants(b'{"event": {"category" :  [ "network" , "file" ] }}\n')  # spaced, still refused

@@ -100,3 +100,11 @@ def test_the_sample_reads_the_head_of_each_file_and_weighs_it_by_size(tmp_path: 
     weights = {categories: weight for categories, weight in sample}
     assert weights[PROCESS] == 3.0  # 100 of the file's 300 lines read
     assert weights[NETWORK] >= 1.0
+    damaged = bytearray(gzip.compress(b"\n".join([process] * 2_000)))
+    damaged[40:60] = bytes(20)  # the deflate stream broken near its start
+    (tmp_path / "d.ndjson.gz").write_bytes(bytes(damaged))
+    assert sample_categories([tmp_path / "d.ndjson.gz"], _open) == []
+    many = [tmp_path / f"m{number}.ndjson" for number in range(200)]
+    for number, path in enumerate(many):
+        path.write_bytes((process if number % 2 else network) + b"\n")
+    assert len(sample_categories(many, _open)) == 64  # a file in three or so, spread over the list
