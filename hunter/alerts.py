@@ -232,17 +232,8 @@ class _Plan:
         ]
         self.chars = chars  # a string is cut to this many characters (None: kept whole) ...
         self.items = items  # ... and a list to this many values, by :meth:`sections`
-        self._present: Any = None
         self._sections: Any = None
         self._budgeted: Any = None
-        self._by_name = {spec[0]: spec for spec in self.fields}
-
-    def present(self, source: Mapping[str, Any]) -> list[tuple[_Field, Any]]:
-        """Each field ``source`` has, with its raw value, in order."""
-        if self._present is None:
-            self._present = _present_code(self.fields)
-        found: list[tuple[_Field, Any]] = self._present(source)
-        return found
 
     def sections(self, source: Mapping[str, Any]) -> dict[str, Any]:
         """The fields ``source`` has, coerced to their types and bounded, in objects nested by the
@@ -253,41 +244,22 @@ class _Plan:
         found: dict[str, Any] = self._sections(source)
         return found
 
-    def converted(self, name: str, raw: Any) -> tuple[Any, bool]:
-        """The value the field ``name`` keeps of ``raw`` (None: none), as :meth:`sections` puts it,
-        and whether it was cut."""
-        _name, kind, _parts, array, text = self._by_name[name]
-        if text and raw.__class__ is str and (self.chars is None or len(raw) <= self.chars):
-            return raw, False
-        return _converted((name, kind, array, self.chars, self.items), raw)
-
-    def budgeted(self, source: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any], int, bool]:
-        """:meth:`sections`, the values put (in order), what their names cost in a budget (each
-        name and 4 bytes), and whether any value was cut."""
+    def budgeted(self, source: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any], list[int], int, bool]:
+        """:meth:`sections`, the values put (in order) and the numbers of their fields in
+        :attr:`fields`, what their names cost in a budget (each name and 4 bytes), and whether any
+        value was cut."""
         if self._budgeted is None:
             self._budgeted = _sections_code(self.fields, self.chars, self.items, budget=True)
-        found: tuple[dict[str, Any], list[Any], int, bool] = self._budgeted(source)
+        found: tuple[dict[str, Any], list[Any], list[int], int, bool] = self._budgeted(source)
         return found
-
-
-def _present_code(fields: Sequence[_Field]) -> Any:
-    namespace: dict[str, Any] = {}
-    lines = ["def present(doc):", "    found = []"]
-    reads = InlineReads(namespace)
-    for number, spec in enumerate(fields):
-        lines += reads.read(spec[2], "v")
-        namespace[f"f{number}"] = spec
-        lines.append(f"    if v is not None: found.append((f{number}, v))")
-    lines.append("    return found")
-    exec(compile("\n".join(lines), "<alert fields>", "exec"), namespace)  # noqa: S102
-    return namespace["present"]
 
 
 def _sections_code(fields: Sequence[_Field], chars: int | None, items: int, *, budget: bool = False) -> Any:
     """:meth:`_Plan.sections` as generated code: each field read inline, a single string of a text
     field kept as it is (when short enough), any other value through :func:`_converted`, and put in
     place without a loop over the parts of its name. With ``budget`` (:meth:`_Plan.budgeted`) it
-    also returns the values put, what their names cost, and whether any value was cut."""
+    also returns the values put and their fields' numbers, what their names cost, and whether any
+    value was cut."""
     namespace: dict[str, Any] = {}
     roots = list(dict.fromkeys(spec[2][0] for spec in fields))
     # (each top-level object made at once, but the budgeted's as its first field comes: the order of
@@ -297,6 +269,7 @@ def _sections_code(fields: Sequence[_Field], chars: int | None, items: int, *, b
         "def sections(doc):",
         f"    out = {{{made}}}",
         "    values = []",
+        "    numbers = []",
         "    cost = 0",
         "    cut = False",
     ]
@@ -315,8 +288,12 @@ def _sections_code(fields: Sequence[_Field], chars: int | None, items: int, *, b
             lines += [f"        x, t = c{number}(v)", "        if t: cut = True"]
         lines += ["        if x is not None:", f"            {place}[{parts[-1]!r}] = x"]
         if budget:
-            lines += ["            values.append(x)", f"            cost += {len(name) + 4}"]
-    lines.append("    return (out, values, cost, cut)" if budget else "    return out")
+            lines += [
+                "            values.append(x)",
+                f"            numbers.append({number})",
+                f"            cost += {len(name) + 4}",
+            ]
+    lines.append("    return (out, values, numbers, cost, cut)" if budget else "    return out")
     exec(compile("\n".join(lines), "<alert sections>", "exec"), namespace)  # noqa: S102
     return namespace["sections"]
 
@@ -505,15 +482,13 @@ def member_evidence(source: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
     whether anything was cut. Taking it again from what it returned gives the same result."""
     # Each field costs its name, its value's JSON and 4 bytes. All of them together, the usual case,
     # are measured in one go: a list's JSON is its values' JSON, a comma between each two, brackets.
-    found, values, cost, cut = _MEMBER_PLAN.budgeted(source)
+    found, values, numbers, cost, cut = _MEMBER_PLAN.budgeted(source)
     if not values or cost + len(orjson.dumps(values)) - len(values) - 1 <= MEMBER_BUDGET:
         return found, cut
-    found = {}
+    found = {}  # (cut: some field is left out)
     used = 0
-    for (field_name, _kind, parts, _array, _text), raw in _MEMBER_PLAN.present(source):
-        value, _trimmed = _MEMBER_PLAN.converted(field_name, raw)  # cut: some field is left out
-        if value is None:
-            continue
+    for number, value in zip(numbers, values, strict=True):
+        field_name, _kind, parts, _array, _text = _MEMBER_PLAN.fields[number]
         size = len(field_name) + len(orjson.dumps(value)) + 4
         if used + size > MEMBER_BUDGET:
             cut = True
