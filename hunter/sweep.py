@@ -78,10 +78,11 @@ class Documents(Sequence[dict[str, Any]]):
         """``documents`` as JSON at once (where they were built: the two processes of a split pass
         each write theirs while the other is still busy, not one after the other at the end), or as
         they are when orjson cannot write them (an integer past 64 bits)."""
+        built = cls(documents)
         try:
-            return cls(None, [(order(document), orjson.dumps(document)) for document in documents])
+            return cls(None, built.encoded())
         except TypeError:
-            return cls(documents)
+            return built
 
     def __len__(self) -> int:
         return len(self._documents if self._documents is not None else self._encoded or ())
