@@ -733,8 +733,9 @@ class LocalSearcher:
         parses every line, counts, logs and shows progress. Then each concludes its hunts, and one
         that runs out takes some of the other's (:mod:`.sharing`): the two shares seldom cost the
         same to search or to conclude, and one hunt can find half of all matches. What the helper
-        concludes comes back pickled through a pipe. Hunts are independent, so the results are those
-        of one process; an error of the helper is raised here, and an error here ends the helper.
+        concludes comes back pickled, through a file the two share. Hunts are independent, so the
+        results are those of one process; an error of the helper is raised here, and an error here
+        ends the helper.
         None when no process can be forked: the caller does it all."""
         shares = self._shares(hunts)
         mine, theirs = shares.mine, shares.theirs
@@ -767,6 +768,12 @@ class LocalSearcher:
         os.close(answers[1])
         os.close(orders[0])
         channel = Channel(answers[0], orders[1])
+        log.info(
+            "searching in two processes",
+            here=len(mine),
+            helper=len(theirs),
+            helper_reads=sorted(shares.categories) if shares.categories is not None else "every line",
+        )
         # (collections stay paused by the caller's block to the last answer, as in the helper,
         # whose pages this process shares until it ends)
         sharing = None
@@ -802,14 +809,7 @@ class LocalSearcher:
         if not self.prefilter:
             return alternate(len(hunts))
         looked_at = [self._categories(hunt) for hunt in hunts]
-        shares = split(looked_at, sample_categories(self.files.files(), _open))
-        log.info(
-            "searching in two processes",
-            here=len(shares.mine),
-            helper=len(shares.theirs),
-            helper_reads=sorted(shares.categories) if shares.categories is not None else "every line",
-        )
-        return shares
+        return split(looked_at, sample_categories(self.files.files(), _open))
 
     def _categories(self, hunt: Hunt) -> frozenset[str] | None:
         """The event categories of which every event ``hunt`` can use has one (its queries' stages'),
